@@ -1,0 +1,178 @@
+"""The privacy ledger: one (epsilon, delta) budget, an append-only list of spends.
+
+Every statistic of private data that tabsynth releases goes through :meth:`PrivacyLedger.spend`,
+which composes the would-be total first and raises :class:`BudgetExceededError` *before*
+recording anything when the budget would be exceeded. The ledger travels with models and
+reports as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .accountant import RDPAccountant
+from .errors import BudgetExceededError, PrivacyError
+from .events import DPEvent, DPSGDEvent, event_from_dict, event_to_dict
+
+__all__ = ["LedgerEntry", "PrivacyLedger", "check_budget"]
+
+LEDGER_FORMAT = 1
+_SLACK = 1e-9  # float round-off allowed when comparing a spend with the budget
+
+
+def check_budget(epsilon: float | None, delta: float) -> None:
+    """Validate a user's (epsilon, delta); ``epsilon=None`` or ``inf`` means no DP."""
+    if epsilon is not None:
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or math.isnan(epsilon):
+            raise PrivacyError(f"epsilon must be a positive number, got {epsilon!r}. Example: epsilon=1.0.")
+        if epsilon <= 0:
+            raise PrivacyError(f"epsilon must be > 0, got {epsilon!r}. Use e.g. 1.0, or None to train without DP.")
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not (0 < delta < 1):
+        raise PrivacyError(
+            f"delta must be a number in (0, 1), got {delta!r}. Use a value well below 1/n_rows, e.g. 1e-6."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One spend: a human label (``"bounds:age"``, ``"training"``) and its event."""
+
+    label: str
+    event: DPEvent
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "event": event_to_dict(self.event)}
+
+
+class PrivacyLedger:
+    """Append-only record of DP spends against a total (epsilon, delta) budget.
+
+    Args:
+        epsilon: total epsilon budget; ``None`` or ``inf`` disables DP (nothing is checked,
+            and :attr:`is_dp` is False so every report can say so).
+        delta: total delta budget, fixed by the user, never derived from the data.
+
+    Example:
+        >>> ledger = PrivacyLedger(epsilon=1.0, delta=1e-6)
+        >>> _ = ledger.spend("counts:income", GaussianEvent(noise_multiplier=20.0))
+        >>> ledger.spent()[0] < 1.0
+        True
+    """
+
+    def __init__(self, epsilon: float | None, delta: float) -> None:
+        check_budget(epsilon, delta)
+        self.epsilon = math.inf if epsilon is None else float(epsilon)
+        self.delta = float(delta)
+        self._entries: list[LedgerEntry] = []
+        self._accountant = RDPAccountant()
+
+    @property
+    def is_dp(self) -> bool:
+        return math.isfinite(self.epsilon)
+
+    @property
+    def entries(self) -> tuple[LedgerEntry, ...]:
+        return tuple(self._entries)
+
+    def epsilon_if(self, *events: DPEvent) -> float:
+        """Total epsilon (at the budget's delta) if ``events`` were spent as well."""
+        trial = self._accountant.copy()
+        for event in events:
+            trial.compose(event)
+        return trial.get_epsilon(self.delta)
+
+    def can_spend(self, *events: DPEvent) -> bool:
+        return (not self.is_dp) or self.epsilon_if(*events) <= self.epsilon + _SLACK
+
+    def spend(self, label: str, event: DPEvent) -> LedgerEntry:
+        """Record ``event`` under ``label``; raise before recording if it would go over budget."""
+        if self.is_dp and not self.can_spend(event):
+            would = self.epsilon_if(event)
+            raise BudgetExceededError(
+                f"Spending {label!r} would bring epsilon to {would:.4g}, over the budget of "
+                f"{self.epsilon:.4g} (already spent {self.spent()[0]:.4g}). Nothing was spent: "
+                "raise epsilon, declare more of the schema as public, or train for fewer steps."
+            )
+        entry = LedgerEntry(label, event)
+        self._entries.append(entry)
+        self._accountant.compose(event)
+        return entry
+
+    def spend_steps(self, label: str, *, noise_multiplier: float, sample_rate: float, steps: int = 1) -> None:
+        """Spend DP-SGD steps, merging with the last entry when it is the same segment.
+
+        Merging is exact: k steps of one subsampled Gaussian compose to the same RDP curve
+        whether recorded as one event or k.
+        """
+        step = DPSGDEvent(noise_multiplier=noise_multiplier, sample_rate=sample_rate, steps=steps)
+        last = self._entries[-1] if self._entries else None
+        self.spend(label, step)
+        if (
+            last is not None
+            and last.label == label
+            and isinstance(last.event, DPSGDEvent)
+            and (last.event.noise_multiplier, last.event.sample_rate) == (noise_multiplier, sample_rate)
+        ):
+            merged = DPSGDEvent(
+                noise_multiplier=noise_multiplier, sample_rate=sample_rate, steps=last.event.steps + steps
+            )
+            self._entries[-2:] = [LedgerEntry(label, merged)]
+
+    def spent(self) -> tuple[float, float]:
+        """(epsilon, delta) spent so far; delta is the budget's delta once anything was spent."""
+        if not self._entries:
+            return 0.0, 0.0
+        return self._accountant.get_epsilon(self.delta), self.delta
+
+    def remaining(self) -> float:
+        """Epsilon left at the budget's delta (``inf`` without DP)."""
+        return max(0.0, self.epsilon - self.spent()[0]) if self.is_dp else math.inf
+
+    # ---- serialisation -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        eps, _ = self.spent()
+        return {
+            "format": LEDGER_FORMAT,
+            "accountant": "rdp",
+            "neighboring": "add_or_remove_one",
+            "budget": {"epsilon": self.epsilon if self.is_dp else None, "delta": self.delta},
+            "epsilon": eps if self.is_dp else None,
+            "delta": self.delta,
+            "is_dp": self.is_dp,
+            "entries": [e.to_dict() for e in self._entries],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PrivacyLedger:
+        """Rebuild a ledger; the spent epsilon is recomputed, never trusted from the file."""
+        try:
+            budget = data["budget"]
+            ledger = cls(epsilon=budget["epsilon"], delta=budget["delta"])
+            entries = data["entries"]
+        except (KeyError, TypeError) as exc:
+            raise PrivacyError(f"Not a tabsynth privacy ledger: missing {exc}.") from None
+        if data.get("format", 0) > LEDGER_FORMAT:
+            raise PrivacyError(f"Ledger format {data['format']} is newer than this tabsynth understands.")
+        for item in entries:
+            event = event_from_dict(item["event"])
+            ledger._entries.append(LedgerEntry(str(item["label"]), event))
+            ledger._accountant.compose(event)
+        return ledger
+
+    @classmethod
+    def from_json(cls, text: str) -> PrivacyLedger:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PrivacyError(f"Ledger is not valid JSON: {exc}.") from None
+        return cls.from_dict(data)
+
+    def __repr__(self) -> str:
+        eps, _ = self.spent()
+        return f"PrivacyLedger(spent={eps:.4g}, epsilon={self.epsilon}, delta={self.delta}, entries={len(self._entries)})"
