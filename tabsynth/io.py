@@ -7,6 +7,7 @@ so a failed or interrupted write never leaves a half-written file behind.
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import tempfile
 from collections.abc import Iterator
@@ -41,11 +42,27 @@ def _looks_binary(path: Path) -> bool:
     return b"\x00" in head
 
 
+def _check_rectangular(path: Path) -> None:
+    """Raise on the first row whose field count differs from the header's (polars pads short rows)."""
+    with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None:
+            return
+        for line_no, row in enumerate(reader, start=2):
+            if row and len(row) != len(header):
+                raise DataError(
+                    f"{path} is ragged: line {line_no} has {len(row)} fields but the header has {len(header)}. "
+                    "Fix that line (quote values that contain commas) and try again."
+                )
+
+
 def _read_csv(path: Path) -> pl.DataFrame:
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty: expected a header line and at least one data row.")
     if _looks_binary(path):
         raise DataError(f"{path} is not a text CSV file (it holds binary data). Export it as CSV or Parquet.")
+    _check_rectangular(path)
     try:
         frame = pl.read_csv(path, null_values=_NULLS, infer_schema_length=10_000, try_parse_dates=True)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, UnicodeDecodeError) as exc:

@@ -115,18 +115,25 @@ class RDPAccountant:
 
     rdp: np.ndarray = field(default_factory=lambda: np.zeros_like(ORDERS))
     delta_extra: float = 0.0
+    # Sum of epsilons while only pure-DP events were composed (basic composition is then
+    # exact and can beat the RDP conversion); None once any other event was composed.
+    pure_epsilon: float | None = 0.0
 
     def compose(self, event: DPEvent) -> RDPAccountant:
         """Add ``event`` to the composition (in place) and return ``self``."""
         self.rdp = self.rdp + rdp_curve(event)
         self.delta_extra += delta_extra(event)
+        if self.pure_epsilon is not None:
+            is_pure = isinstance(event, (LaplaceEvent, PureDPEvent))
+            self.pure_epsilon = self.pure_epsilon + event.epsilon if is_pure else None
         return self
 
     def copy(self) -> RDPAccountant:
-        return RDPAccountant(rdp=self.rdp.copy(), delta_extra=self.delta_extra)
+        return RDPAccountant(rdp=self.rdp.copy(), delta_extra=self.delta_extra, pure_epsilon=self.pure_epsilon)
 
     def get_epsilon(self, delta: float) -> float:
         """Epsilon at total ``delta`` (the thresholding part is taken out first)."""
         if not np.any(self.rdp) and self.delta_extra == 0.0:
             return 0.0
-        return epsilon_from_rdp(self.rdp, delta - self.delta_extra)
+        eps = epsilon_from_rdp(self.rdp, delta - self.delta_extra)
+        return eps if self.pure_epsilon is None else min(eps, self.pure_epsilon)

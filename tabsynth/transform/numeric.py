@@ -1,0 +1,235 @@
+"""Numeric columns (continuous, integer, datetime) as DP quantile bins plus a within-bin position.
+
+Representation of one value: a bin index (one-hot for the generator) and a position in
+[-1, 1] inside that bin. Bins are of three sorts, in this order:
+
+* *atoms*: single values holding a large share of the rows (0 in ``capital_gain``, 40 in
+  ``hours_per_week``), reproduced exactly;
+* *intervals*: quantile bins of the remaining mass, with edges on a public grid;
+* *missing*: a slot for missing values when the column is nullable.
+
+Everything is estimated from one Gaussian histogram over a public grid inside the (public or
+DP) bounds, so the bins cost one mechanism per column. Integers are handled in a shifted
+coordinate ``v + 0.5`` so that an integer value round-trips exactly through its interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import SchemaError
+from ..privacy.ledger import PrivacyLedger
+from ..privacy.mechanisms import noisy_bounds, noisy_histogram
+from ..schema import ColumnKind, ColumnSpec
+
+__all__ = ["NumericEncoder", "fit_numeric"]
+
+MAX_UNIT_CELLS = 2048  # integer ranges up to this size get one grid cell per integer
+N_CELLS = 1024  # otherwise the public grid has this many equal cells (plus an exact-zero cell)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NumericEncoder:
+    """Fitted state of one numeric column (all of it DP-released or public)."""
+
+    name: str
+    kind: ColumnKind
+    lower: float
+    upper: float
+    atoms: tuple[float, ...]
+    edges: tuple[float, ...]  # interval boundaries, in the shifted coordinate for integers
+    nullable: bool
+
+    @property
+    def is_integer(self) -> bool:
+        return self.kind in (ColumnKind.INTEGER, ColumnKind.DATETIME)
+
+    @property
+    def n_slots(self) -> int:
+        return len(self.atoms) + len(self.edges) - 1 + int(self.nullable)
+
+    @property
+    def null_slot(self) -> int:
+        return self.n_slots - 1
+
+    def transform(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Map float values (NaN = missing) to (slot, position in [-1, 1])."""
+        is_null = np.isnan(values)
+        v = np.clip(np.where(is_null, self.lower, values), self.lower, self.upper)
+        if self.is_integer:
+            v = np.round(v)
+        atoms = np.asarray(self.atoms)
+        edges = np.asarray(self.edges)
+        n_int = len(edges) - 1
+        shifted = v + 0.5 if self.is_integer else v
+        interval = np.clip(np.searchsorted(edges, shifted, side="right") - 1, 0, n_int - 1)
+        width = edges[interval + 1] - edges[interval]
+        position = np.clip((shifted - edges[interval]) / width, 0.0, 1.0) * 2.0 - 1.0
+        slot = len(atoms) + interval
+        if len(atoms):
+            a_idx = np.clip(np.searchsorted(atoms, v), 0, len(atoms) - 1)
+            is_atom = atoms[a_idx] == v
+            slot = np.where(is_atom, a_idx, slot)
+            position = np.where(is_atom, 0.0, position)
+        if self.nullable:
+            slot = np.where(is_null, self.null_slot, slot)
+            position = np.where(is_null, 0.0, position)
+        elif is_null.any():
+            raise SchemaError(f"Column {self.name!r} is declared nullable: false but has missing values.")
+        return slot.astype(np.int32), position.astype(np.float32)
+
+    def inverse_transform(self, slot: np.ndarray, position: np.ndarray) -> np.ndarray:
+        """Map (slot, position) back to float values (NaN for the missing slot)."""
+        atoms = np.asarray(self.atoms, dtype=float)
+        edges = np.asarray(self.edges)
+        n_atoms, n_int = len(atoms), len(edges) - 1
+        interval = np.clip(slot - n_atoms, 0, n_int - 1)
+        lo, hi = edges[interval], edges[interval + 1]
+        frac = (np.clip(position, -1.0, 1.0) + 1.0) / 2.0
+        value = lo + frac * (hi - lo)
+        if self.is_integer:
+            value = np.clip(np.floor(value), lo, hi - 1)
+        if n_atoms:
+            value = np.where(slot < n_atoms, atoms[np.clip(slot, 0, n_atoms - 1)], value)
+        value = np.clip(value, self.lower, self.upper)
+        if self.nullable:
+            value = np.where(slot == self.null_slot, np.nan, value)
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind.value,
+            "lower": self.lower,
+            "upper": self.upper,
+            "atoms": list(self.atoms),
+            "edges": list(self.edges),
+            "nullable": self.nullable,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NumericEncoder:
+        return cls(
+            name=str(data["name"]),
+            kind=ColumnKind(data["kind"]),
+            lower=float(data["lower"]),
+            upper=float(data["upper"]),
+            atoms=tuple(float(a) for a in data["atoms"]),
+            edges=tuple(float(e) for e in data["edges"]),
+            nullable=bool(data["nullable"]),
+        )
+
+
+# ---- fitting -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Grid:
+    """A public partition of [lower, upper]: cells ``[bounds[i], bounds[i+1])`` plus maybe {0}."""
+
+    bounds: np.ndarray  # cell boundaries (shifted coordinate for integers)
+    unit: bool  # one cell per integer
+    zero_cell: bool  # an extra last cell holding exact zeros
+
+    def cell_of(self, shifted: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        n = len(self.bounds) - 1
+        cell = np.clip(np.searchsorted(self.bounds, shifted, side="right") - 1, 0, n - 1)
+        return np.where(raw == 0, n, cell) if self.zero_cell else cell
+
+
+def _make_grid(lower: float, upper: float, is_integer: bool) -> _Grid:
+    if is_integer:
+        span = int(upper - lower) + 1
+        width = 1 if span <= MAX_UNIT_CELLS else int(np.ceil(span / N_CELLS))
+        bounds = np.unique(np.minimum(np.arange(lower, upper + 1 + width, width, dtype=float), upper + 1))
+        unit = width == 1
+    else:
+        bounds = np.linspace(lower, upper, N_CELLS + 1)
+        unit = False
+    return _Grid(bounds=bounds, unit=unit, zero_cell=(not unit) and lower <= 0.0 <= upper)
+
+
+def _resolve_bounds(
+    spec: ColumnSpec, finite: np.ndarray, *, sigma: float, ledger: PrivacyLedger, rng: np.random.Generator
+) -> tuple[float, float]:
+    if spec.bounds is not None:
+        lower, upper = spec.bounds
+    else:
+        found = noisy_bounds(finite, noise_multiplier=sigma, ledger=ledger, label=f"bounds:{spec.name}", rng=rng)
+        if found is None or found[0] == found[1]:
+            raise SchemaError(
+                f"Column {spec.name!r}: too few rows to estimate bounds privately at this budget. Declare its "
+                "bounds in the schema (bounds: [lower, upper]) or raise epsilon."
+            )
+        lower, upper = found
+    if spec.kind in (ColumnKind.INTEGER, ColumnKind.DATETIME):
+        lower, upper = float(np.floor(lower)), float(np.ceil(upper))
+    return lower, upper
+
+
+def _pick_edges(mass: np.ndarray, bounds: np.ndarray, n_intervals: int) -> np.ndarray:
+    """Interval boundaries on grid boundaries, at the quantiles of ``mass`` (one value per cell)."""
+    total = mass.sum()
+    if total <= 0 or n_intervals <= 1:
+        return np.array([bounds[0], bounds[-1]])
+    cum = np.cumsum(mass) / total
+    targets = np.arange(1, n_intervals) / n_intervals
+    inner = bounds[1:][np.searchsorted(cum, targets, side="left").clip(0, len(mass) - 1)]
+    return np.unique(np.concatenate([[bounds[0]], inner, [bounds[-1]]]))
+
+
+def fit_numeric(
+    spec: ColumnSpec,
+    values: np.ndarray,
+    *,
+    n_bins: int,
+    sigma: float,
+    ledger: PrivacyLedger,
+    rng: np.random.Generator,
+) -> NumericEncoder:
+    """Fit one numeric column: bounds (declared or DP), then one DP histogram for atoms and bins."""
+    finite = values[np.isfinite(values)]
+    is_integer = spec.kind in (ColumnKind.INTEGER, ColumnKind.DATETIME)
+    lower, upper = _resolve_bounds(spec, finite, sigma=sigma, ledger=ledger, rng=rng)
+    grid = _make_grid(lower, upper, is_integer)
+    clipped = np.clip(finite, lower, upper)
+    if is_integer:
+        clipped = np.round(clipped)
+    shifted = clipped + 0.5 if is_integer else clipped
+    n_cells = len(grid.bounds) - 1 + int(grid.zero_cell)
+    counts = np.bincount(grid.cell_of(shifted, clipped), minlength=n_cells)
+    noisy = noisy_histogram(counts, noise_multiplier=sigma, ledger=ledger, label=f"bins:{spec.name}", rng=rng)
+    # Post-processing: drop cells indistinguishable from noise, so empty cells add no mass.
+    clean = np.where(noisy >= 2.0 * sigma, noisy, 0.0) if ledger.is_dp else noisy.astype(float)
+    if clean.sum() <= 0:
+        clean = np.ones_like(clean)
+    share = clean / clean.sum()
+    atoms: list[float] = []
+    if grid.zero_cell and share[-1] >= 1.0 / n_bins:
+        atoms.append(0.0)
+    cell_mass = clean[: len(grid.bounds) - 1].copy()
+    if grid.unit:
+        atom_cells = np.flatnonzero(share[: len(cell_mass)] >= 1.0 / n_bins)[:n_bins]
+        atoms.extend(float(grid.bounds[c]) for c in atom_cells)
+        cell_mass[atom_cells] = 0.0
+    nonzero = np.flatnonzero(cell_mass > 0)
+    if nonzero.size:  # refine the bounds to the occupied cells (post-processing)
+        first, last = int(nonzero[0]), int(nonzero[-1])
+        bounds = grid.bounds[first : last + 2]
+        cell_mass = cell_mass[first : last + 1]
+    else:
+        bounds = grid.bounds
+    edges = _pick_edges(cell_mass, bounds, max(1, n_bins - len(atoms)))
+    # In the shifted coordinate an integer v occupies [v, v + 1).
+    new_lower = min([edges[0], *atoms])
+    new_upper = max([edges[-1] - (1.0 if is_integer else 0.0), *atoms])
+    return NumericEncoder(
+        name=spec.name,
+        kind=spec.kind,
+        lower=float(max(lower, new_lower)),
+        upper=float(min(upper, new_upper)),
+        atoms=tuple(sorted(atoms)),
+        edges=tuple(float(e) for e in edges),
+        nullable=spec.nullable,
+    )

@@ -1,0 +1,80 @@
+"""Numeric encoder: hand-checked bins and round-trip properties."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from tabsynth.privacy import PrivacyLedger
+from tabsynth.schema import ColumnKind, ColumnSpec
+from tabsynth.transform.numeric import NumericEncoder, fit_numeric
+
+
+def _fit(values: np.ndarray, kind: ColumnKind, bounds: tuple[float, float] | None = None, n_bins: int = 8,
+         epsilon: float | None = None) -> NumericEncoder:
+    spec = ColumnSpec(name="x", kind=kind, bounds=bounds)
+    ledger = PrivacyLedger(epsilon=epsilon, delta=1e-6)
+    return fit_numeric(spec, values, n_bins=n_bins, sigma=1.0, ledger=ledger, rng=np.random.default_rng(0))
+
+
+def test_hand_computed_integer_bins() -> None:
+    # 0 holds half the rows -> an atom; the rest are 1..10 once each -> quantile intervals.
+    values = np.array([0.0] * 10 + list(range(1, 11)), dtype=float)
+    enc = _fit(values, ColumnKind.INTEGER, bounds=(0, 10), n_bins=3)
+    assert enc.atoms == (0.0,)
+    assert enc.edges == (1.0, 6.0, 11.0)  # shifted coordinate: [1, 6) holds 1..5, [6, 11) holds 6..10
+    slots, pos = enc.transform(np.array([0.0, 1.0, 5.0, 6.0, 10.0, np.nan]))
+    assert slots.tolist() == [0, 1, 1, 2, 2, enc.null_slot]
+    assert enc.inverse_transform(slots, pos)[:5].tolist() == [0.0, 1.0, 5.0, 6.0, 10.0]
+    assert np.isnan(enc.inverse_transform(slots, pos)[5])
+
+
+def test_continuous_zero_atom_and_clipping() -> None:
+    values = np.concatenate([np.zeros(50), np.linspace(1.0, 100.0, 50)])
+    enc = _fit(values, ColumnKind.CONTINUOUS, bounds=(-10.0, 100.0))
+    assert 0.0 in enc.atoms
+    slots, pos = enc.transform(np.array([0.0, 500.0]))
+    back = enc.inverse_transform(slots, pos)
+    assert back[0] == 0.0
+    assert back[1] == pytest.approx(enc.upper)  # clipped to the (refined) public bound
+
+
+@settings(max_examples=40, deadline=None)
+@given(hnp.arrays(np.float64, st.integers(5, 200),
+                  elements=st.one_of(st.just(0.0), st.floats(1e-3, 1e6), st.floats(-1e6, -1e-3))))
+def test_round_trip_stays_in_its_bin(values: np.ndarray) -> None:
+    if np.ptp(values) == 0:
+        values = np.append(values, values[0] + 1.0)
+    enc = _fit(values, ColumnKind.CONTINUOUS, bounds=(float(values.min()), float(values.max()) + 1.0))
+    slots, pos = enc.transform(values)
+    back = enc.inverse_transform(slots, pos)
+    again, _ = enc.transform(back)
+    assert np.array_equal(again, slots)  # same bin
+    assert np.allclose(back, np.clip(values, enc.lower, enc.upper), rtol=1e-5, atol=1e-6 * (1 + np.ptp(values)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(hnp.arrays(np.int64, st.integers(5, 200), elements=st.integers(-5000, 5000)))
+def test_integers_round_trip_exactly(values: np.ndarray) -> None:
+    values = values.astype(float)
+    enc = _fit(values, ColumnKind.INTEGER, bounds=(-5000, 5000))
+    slots, pos = enc.transform(values)
+    assert np.array_equal(enc.inverse_transform(slots, pos), np.clip(values, enc.lower, enc.upper))
+
+
+def test_dp_fit_spends_and_keeps_no_exact_extremes() -> None:
+    rng = np.random.default_rng(1)
+    values = rng.normal(50, 10, 5000).round(3)
+    spec = ColumnSpec(name="x", kind=ColumnKind.CONTINUOUS)
+    ledger = PrivacyLedger(epsilon=3.0, delta=1e-6)
+    enc = fit_numeric(spec, values, n_bins=10, sigma=5.0, ledger=ledger, rng=rng)
+    assert [e.label for e in ledger.entries] == ["bounds:x", "bins:x"]
+    assert enc.lower != values.min() and enc.upper != values.max()
+
+
+def test_dict_round_trip() -> None:
+    enc = _fit(np.arange(100, dtype=float), ColumnKind.INTEGER, bounds=(0, 99))
+    assert NumericEncoder.from_dict(enc.to_dict()) == enc
