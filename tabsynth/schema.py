@@ -403,7 +403,7 @@ def _infer_string_kind(name: str, values: pd.Series) -> tuple[ColumnKind, str | 
         return ColumnKind.IDENTIFIER, "phone"
     if _ID_NAME.search(name) and (unique_ratio >= 0.5 or values.nunique() > 50):
         return ColumnKind.IDENTIFIER, "name" if "name" in name.lower() else "uuid"
-    mean_len = float(values.astype(str).str.len().mean()) if n else 0.0
+    mean_len = float(values.head(1000).astype(str).str.len().mean()) if n else 0.0
     if mean_len > 40 and unique_ratio > 0.5:
         return ColumnKind.TEXT, "text"
     if n >= 20 and unique_ratio > 0.9:

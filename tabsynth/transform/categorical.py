@@ -60,8 +60,10 @@ class CategoricalEncoder:
         raise SchemaError(f"Column {self.name!r} has no category {value!r}; known categories: {shown}.")
 
     def transform(self, values: pd.Series) -> np.ndarray:
-        keys = values.map(_category_key, na_action="ignore")
-        codes = pd.Categorical(keys, categories=[_category_key(c) for c in self.categories]).codes.astype(np.int32)
+        row_codes, keys, _ = _factorize(values)
+        slot_keys = {_category_key(c): i for i, c in enumerate(self.categories)}
+        key_slot = np.array([slot_keys.get(k, -1) for k in keys] + [-1], dtype=np.int32)
+        codes = key_slot[row_codes]  # row_codes == -1 (missing) picks the trailing -1
         is_null = values.isna().to_numpy()
         unknown = (codes < 0) & ~is_null
         if unknown.any():
@@ -113,6 +115,26 @@ class CategoricalEncoder:
         )
 
 
+def _factorize(values: pd.Series) -> tuple[np.ndarray, list[str], list[Any]]:
+    """Vectorised keys: (code per row, -1 for missing), distinct keys, one original value per key.
+
+    Hashing runs on the raw values; only the distinct values go through ``_category_key`` (so
+    1, 1.0 and "1" share a key without a Python call per row).
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    key_index: dict[str, int] = {}
+    originals: list[Any] = []
+    remap = np.empty(len(uniques) + 1, dtype=np.int64)
+    for i, value in enumerate(uniques):
+        key = _category_key(value)
+        if key not in key_index:
+            key_index[key] = len(originals)
+            originals.append(value.item() if isinstance(value, np.generic) else value)
+        remap[i] = key_index[key]
+    remap[-1] = -1  # code -1 (missing) indexes this last slot
+    return remap[codes], list(key_index), originals
+
+
 def _normalise(noisy: np.ndarray) -> tuple[float, ...]:
     clipped = np.clip(noisy, 0.0, None)
     total = clipped.sum()
@@ -141,11 +163,13 @@ def fit_categorical(
     rng: np.random.Generator,
 ) -> CategoricalEncoder:
     """Fit one categorical column: declared domain (noisy marginal) or DP-discovered domain."""
-    keys = values.map(_category_key, na_action="ignore")
-    n_null = int(values.isna().sum())
+    row_codes, keys, originals = _factorize(values)
+    key_counts = np.bincount(row_codes[row_codes >= 0], minlength=len(keys))
+    n_null = int((row_codes < 0).sum())
     domain = _declared_domain(spec)
     if domain is not None:
-        counts = keys.value_counts().reindex([_category_key(c) for c in domain], fill_value=0).to_numpy()
+        by_key = dict(zip(keys, key_counts, strict=True))
+        counts = np.array([by_key.get(_category_key(c), 0) for c in domain])
         cells = np.append(counts, n_null) if spec.nullable else counts
         if spec.frequencies is not None:
             marginal = _normalise(np.append(np.asarray(spec.frequencies), 0.0) if spec.nullable else np.asarray(spec.frequencies))
@@ -156,11 +180,9 @@ def fit_categorical(
             name=spec.name, kind=spec.kind, categories=tuple(domain), has_other=False,
             nullable=spec.nullable, marginal=marginal,
         )
-    counts = keys.value_counts()
-    originals = _first_originals(values, counts.index)
     threshold = max(threshold_for(sigma, threshold_delta), min_count) if ledger.is_dp else 1.0
     released = noisy_categories(
-        originals, counts.to_numpy(), null_count=n_null, noise_multiplier=sigma, threshold=threshold,
+        originals, key_counts, null_count=n_null, noise_multiplier=sigma, threshold=threshold,
         ledger=ledger, label=f"categories:{spec.name}", rng=rng,
     )
     order = np.argsort([str(c) for c in released.categories], kind="stable")
@@ -173,9 +195,3 @@ def fit_categorical(
         nullable=spec.nullable, marginal=_normalise(np.asarray(cells, dtype=float)),
     )
 
-
-def _first_originals(values: pd.Series, keys: pd.Index) -> list[Any]:
-    """One original value per key (so categories keep their type: 1 stays int, 'a' stays str)."""
-    non_null = values.dropna()
-    first = non_null.groupby(non_null.map(_category_key), sort=False).first()
-    return [v.item() if isinstance(v, np.generic) else v for v in first.reindex(keys)]
