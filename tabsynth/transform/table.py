@@ -23,6 +23,7 @@ import pandas as pd
 from ..exceptions import ConfigError, SchemaError
 from ..privacy.calibration import gaussian_noise_for
 from ..privacy.ledger import PrivacyLedger
+from ..privacy.mechanisms import noisy_histogram
 from ..schema import ColumnKind, IdentifierHandling, TableSchema
 from .categorical import CategoricalEncoder, fit_categorical
 from .fakes import fake_values
@@ -131,8 +132,12 @@ class DPTableTransformer:
         if not schema.modelled:
             raise SchemaError("The schema has no column to model (all are identifiers or text).")
         rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
-        n_mech = sum(self.planned_mechanisms(schema).values())
+        n_mech = sum(self.planned_mechanisms(schema).values()) + 1  # + the row count
         sigma, threshold_delta = self._calibrate(ledger, epsilon, n_mech, schema)
+        # The row count sets DP-SGD's sampling rate; it is released with noise like any statistic.
+        noisy_rows = noisy_histogram(np.array([len(frame)]), noise_multiplier=sigma, ledger=ledger,
+                                     label="count:rows", rng=rng)
+        self.n_rows_estimate_ = max(1, int(round(float(noisy_rows[0]))))
         encoders: list[Encoder] = []
         for spec in schema.modelled:
             col = frame[spec.name]
@@ -148,13 +153,13 @@ class DPTableTransformer:
                 )
         self.schema_ = schema
         self.encoders_ = tuple(encoders)
-        self.noise_multiplier_ = sigma if ledger.is_dp and n_mech else None
+        self.noise_multiplier_ = sigma if ledger.is_dp else None
         return self
 
     def _calibrate(
         self, ledger: PrivacyLedger, epsilon: float | None, n_mech: int, schema: TableSchema
     ) -> tuple[float, float]:
-        if not ledger.is_dp or n_mech == 0:
+        if not ledger.is_dp:
             return 1.0, ledger.delta
         if epsilon is None or not (epsilon > 0 and math.isfinite(epsilon)):
             raise ConfigError(f"The preprocessing epsilon must be a positive number under DP, got {epsilon!r}.")
@@ -268,6 +273,7 @@ class DPTableTransformer:
         return {
             "n_bins": self.n_bins,
             "min_category_count": self.min_category_count,
+            "n_rows_estimate": self.n_rows_estimate_,
             "schema": self.schema_.to_dict(),
             "encoders": [{"type": "numeric" if isinstance(e, NumericEncoder) else "categorical", **e.to_dict()}
                          for e in self.encoders_],
@@ -282,6 +288,7 @@ class DPTableTransformer:
             fields = {k: v for k, v in item.items() if k != "type"}
             encoders.append(NumericEncoder.from_dict(fields) if item["type"] == "numeric" else CategoricalEncoder.from_dict(fields))
         out.encoders_ = tuple(encoders)
+        out.n_rows_estimate_ = int(data["n_rows_estimate"])
         out.noise_multiplier_ = None
         return out
 

@@ -1,0 +1,88 @@
+"""The encoded table on the training device, and the layouts generators share.
+
+Generators see a dense layout per row: for each modelled column a one-hot block over its
+slots, then one position per numeric column. ``TensorTable`` keeps the compact encoding on
+the device and builds dense batches with one scatter, so data never leaves the GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..transform import DPTableTransformer, EncodedTable, NumericEncoder
+
+__all__ = ["Layout", "TensorTable"]
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Offsets of each column's one-hot block and the numeric columns' interval slots."""
+
+    n_slots: tuple[int, ...]  # per modelled column
+    offsets: tuple[int, ...]  # start of each column's block in the one-hot part
+    numeric: tuple[int, ...]  # modelled-column index of each numeric column
+    interval_slots: tuple[tuple[int, int], ...]  # [first, last+1) slots that are intervals, per numeric
+
+    @property
+    def onehot_dim(self) -> int:
+        return sum(self.n_slots)
+
+    @property
+    def n_numeric(self) -> int:
+        return len(self.numeric)
+
+    @property
+    def dense_dim(self) -> int:
+        return self.onehot_dim + self.n_numeric
+
+    @classmethod
+    def from_transformer(cls, transformer: DPTableTransformer) -> Layout:
+        n_slots = tuple(e.n_slots for e in transformer.encoders_)
+        offsets = tuple(int(x) for x in np.cumsum((0, *n_slots[:-1])))
+        numeric = transformer.numeric_columns
+        intervals = []
+        for j in numeric:
+            enc = transformer.encoders_[j]
+            assert isinstance(enc, NumericEncoder)
+            intervals.append((len(enc.atoms), len(enc.atoms) + len(enc.edges) - 1))
+        return cls(n_slots, offsets, numeric, tuple(intervals))
+
+
+class TensorTable:
+    """Compact encoded rows on a device, with dense batches on demand."""
+
+    def __init__(self, encoded: EncodedTable, layout: Layout, device: torch.device) -> None:
+        self.layout = layout
+        self.device = device
+        self.slots = torch.as_tensor(encoded.slots, dtype=torch.long, device=device)
+        self.positions = torch.as_tensor(encoded.positions, dtype=torch.float32, device=device)
+        self._offsets = torch.as_tensor(layout.offsets, dtype=torch.long, device=device)
+        if layout.n_numeric:
+            num_slots = self.slots[:, list(layout.numeric)]
+            lo = torch.as_tensor([a for a, _ in layout.interval_slots], device=device)
+            hi = torch.as_tensor([b for _, b in layout.interval_slots], device=device)
+            self.interval_mask = ((num_slots >= lo) & (num_slots < hi)).float()
+        else:
+            self.interval_mask = torch.zeros((len(self.slots), 0), device=device)
+
+    def __len__(self) -> int:
+        return int(self.slots.shape[0])
+
+    def dense(self, rows: torch.Tensor) -> torch.Tensor:
+        """One-hot blocks followed by positions, for the given row indices."""
+        slots = self.slots[rows]
+        out = torch.zeros((len(rows), self.layout.dense_dim), device=self.device)
+        out.scatter_(1, slots + self._offsets, 1.0)
+        out[:, self.layout.onehot_dim :] = self.positions[rows]
+        return out
+
+
+def onehot_from_slots(slots: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """Dense one-hot blocks for slot indices (e.g. condition vectors)."""
+    offsets = torch.as_tensor(layout.offsets, dtype=torch.long, device=slots.device)
+    out = torch.zeros((slots.shape[0], layout.onehot_dim), device=slots.device)
+    out.scatter_(1, slots + offsets, 1.0)
+    return out

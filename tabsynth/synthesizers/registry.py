@@ -1,0 +1,47 @@
+"""The explicit registry of generators: name -> how to build it and its training defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import torch
+
+from ..exceptions import ConfigError
+from ._data import Layout
+from .tvae import TVAEConfig, TVAEModel
+
+__all__ = ["MODELS", "ModelEntry", "build_model"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    config_cls: type[Any]
+    model_cls: Callable[..., Any]
+    dp_defaults: Mapping[str, Any]
+    plain_defaults: Mapping[str, Any]
+
+    def training_defaults(self, *, dp: bool) -> dict[str, Any]:
+        return dict(self.dp_defaults if dp else self.plain_defaults)
+
+
+MODELS: dict[str, ModelEntry] = {
+    "dp-tvae": ModelEntry(
+        TVAEConfig,
+        TVAEModel,
+        dp_defaults={"epochs": 10, "batch_size": 1024, "learning_rate": 2e-3},
+        plain_defaults={"epochs": 30, "batch_size": 512, "learning_rate": 1e-3},
+    ),
+}
+
+
+def build_model(
+    name: str, layout: Layout, cond_columns: tuple[int, ...], options: Mapping[str, Any], *, generator: torch.Generator
+) -> Any:
+    entry = MODELS[name]
+    allowed = {f.name for f in fields(entry.config_cls)}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ConfigError(f"Unknown model_options {unknown} for {name!r}; allowed: {sorted(allowed)}.")
+    return entry.model_cls(layout, cond_columns, entry.config_cls(**options), generator)

@@ -1,0 +1,298 @@
+"""The scikit-learn style entry point: ``Synthesizer(...).fit(frame).sample(n_rows)``.
+
+The facade owns the pipeline (validate, schema, ledger, DP transformer, generator training,
+sampling, persistence); generators implement the small protocol of :mod:`.registry`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..exceptions import ConfigError, DataError, NotFittedError, PrivacyWarning, SchemaError
+from ..privacy import PrivacyLedger, check_budget, split_budget
+from ..schema import TableSchema, infer_schema
+from ..transform import CategoricalEncoder, DPTableTransformer, EncodedTable
+from ._data import Layout, TensorTable
+from ._trainer import EpochInfo, TrainingConfig, TrainResult, resolve_device
+from .registry import MODELS, build_model
+
+__all__ = ["Synthesizer"]
+
+_SAMPLE_CHUNK = 65_536
+
+
+def _largest_remainder(total: int, shares: Sequence[float]) -> list[int]:
+    raw = np.asarray(shares, dtype=float) * total
+    counts = np.floor(raw).astype(int)
+    for i in np.argsort(-(raw - counts), kind="stable")[: total - counts.sum()]:
+        counts[i] += 1
+    return [int(c) for c in counts]
+
+
+class Synthesizer:
+    """A DP generator of synthetic tables.
+
+    Args:
+        model: ``"dp-tvae"`` or ``"dp-ctgan"``.
+        epsilon: total privacy budget for everything that reads the data (``None``: no DP,
+            loudly flagged everywhere).
+        delta: total delta, fixed up front (never derived from the data's size).
+        random_state: seed for every random choice (same seed, same model, same samples).
+        epochs, batch_size, learning_rate, max_grad_norm, device: see :class:`TrainingConfig`.
+        preprocessing_share: share of epsilon for the transformer's DP statistics.
+        n_bins: bins per numeric column.
+        model_options: generator-specific settings (e.g. ``{"hidden": 256}``).
+        verbose: show a progress bar while training.
+
+    Example:
+        >>> synth = Synthesizer(epsilon=1.0, random_state=0).fit(frame, target="income")
+        >>> rich = synth.sample(1000, conditions={"income": ">50K"})
+    """
+
+    def __init__(
+        self,
+        model: str = "dp-tvae",
+        *,
+        epsilon: float | None = 1.0,
+        delta: float = 1e-6,
+        random_state: int | None = None,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        learning_rate: float | None = None,
+        max_grad_norm: float = 1.0,
+        device: str = "auto",
+        preprocessing_share: float = 0.1,
+        n_bins: int = 20,
+        model_options: Mapping[str, Any] | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.model = model
+        self.epsilon = epsilon
+        self.delta = delta
+        self.random_state = random_state
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.max_grad_norm = max_grad_norm
+        self.device = device
+        self.preprocessing_share = preprocessing_share
+        self.n_bins = n_bins
+        self.model_options = dict(model_options or {})
+        self.verbose = verbose
+
+    # ---- configuration -----------------------------------------------------------------
+    def _training_config(self) -> TrainingConfig:
+        defaults = MODELS[self.model].training_defaults(dp=self.epsilon is not None)
+        overrides = {k: v for k, v in {
+            "epochs": self.epochs, "batch_size": self.batch_size, "learning_rate": self.learning_rate,
+        }.items() if v is not None}
+        return TrainingConfig(**{**defaults, **overrides, "max_grad_norm": self.max_grad_norm, "device": self.device})
+
+    def _validate_params(self) -> None:
+        if self.model not in MODELS:
+            raise ConfigError(f"Unknown model {self.model!r}: choose one of {', '.join(sorted(MODELS))}.")
+        if self.epsilon is not None and isinstance(self.epsilon, (int, float)) and math.isinf(self.epsilon):
+            self.epsilon = None
+        check_budget(self.epsilon, self.delta)
+        if not (0 < self.preprocessing_share < 1):
+            raise ConfigError(f"preprocessing_share must be in (0, 1), got {self.preprocessing_share!r}.")
+
+    # ---- fit ---------------------------------------------------------------------------
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        schema: TableSchema | None = None,
+        *,
+        target: str | None = None,
+        sensitive: Sequence[str] = (),
+        callback: Callable[[EpochInfo], None] | None = None,
+    ) -> Synthesizer:
+        """Fit the DP transformer and the generator; every statistic is spent from one ledger."""
+        self._validate_params()
+        config = self._training_config()
+        schema = self._resolve_schema(frame, schema, target, sensitive)
+        if self.epsilon is None:
+            warnings.warn("epsilon=None: this synthesizer is NOT differentially private.", PrivacyWarning, stacklevel=2)
+        ledger = PrivacyLedger(self.epsilon, self.delta)
+        np_rng = np.random.default_rng(self.random_state)
+        pre_eps = split_budget(self.epsilon, {"pre": self.preprocessing_share, "train": 1 - self.preprocessing_share})["pre"] \
+            if self.epsilon is not None else None
+        transformer = DPTableTransformer(n_bins=self.n_bins).fit(frame, schema, ledger=ledger, epsilon=pre_eps,
+                                                                 random_state=np_rng)
+        device = resolve_device(config.device)
+        table = TensorTable(transformer.transform(frame), Layout.from_transformer(transformer), device)
+        generator = torch.Generator(device=device).manual_seed(int(np_rng.integers(2**62)))
+        model = build_model(self.model, table.layout, self._cond_columns(transformer, schema), self.model_options,
+                            generator=torch.Generator().manual_seed(int(np_rng.integers(2**62))))
+        result = model.fit(table, generator=generator, n_rows_estimate=transformer.n_rows_estimate_, ledger=ledger,
+                           config=config, callback=callback, progress=self.verbose)
+        self._set_fitted(transformer, model, ledger, result, device)
+        return self
+
+    def _resolve_schema(
+        self, frame: pd.DataFrame, schema: TableSchema | None, target: str | None, sensitive: Sequence[str]
+    ) -> TableSchema:
+        if not isinstance(frame, pd.DataFrame):
+            raise DataError(f"fit expects a pandas DataFrame, got {type(frame).__name__}.")
+        if frame.shape[0] == 0 or frame.shape[1] == 0:
+            raise DataError(f"Cannot fit on an empty table (shape {frame.shape}).")
+        for col in [c for c in (target, *sensitive) if c is not None]:
+            if col not in frame.columns:
+                raise SchemaError(f"Column {col!r} is not in the table; columns are {list(frame.columns)}.")
+        if schema is None:
+            return infer_schema(frame, target=target, sensitive=sensitive)
+        return schema.with_roles(target=target, sensitive=tuple(sensitive) or None)
+
+    @staticmethod
+    def _cond_columns(transformer: DPTableTransformer, schema: TableSchema) -> tuple[int, ...]:
+        names = [e.name for e in transformer.encoders_]
+        wanted = [c for c in (schema.target, *schema.sensitive) if c is not None]
+        return tuple(names.index(c) for c in dict.fromkeys(wanted)
+                     if isinstance(transformer.encoder(c), CategoricalEncoder))
+
+    def _set_fitted(self, transformer: DPTableTransformer, model: Any, ledger: PrivacyLedger,
+                    result: TrainResult | None, device: torch.device) -> None:
+        self.transformer_ = transformer
+        self.generator_ = model
+        self.ledger_ = ledger
+        self.train_result_ = result
+        self.device_ = device
+        self._sample_rng = np.random.default_rng(self.random_state)
+
+    # ---- sampling ----------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "generator_"):
+            raise NotFittedError("This Synthesizer is not fitted yet: call fit(frame, ...) first (or Synthesizer.load).")
+
+    def _condition_slots(self, conditions: Mapping[str, Any] | None) -> dict[int, int]:
+        if not conditions:
+            return {}
+        names = [e.name for e in self.transformer_.encoders_]
+        cond_names = [names[c] for c in self.generator_.cond_columns]
+        fixed: dict[int, int] = {}
+        for col, value in conditions.items():
+            if col not in self.transformer_.schema_.names:
+                raise SchemaError(f"Unknown condition column {col!r}; columns are {list(self.transformer_.schema_.names)}.")
+            if col not in names:
+                raise SchemaError(f"Column {col!r} is an identifier/text column and cannot be conditioned on.")
+            enc = self.transformer_.encoder(col)
+            if not isinstance(enc, CategoricalEncoder):
+                raise SchemaError(f"Conditions on numeric column {col!r} are not supported: condition on a "
+                                  "categorical column (the target or a sensitive attribute).")
+            if names.index(col) not in self.generator_.cond_columns:
+                raise SchemaError(f"Column {col!r} is not a conditioning column; fit with it as target or "
+                                  f"sensitive to condition on it. Conditioning columns: {cond_names}.")
+            fixed[names.index(col)] = enc.slot_of(value)
+        return fixed
+
+    def sample(
+        self, n_rows: int, *, conditions: Mapping[str, Any] | None = None, random_state: int | None = None
+    ) -> pd.DataFrame:
+        """Exactly ``n_rows`` synthetic rows, all meeting ``conditions`` (no rejection sampling)."""
+        self._check_fitted()
+        if isinstance(n_rows, bool) or not isinstance(n_rows, (int, np.integer)) or n_rows <= 0:
+            raise ConfigError(f"n_rows must be a positive integer, got {n_rows!r}.")
+        fixed = self._condition_slots(conditions)
+        rng = self._sample_rng if random_state is None else np.random.default_rng(random_state)
+        gen = torch.Generator(device=self.device_).manual_seed(int(rng.integers(2**62)))
+        slots, positions = [], []
+        for start in range(0, int(n_rows), _SAMPLE_CHUNK):
+            size = min(_SAMPLE_CHUNK, int(n_rows) - start)
+            given = {j: torch.full((size,), s, dtype=torch.long, device=self.device_) for j, s in fixed.items()}
+            given.update(self._draw_target(size, given, gen))
+            s, p = self.generator_.sample(size, given, gen, self.device_)
+            slots.append(s.cpu().numpy())
+            positions.append(p.cpu().numpy())
+        encoded = EncodedTable(np.concatenate(slots).astype(np.int32), np.concatenate(positions).astype(np.float32))
+        return self.transformer_.inverse_transform(encoded, random_state=int(rng.integers(2**62)))
+
+    def _draw_target(self, size: int, given: dict[int, torch.Tensor], gen: torch.Generator) -> dict[int, torch.Tensor]:
+        """An unconditioned target is drawn from its DP marginal (post-processing of released counts)."""
+        cond = self.generator_.cond_columns
+        if not cond or cond[0] in given:
+            return {}
+        enc = self.transformer_.encoders_[cond[0]]
+        probs = torch.as_tensor(enc.marginal, dtype=torch.float32, device=self.device_)
+        return {cond[0]: torch.multinomial(probs, size, replacement=True, generator=gen)}
+
+    def rebalance(
+        self, column: str, proportions: Mapping[Any, float], *, n_rows: int | None = None,
+        random_state: int | None = None,
+    ) -> pd.DataFrame:
+        """A synthetic table whose ``column`` has exactly the given proportions (rounded to rows).
+
+        ``n_rows`` defaults to the DP estimate of the training table's size.
+        """
+        self._check_fitted()
+        total = float(sum(proportions.values())) if proportions else 0.0
+        if not proportions or any(p < 0 for p in proportions.values()) or not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ConfigError(f"proportions must be non-negative and sum to 1, got {dict(proportions)!r}.")
+        n_rows = self.transformer_.n_rows_estimate_ if n_rows is None else n_rows
+        counts = _largest_remainder(int(n_rows), list(proportions.values()))
+        rng = self._sample_rng if random_state is None else np.random.default_rng(random_state)
+        parts = [self.sample(c, conditions={column: v}, random_state=int(rng.integers(2**62)))
+                 for v, c in zip(proportions, counts, strict=True) if c > 0]
+        out = pd.concat(parts, ignore_index=True)
+        return out.iloc[rng.permutation(len(out))].reset_index(drop=True)
+
+    def augment(
+        self, column: str, value: Any, *, target_share: float, n_real: int | None = None,
+        n_value: int | None = None, random_state: int | None = None,
+    ) -> pd.DataFrame:
+        """The synthetic ``column == value`` rows to add to the real table to reach ``target_share``.
+
+        Pass the real table's counts (``n_real`` rows, ``n_value`` of them with the value) when you
+        hold it; otherwise the model's DP estimates are used.
+        """
+        self._check_fitted()
+        if not (0 < target_share < 1):
+            raise ConfigError(f"target_share must be in (0, 1), got {target_share!r}.")
+        enc = self.transformer_.encoder(column)
+        if not isinstance(enc, CategoricalEncoder):
+            raise SchemaError(f"augment needs a categorical column; {column!r} is numeric.")
+        n_real = self.transformer_.n_rows_estimate_ if n_real is None else n_real
+        if n_value is None:
+            n_value = round(enc.marginal[enc.slot_of(value)] * n_real)
+        n_add = math.ceil((target_share * n_real - n_value) / (1 - target_share))
+        if n_add <= 0:
+            return self.sample(1, conditions={column: value}, random_state=random_state).iloc[:0]
+        return self.sample(n_add, conditions={column: value}, random_state=random_state)
+
+    # ---- privacy -----------------------------------------------------------------------
+    def privacy_spent(self) -> dict[str, Any]:
+        """``{"epsilon", "delta", "is_dp", "entries"}`` read from the ledger."""
+        self._check_fitted()
+        data = self.ledger_.to_dict()
+        return {"epsilon": data["epsilon"], "delta": data["delta"], "is_dp": data["is_dp"], "entries": data["entries"]}
+
+    # ---- persistence -------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write weights (safetensors) and a JSON manifest to the folder ``path``."""
+        self._check_fitted()
+        from ..artifacts import save_synthesizer
+
+        return save_synthesizer(self, Path(path))
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str = "auto") -> Synthesizer:
+        """Load a model folder written by :meth:`save` (no code is executed)."""
+        from ..artifacts import load_synthesizer
+
+        return load_synthesizer(cls, Path(path), device=device)
+
+    def get_params(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in (
+            "model", "epsilon", "delta", "random_state", "epochs", "batch_size", "learning_rate",
+            "max_grad_norm", "device", "preprocessing_share", "n_bins", "model_options", "verbose")}
+
+    def __repr__(self) -> str:
+        return f"Synthesizer(model={self.model!r}, epsilon={self.epsilon!r}, delta={self.delta!r})"
+

@@ -1,0 +1,174 @@
+"""DP-TVAE: a conditional tabular VAE whose encoder *and* decoder are trained with DP-SGD.
+
+Both networks see records (the encoder reads them, the decoder is scored against them), so
+both sit inside the one module that the trainer makes private. The decoder has a softmax
+head per column (one-hot over slots: categories, numeric bins, missing) and, per numeric
+column, a mean and a log-scale for the within-bin position. The scale is an output of the
+decoder's last Linear layer, so Opacus computes its per-sample gradients like any other
+weight.
+
+Conditioning: the target and the categorical sensitive columns form a condition vector.
+During training each conditioning column is hidden at random (condition dropout), so the
+same model samples with all, some or none of the conditions given; a condition that is
+given is also written into the output, so counts by condition are exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._data import Layout, TensorTable
+from ._trainer import TrainResult, train
+
+__all__ = ["TVAEConfig", "TVAEModel"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TVAEConfig:
+    hidden: int = 256
+    latent: int = 64
+    condition_dropout: float = 0.5
+    kl_weight: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _init_linear(layer: nn.Linear, generator: torch.Generator) -> None:
+    """PyTorch's default Linear init, drawn from an explicit generator."""
+    bound = 1.0 / layer.in_features**0.5
+    with torch.no_grad():
+        layer.weight.uniform_(-bound, bound, generator=generator)
+        layer.bias.uniform_(-bound, bound, generator=generator)
+
+
+def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, d_out))
+
+
+class _VAE(nn.Module):
+    def __init__(self, d_data: int, d_cond: int, d_heads: int, config: TVAEConfig) -> None:
+        super().__init__()
+        self.encoder = _mlp(d_data + d_cond, config.hidden, 2 * config.latent)
+        self.decoder = _mlp(config.latent + d_cond, config.hidden, d_heads)
+        self.latent = config.latent
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        mu, logvar = self.encoder(torch.cat([x, cond], dim=1)).chunk(2, dim=1)
+        logvar = logvar.clamp(-10.0, 10.0)
+        z = mu + noise * torch.exp(0.5 * logvar)
+        return self.decoder(torch.cat([z, cond], dim=1)), mu, logvar
+
+    def decode(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self.decoder(torch.cat([z, cond], dim=1))
+
+
+class TVAEModel:
+    """The DP-TVAE network, its loss and its sampler, over a :class:`Layout`."""
+
+    def __init__(self, layout: Layout, cond_columns: tuple[int, ...], config: TVAEConfig, generator: torch.Generator):
+        self.layout = layout
+        self.cond_columns = cond_columns
+        self.config = config
+        d_cond = sum(layout.n_slots[c] for c in cond_columns)
+        d_heads = layout.onehot_dim + 2 * layout.n_numeric
+        self.net = _VAE(layout.dense_dim, d_cond, d_heads, config)
+        for m in self.net.modules():
+            if isinstance(m, nn.Linear):
+                _init_linear(m, generator)
+        self._cond_offsets = [sum(layout.n_slots[c] for c in cond_columns[:i]) for i in range(len(cond_columns))]
+
+    # ---- conditions ------------------------------------------------------------------
+    def condition(self, slots: dict[int, torch.Tensor], n_rows: int, device: torch.device) -> torch.Tensor:
+        """Condition vector; columns absent from ``slots`` are hidden (all zeros)."""
+        width = sum(self.layout.n_slots[c] for c in self.cond_columns)
+        cond = torch.zeros((n_rows, width), device=device)
+        for i, col in enumerate(self.cond_columns):
+            if col in slots:
+                cond.scatter_(1, (slots[col] + self._cond_offsets[i]).view(-1, 1), 1.0)
+        return cond
+
+    def _training_condition(self, table: TensorTable, rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        # The first conditioning column (the target) is always given; the others are hidden at
+        # random so they can be left to the model at sampling time.
+        keep = torch.rand((len(rows), len(self.cond_columns)), generator=generator, device=table.device)
+        keep[:, :1] = 1.0
+        cond = self.condition({c: table.slots[rows, c] for c in self.cond_columns}, len(rows), table.device)
+        if not self.cond_columns:
+            return cond
+        mask = torch.cat(
+            [(keep[:, i : i + 1] >= self.config.condition_dropout).float().expand(-1, self.layout.n_slots[c])
+             for i, c in enumerate(self.cond_columns)], dim=1,
+        )
+        return cond * mask
+
+    # ---- training ---------------------------------------------------------------------
+    def forward_fn(self, table: TensorTable, generator: torch.Generator) -> Any:
+        def forward(module: nn.Module, rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            x = table.dense(rows)
+            cond = self._training_condition(table, rows, generator)
+            noise = torch.randn((len(rows), self.config.latent), generator=generator, device=table.device)
+            return tuple(module(x, cond, noise))
+
+        return forward
+
+    def loss_fn(self, table: TensorTable) -> Any:
+        layout = self.layout
+
+        def loss(outputs: tuple[torch.Tensor, ...], rows: torch.Tensor) -> torch.Tensor:
+            heads, mu, logvar = outputs
+            slots = table.slots[rows]
+            recon = torch.zeros(len(rows), device=heads.device)
+            for j, (start, width) in enumerate(zip(layout.offsets, layout.n_slots, strict=True)):
+                recon = recon + F.cross_entropy(heads[:, start : start + width], slots[:, j], reduction="none")
+            if layout.n_numeric:
+                k, base = layout.n_numeric, layout.onehot_dim
+                mean, log_scale = heads[:, base : base + k], heads[:, base + k : base + 2 * k].clamp(-6.0, 2.0)
+                z = (table.positions[rows] - torch.tanh(mean)) * torch.exp(-log_scale)
+                nll = 0.5 * z**2 + log_scale
+                recon = recon + (nll * table.interval_mask[rows]).sum(dim=1)
+            kl = 0.5 * (mu**2 + logvar.exp() - 1.0 - logvar).sum(dim=1)
+            return recon + self.config.kl_weight * kl
+
+        return loss
+
+    # ---- sampling ---------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(
+        self, n_rows: int, fixed: dict[int, torch.Tensor], generator: torch.Generator, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(slots, positions) for ``n_rows``; columns in ``fixed`` take the given slots exactly."""
+        layout = self.layout
+        z = torch.randn((n_rows, self.config.latent), generator=generator, device=device)
+        cond = self.condition({c: s for c, s in fixed.items() if c in self.cond_columns}, n_rows, device)
+        heads = self.net.decode(z, cond)
+        slots = torch.empty((n_rows, len(layout.n_slots)), dtype=torch.long, device=device)
+        for j, (start, width) in enumerate(zip(layout.offsets, layout.n_slots, strict=True)):
+            if j in fixed:
+                slots[:, j] = fixed[j]
+                continue
+            logits = heads[:, start : start + width]
+            gumbel = -torch.log(-torch.log(torch.rand(logits.shape, generator=generator, device=device).clamp_min(1e-20)))
+            slots[:, j] = (logits + gumbel).argmax(dim=1)
+        k, base = layout.n_numeric, layout.onehot_dim
+        mean, log_scale = heads[:, base : base + k], heads[:, base + k : base + 2 * k].clamp(-6.0, 2.0)
+        noise = torch.randn(mean.shape, generator=generator, device=device)
+        positions = (torch.tanh(mean) + noise * torch.exp(log_scale)).clamp(-1.0, 1.0)
+        return slots, positions
+
+    # ---- the generator protocol (fit / state) ------------------------------------------
+    def fit(self, table: TensorTable, *, generator: torch.Generator, **train_args: Any) -> TrainResult:
+        """Train encoder and decoder together under DP-SGD (both see records)."""
+        self.net.to(table.device)
+        return train(
+            self.net, forward=self.forward_fn(table, generator), loss=self.loss_fn(table),
+            n_rows=len(table), generator=generator, device=table.device, **train_args,
+        )
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"vae": self.net}
