@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -29,3 +31,43 @@ def render_schema(schema: TableSchema, out: Path) -> None:
         table.add_row(spec.name, spec.kind.value, role, public)
     console.print(table)
     console.print("Declare bounds and categories in the YAML to spend no privacy budget on them.")
+
+
+def _privacy_line(spent: dict[str, Any]) -> str:
+    if not spent["is_dp"]:
+        return "[bold red]NOT differentially private[/bold red] (epsilon=none): do not share this output."
+    return f"privacy spent: epsilon = {spent['epsilon']:.4g}, delta = {spent['delta']:.3g} (RDP accountant)"
+
+
+def render_fit(synth: Any, out: Path) -> None:
+    spent = synth.privacy_spent()
+    console.print(f"Model written to [bold]{out}[/bold]")
+    console.print(_privacy_line(spent))
+    result = synth.train_result_
+    if result is not None and result.noise_multiplier is not None:
+        console.print(f"DP-SGD: noise multiplier {result.noise_multiplier:.3f}, sample rate {result.sample_rate:.4f}, "
+                      f"{result.steps} steps, Poisson sampling")
+
+
+def render_sample(synth: Any, frame: Any, out: Path) -> None:
+    console.print(f"Wrote {len(frame):,} synthetic rows to [bold]{out}[/bold]")
+    console.print(_privacy_line(synth.privacy_spent()))
+
+
+def render_budget(spent: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        console.print_json(json.dumps({"epsilon": spent["epsilon"], "delta": spent["delta"],
+                                       "is_dp": spent["is_dp"], "entries": spent["entries"]}))
+        return
+    console.print(_privacy_line(spent))
+    table = Table(title="Privacy ledger")
+    table.add_column("#", justify="right")
+    table.add_column("spend")
+    table.add_column("mechanism")
+    table.add_column("parameters")
+    for i, entry in enumerate(spent["entries"], start=1):
+        event = dict(entry["event"])
+        kind = event.pop("type")
+        table.add_row(str(i), entry["label"], kind, ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                                                for k, v in event.items()))
+    console.print(table)

@@ -8,14 +8,16 @@ traceback unless ``--debug`` is given.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from ..exceptions import ALL_ERRORS, exit_code_for
-from ._render import console
+from ..exceptions import ALL_ERRORS, ConfigError, PrivacyWarning, exit_code_for
+from ._render import console, render_budget, render_fit, render_sample
 
 app = typer.Typer(
     name="tabsynth",
@@ -68,6 +70,85 @@ def schema_check(
     console.print(f"[green]OK[/green]: {data} matches {schema}")
 
 
+def _parse_epsilon(raw: str) -> float | None:
+    if raw.strip().lower() in ("none", "inf", "infinity"):
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"--epsilon must be a positive number (or 'none' to train without DP), got {raw!r}.") from None
+
+
+def _parse_conditions(items: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        col, sep, value = item.partition("=")
+        if not sep or not col:
+            raise ConfigError(f"--condition must look like COLUMN=VALUE, got {item!r}.")
+        out[col] = value
+    return out
+
+
+@app.command("fit")
+def fit(
+    data: Annotated[Path, typer.Argument(help="Private table (CSV or Parquet).")],
+    out: Annotated[Path, typer.Option("--out", help="Model folder to write.")],
+    epsilon: Annotated[str, typer.Option("--epsilon", help="Total privacy budget, or 'none' for no DP.")],
+    target: Annotated[str | None, typer.Option("--target", help="Target column (conditioning).")] = None,
+    sensitive: Annotated[list[str] | None, typer.Option("--sensitive", help="Sensitive column (repeatable).")] = None,
+    schema: Annotated[Path | None, typer.Option("--schema", help="Declared schema YAML (public knowledge).")] = None,
+    delta: Annotated[float, typer.Option("--delta", help="Total delta (fixed, never derived from the data).")] = 1e-6,
+    model: Annotated[str, typer.Option("--model", help="dp-tvae or dp-ctgan.")] = "dp-tvae",
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Training epochs (default: the model's).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Fit a DP generator and write a model folder."""
+    from ..io import read_table
+    from ..schema import load_schema
+    from ..synthesizers import Synthesizer
+
+    synth = Synthesizer(model, epsilon=_parse_epsilon(epsilon), delta=delta, random_state=seed, epochs=epochs,
+                        device=device, verbose=True)
+    declared = load_schema(schema) if schema is not None else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrivacyWarning)  # rendered below instead
+        synth.fit(read_table(data), declared, target=target, sensitive=sensitive or ())
+    synth.save(out)
+    render_fit(synth, out)
+
+
+@app.command("sample")
+def sample(
+    model_dir: Annotated[Path, typer.Argument(help="Model folder written by 'tabsynth fit'.")],
+    n_rows: Annotated[int, typer.Option("--n-rows", help="Number of rows to generate.")],
+    out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")],
+    condition: Annotated[list[str] | None, typer.Option("--condition", help="COLUMN=VALUE (repeatable).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Generate synthetic rows (exactly --n-rows, all meeting the conditions)."""
+    from ..io import write_table
+    from ..synthesizers import Synthesizer
+
+    synth = Synthesizer.load(model_dir, device=device)
+    frame = synth.sample(n_rows, conditions=_parse_conditions(condition), random_state=seed)
+    write_table(frame, out)
+    render_sample(synth, frame, out)
+
+
+@app.command("budget")
+def budget(
+    model_dir: Annotated[Path, typer.Argument(help="Model folder written by 'tabsynth fit'.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the ledger as JSON.")] = False,
+) -> None:
+    """Show the privacy ledger of a model: where the budget went."""
+    from ..synthesizers import Synthesizer
+
+    synth = Synthesizer.load(model_dir, device="cpu")
+    render_budget(synth.privacy_spent(), as_json=as_json)
+
+
 def _register_optional_commands() -> None:
     """Commands that live in their own modules (registered once, at import)."""
     try:
@@ -94,7 +175,7 @@ def run(argv: list[str] | None = None) -> int:
     except ALL_ERRORS as exc:
         if debug:
             raise
-        _err.print(f"[bold red]error:[/bold red] {exc}", markup=True)
+        _err.print(f"[bold red]error:[/bold red] {escape(str(exc))}")
         return exit_code_for(exc)
     except KeyboardInterrupt:
         _err.print("interrupted")
@@ -102,7 +183,8 @@ def run(argv: list[str] | None = None) -> int:
     except Exception as exc:  # anything unexpected is our bug: say so, exit 1
         if debug:
             raise
-        _err.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc} (rerun with --debug for a traceback)")
+        _err.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {escape(str(exc))} "
+                   "(rerun with --debug for a traceback)")
         return 1
     return 0
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -154,9 +155,7 @@ def train(
         sigma = noise_multiplier_for(ledger, sample_rate=sample_rate, steps=planned_steps)
         model, optimizer, criterion = _make_private(module, optimizer, criterion, sigma, config, generator)
     else:
-        import warnings
-
-        warnings.warn("Training WITHOUT differential privacy (epsilon=None): the model has no privacy guarantee.",
+        warnings.warn("Training without DP (epsilon=None): the model is NOT differentially private.",
                       PrivacyWarning, stacklevel=3)
         sigma, model = None, module
     history: list[EpochInfo] = []
@@ -228,7 +227,10 @@ def _step(model: nn.Module, optimizer: Any, criterion: Any, forward: Callable[..
         return 0.0
     outputs = forward(model, rows)
     loss = criterion(outputs, rows)
-    loss.backward()
+    with warnings.catch_warnings():
+        # Opacus's ghost clipping hooks fire on module outputs by design; torch warns about it.
+        warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+        loss.backward()
     optimizer.step()
     return float(loss.item() if hasattr(loss, "item") else loss)
 

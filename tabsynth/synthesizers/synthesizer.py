@@ -37,6 +37,20 @@ def _largest_remainder(total: int, shares: Sequence[float]) -> list[int]:
     return [int(c) for c in counts]
 
 
+def _check_target_survived(transformer: DPTableTransformer, schema: TableSchema) -> None:
+    """Refuse to train when DP category discovery erased the target's classes."""
+    if schema.target is None:
+        return
+    enc = transformer.encoder(schema.target)
+    if isinstance(enc, CategoricalEncoder) and len(enc.categories) < 2:
+        raise SchemaError(
+            f"After DP category discovery the target {schema.target!r} kept {len(enc.categories)} class(es): the "
+            "other classes have too few rows to clear the privacy threshold at this budget. Declare the target's "
+            "categories in a schema (tabsynth schema infer DATA --out schema.yaml, then set 'categories: [...]' "
+            "under the target and pass --schema schema.yaml), or raise epsilon."
+        )
+
+
 class Synthesizer:
     """A DP generator of synthetic tables.
 
@@ -127,6 +141,7 @@ class Synthesizer:
             if self.epsilon is not None else None
         transformer = DPTableTransformer(n_bins=self.n_bins).fit(frame, schema, ledger=ledger, epsilon=pre_eps,
                                                                  random_state=np_rng)
+        _check_target_survived(transformer, schema)
         device = resolve_device(config.device)
         table = TensorTable(transformer.transform(frame), Layout.from_transformer(transformer), device)
         generator = torch.Generator(device=device).manual_seed(int(np_rng.integers(2**62)))

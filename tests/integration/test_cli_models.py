@@ -1,0 +1,103 @@
+"""CLI contract for fit / sample / budget: outputs, exit codes, nothing written on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tabsynth.cli.main import run
+from tests.conftest import make_frame
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "train.csv"
+    make_frame(3000, seed=2).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_dir(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("m") / "model"
+    code = run(["fit", str(data), "--target", "label", "--sensitive", "sex", "--epsilon", "8", "--delta", "1e-6",
+                "--model", "dp-tvae", "--epochs", "2", "--seed", "0", "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_sample_csv_and_parquet_with_condition(model_dir: Path, tmp_path: Path) -> None:
+    for name in ("s.csv", "s.parquet"):
+        out = tmp_path / name
+        assert run(["sample", str(model_dir), "--n-rows", "250", "--condition", "label=yes", "--seed", "1",
+                    "--out", str(out)]) == 0
+        frame = pd.read_csv(out) if name.endswith("csv") else pd.read_parquet(out)
+        assert len(frame) == 250 and (frame["label"] == "yes").all()
+
+
+def test_budget_json(model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert run(["budget", str(model_dir), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert set(payload) >= {"epsilon", "delta", "entries"}
+    assert 0 < payload["epsilon"] <= 8.0 and payload["delta"] == 1e-6
+    assert payload["entries"][-1]["event"]["type"] == "dp_sgd"
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--epsilon", "0"], "epsilon must be > 0"),
+        (["--epsilon", "-1"], "epsilon must be > 0"),
+        (["--epsilon", "abc"], "--epsilon must be a positive number"),
+        (["--epsilon", "1", "--delta", "1"], "delta must be a number in (0, 1)"),
+        (["--epsilon", "1", "--delta", "2.5"], "delta must be a number in (0, 1)"),
+        (["--epsilon", "1", "--target", "nope"], "'nope'"),
+        (["--epsilon", "1", "--model", "gpt"], "Unknown model"),
+    ],
+)
+def test_fit_bad_input(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str) -> None:
+    out = tmp_path / "model"
+    assert run(["fit", str(data), "--out", str(out), *args]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--n-rows", "0"], "positive integer"),
+        (["--n-rows", "5", "--condition", "label=maybe"], "no category 'maybe'"),
+        (["--n-rows", "5", "--condition", "income=3"], "numeric column"),
+        (["--n-rows", "5", "--condition", "oops"], "COLUMN=VALUE"),
+    ],
+)
+def test_sample_bad_input(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str) -> None:
+    out = tmp_path / "s.csv"
+    assert run(["sample", str(model_dir), "--out", str(out), *args]) == 2
+    assert needle in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_budget_too_small_for_dp_statistics(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["fit", str(data), "--target", "label", "--epsilon", "0.001", "--out", str(tmp_path / "m")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Declare its bounds in the schema (bounds: [lower, upper])" in err and "Traceback" not in err
+    assert not (tmp_path / "m").exists()
+
+
+def test_budget_error_maps_to_exit_3() -> None:
+    from tabsynth.exceptions import BudgetExceededError, GateFailedError, exit_code_for
+
+    assert exit_code_for(BudgetExceededError("x")) == 3
+    assert exit_code_for(GateFailedError("x")) == 4
+    assert exit_code_for(RuntimeError("x")) == 1
+
+
+def test_sample_from_missing_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["sample", str(tmp_path), "--n-rows", "5", "--out", str(tmp_path / "s.csv")]) == 2
+    assert "not a tabsynth model folder" in capsys.readouterr().err
