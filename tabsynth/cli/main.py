@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..exceptions import ALL_ERRORS, ConfigError, PrivacyWarning, exit_code_for
-from ._render import console, render_budget, render_fit, render_sample
+from ._render import console, render_budget, render_demo, render_fit, render_sample
 
 app = typer.Typer(
     name="tabsynth",
@@ -147,6 +147,18 @@ def budget(
 
     synth = Synthesizer.load(model_dir, device="cpu")
     render_budget(synth.privacy_spent(), as_json=as_json)
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the demo's outputs.")] = Path("reports/demo"),
+    fast: Annotated[bool, typer.Option("--fast", help="A small, quick smoke run.")] = False,
+    epsilon: Annotated[float, typer.Option("--epsilon", help="Total privacy budget.")] = 1.0,
+) -> None:
+    """Run tabsynth on the bundled Adult table: DP fit, conditional sampling, the ledger."""
+    from ..demo import run_demo
+
+    render_demo(run_demo(out, fast=fast, epsilon=epsilon))
 
 
 def _register_optional_commands() -> None:

@@ -157,7 +157,7 @@ def _resolve_bounds(
         lower, upper = spec.bounds
     else:
         found = noisy_bounds(finite, noise_multiplier=sigma, ledger=ledger, label=f"bounds:{spec.name}", rng=rng)
-        if found is None or found[0] == found[1]:
+        if found is None:
             raise SchemaError(
                 f"Column {spec.name!r}: too few rows to estimate bounds privately at this budget. Declare its "
                 "bounds in the schema (bounds: [lower, upper]) or raise epsilon."
@@ -165,6 +165,8 @@ def _resolve_bounds(
         lower, upper = found
     if spec.kind in (ColumnKind.INTEGER, ColumnKind.DATETIME):
         lower, upper = float(np.floor(lower)), float(np.ceil(upper))
+    if upper <= lower:  # DP saw (almost) one value, e.g. all zeros: keep a unit-wide range
+        upper = lower + 1.0
     return lower, upper
 
 
