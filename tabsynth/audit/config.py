@@ -57,7 +57,7 @@ class AuditConfig:
     detection_folds: int = 3
     n_attacks: int = 1_000
     singling_out_n_cols: int = 3
-    singling_out_max_attempts: int = 50_000
+    singling_out_max_attempts: int = 200_000
     linkability_aux_cols: tuple[tuple[str, ...], tuple[str, ...]] | None = None
     linkability_n_neighbors: int = 1
     inference_secrets: tuple[str, ...] | None = None

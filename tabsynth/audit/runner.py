@@ -1,0 +1,225 @@
+"""``run_audit``: every fidelity and privacy metric of a synthetic table, in one report."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .._version import __version__
+from ..exceptions import ConfigError
+from ..schema import TableSchema
+from ._data import AuditData, prepare
+from ._util import MetricUnavailable, child_rng
+from .config import AuditConfig
+from .fidelity import DETECTION, QUALITY, TRTR, TSTR, detection_auc, quality, utility
+from .privacy import (
+    DCR_SHARE,
+    EMPIRICAL_EPSILON,
+    EXACT_MATCH,
+    MIA_AUC,
+    MembershipScores,
+    PrivacySamples,
+    dcr_share,
+    draw_samples,
+    empirical_epsilon,
+    exact_match_rate,
+    membership_scores,
+    mia_auc,
+)
+from .results import AuditReport, Direction, MetricResult
+from .risks import INFERENCE, LINKABILITY, SINGLING_OUT, inference_risk, linkability_risk, singling_out_risk
+
+__all__ = ["METRIC_NAMES", "run_audit"]
+
+logger = logging.getLogger(__name__)
+
+#: Every metric an audit reports, in report order, with its direction.
+METRIC_NAMES: dict[str, Direction] = {
+    QUALITY: Direction.HIGHER_IS_BETTER,
+    TSTR: Direction.HIGHER_IS_BETTER,
+    TRTR: Direction.HIGHER_IS_BETTER,
+    DETECTION: Direction.LOWER_IS_BETTER,
+    EXACT_MATCH: Direction.LOWER_IS_BETTER,
+    DCR_SHARE: Direction.LOWER_IS_BETTER,
+    MIA_AUC: Direction.LOWER_IS_BETTER,
+    EMPIRICAL_EPSILON: Direction.LOWER_IS_BETTER,
+    SINGLING_OUT: Direction.LOWER_IS_BETTER,
+    LINKABILITY: Direction.LOWER_IS_BETTER,
+    INFERENCE: Direction.LOWER_IS_BETTER,
+}
+
+
+def _reason(error: Exception) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class _Runner:
+    """Runs each metric, turning any failure into an UNKNOWN result and timing every step."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, MetricResult] = {}
+        self.seconds: dict[str, float] = {}
+
+    def run(self, names: Sequence[str], compute: Callable[[], Sequence[MetricResult]]) -> None:
+        start = time.perf_counter()
+        try:
+            out = list(compute())
+        except MetricUnavailable as reason:
+            out = [MetricResult.unknown(n, METRIC_NAMES[n], str(reason)) for n in names]
+        except Exception as error:  # a metric must never take the audit down with it
+            logger.warning("audit metrics %s failed: %s", list(names), _reason(error))
+            out = [MetricResult.unknown(n, METRIC_NAMES[n], _reason(error)) for n in names]
+        self.seconds["+".join(names)] = round(time.perf_counter() - start, 3)
+        for result in out:
+            self.results[result.name] = result
+
+    def ordered(self) -> tuple[MetricResult, ...]:
+        missing = [n for n in METRIC_NAMES if n not in self.results]
+        for name in missing:  # defensive: a metric is never silently dropped
+            self.results[name] = MetricResult.unknown(name, METRIC_NAMES[name], "not computed")
+        return tuple(self.results[n] for n in METRIC_NAMES) + tuple(
+            r for n, r in self.results.items() if n not in METRIC_NAMES
+        )
+
+
+def _fidelity(runner: _Runner, data: AuditData, config: AuditConfig, seed: int) -> None:
+    runner.run([QUALITY], lambda: [quality(data)])
+    runner.run([TSTR, TRTR], lambda: utility(data, config, child_rng(seed, "utility")))
+    runner.run([DETECTION], lambda: [detection_auc(data, config, child_rng(seed, "detection"))])
+
+
+def _membership(
+    runner: _Runner,
+    data: AuditData,
+    samples: PrivacySamples,
+    config: AuditConfig,
+    seed: int,
+    epsilon_claimed: float | None,
+) -> None:
+    holder: list[MembershipScores] = []
+
+    def attacks() -> list[MetricResult]:
+        holder.append(membership_scores(data, samples, child_rng(seed, "mia")))
+        return [mia_auc(data, holder[0], config)]
+
+    runner.run([MIA_AUC, EMPIRICAL_EPSILON], attacks)
+    if holder:
+        runner.run(
+            [EMPIRICAL_EPSILON],
+            lambda: [empirical_epsilon(holder[0], config, child_rng(seed, "epsilon"), epsilon_claimed=epsilon_claimed)],
+        )
+
+
+def _privacy(runner: _Runner, data: AuditData, config: AuditConfig, seed: int, epsilon_claimed: float | None) -> None:
+    samples = draw_samples(data, config, child_rng(seed, "samples"))
+    runner.run([EXACT_MATCH], lambda: [exact_match_rate(data, config)])
+    runner.run([DCR_SHARE], lambda: [dcr_share(data, samples, config, child_rng(seed, "dcr"))])
+    _membership(runner, data, samples, config, seed, epsilon_claimed)
+    runner.run([SINGLING_OUT], lambda: [singling_out_risk(data, samples, config, child_rng(seed, "singling_out"))])
+    runner.run([LINKABILITY], lambda: [linkability_risk(data, samples, config, child_rng(seed, "linkability"))])
+    runner.run([INFERENCE], lambda: [inference_risk(data, samples, config, child_rng(seed, "inference"))])
+
+
+def _notes(data: AuditData, results: dict[str, MetricResult], epsilon_claimed: float | None) -> list[str]:
+    notes: list[str] = []
+    if data.excluded:
+        notes.append(f"Columns left out of the audit (identifier-like or empty): {list(data.excluded)}.")
+    eps = results.get(EMPIRICAL_EPSILON)
+    if (
+        eps is not None
+        and eps.is_ok
+        and epsilon_claimed is not None
+        and eps.value is not None
+        and eps.value > epsilon_claimed
+    ):
+        notes.append(
+            f"The empirical epsilon lower bound {eps.value:.3g} exceeds the claimed epsilon {epsilon_claimed:g}: "
+            "the claimed guarantee cannot hold, so there is a bug in the DP implementation or its accounting."
+        )
+    exact = results.get(EXACT_MATCH)
+    if exact is not None and exact.is_ok:
+        in_holdout = float(exact.details.get("synthetic_in_holdout_rate") or 0.0)
+        expected = float(exact.details.get("holdout_in_train_rate") or 0.0)
+        if in_holdout > max(0.2, 5 * expected):
+            notes.append(
+                f"{in_holdout:.0%} of synthetic rows are exact copies of holdout rows (real rows copy training "
+                f"rows at {expected:.1%}): was the holdout passed as the synthetic table? Privacy metrics compare "
+                "against the holdout and are not meaningful then; pass a disjoint sample."
+            )
+    for result in results.values():
+        if not result.is_ok:
+            notes.append(f"{result.name} could not be computed: {result.reason}")
+    return notes
+
+
+def run_audit(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    *,
+    holdout: pd.DataFrame,
+    target: str,
+    sensitive: Sequence[str] = (),
+    epsilon_claimed: float | None = None,
+    random_state: int | None = 0,
+    schema: TableSchema | None = None,
+    config: AuditConfig | None = None,
+) -> AuditReport:
+    """Audit a synthetic table for fidelity and privacy leakage against real training and holdout rows.
+
+    Args:
+        real: the real rows the generator was trained on.
+        synthetic: the synthetic table (same columns and types).
+        holdout: real rows from the same population that the generator never saw (at least
+            ``config.min_holdout_rows``); every privacy metric is measured against it.
+        target: the column predicted in the TSTR/TRTR utility metrics (categorical).
+        sensitive: columns whose groups get per-group privacy breakdowns (numbers in
+            training quartiles) and which the inference attack tries to guess.
+        epsilon_claimed: the epsilon the generator claims; the audit flags an empirical
+            lower bound above it.
+        random_state: seed of every random choice (samples, models, attacks).
+        schema: declared column kinds (identifier/text columns are left out); inferred
+            from the dtypes when omitted.
+        config: sample sizes, attack sizes and the confidence level (:class:`AuditConfig`).
+
+    Returns:
+        An :class:`AuditReport` with every metric of :data:`METRIC_NAMES`; a metric that
+        could not be computed is present with status ``unknown`` and the reason.
+
+    Raises:
+        DataError: the tables do not fit together (columns, types, empty synthetic table,
+            missing target, too few holdout rows).
+        ConfigError: ``epsilon_claimed`` is not a positive number.
+
+    Example:
+        >>> report = run_audit(train, synth, holdout=test, target="income")  # doctest: +SKIP
+        >>> report["privacy.dcr_share"].value  # doctest: +SKIP
+        0.502
+    """
+    config = config or AuditConfig()
+    if epsilon_claimed is not None and not (np.isfinite(epsilon_claimed) and epsilon_claimed > 0):
+        raise ConfigError(f"epsilon_claimed must be a positive number, got {epsilon_claimed!r}.")
+    seed = int(np.random.default_rng().integers(0, 2**31 - 1)) if random_state is None else int(random_state)
+    start = time.perf_counter()
+    data = prepare(real, synthetic, holdout=holdout, target=target, sensitive=sensitive, schema=schema, config=config)
+    runner = _Runner()
+    _fidelity(runner, data, config, seed)
+    _privacy(runner, data, config, seed, epsilon_claimed)
+    metrics = runner.ordered()
+    meta = {
+        "tabsynth_version": __version__,
+        "n_rows": {"train": len(data.train), "holdout": len(data.holdout), "synthetic": len(data.synthetic)},
+        "columns": {c: k.value for c, k in data.kinds.items()},
+        "excluded_columns": list(data.excluded),
+        "target": target,
+        "sensitive": list(data.sensitive),
+        "epsilon_claimed": epsilon_claimed,
+        "random_state": seed,
+        "confidence_level": config.confidence_level,
+        "seconds": {**runner.seconds, "total": round(time.perf_counter() - start, 3)},
+    }
+    return AuditReport(metrics=metrics, meta=meta, notes=tuple(_notes(data, runner.results, epsilon_claimed)))
