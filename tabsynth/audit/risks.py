@@ -190,7 +190,7 @@ _INT_MAX = int(np.iinfo(np.int32).max)
 def _bounds(ops: IntArray, vals: IntArray) -> tuple[IntArray, IntArray, IntArray]:
     """Each condition as ``lo <= x <= hi and x != excluded`` on rank codes (missing = -1)."""
     cases = [ops == op for op in (Op.EQ, Op.NE, Op.GE, Op.LE, Op.GT, Op.LT, Op.IS_NULL, Op.NOT_NULL)]
-    lo = np.select(cases, [vals, 0, vals, 0, vals + 1, 0, -1, 0])
+    lo = np.select(cases, [vals, 0, np.maximum(vals, 0), 0, np.maximum(vals + 1, 0), 0, -1, 0])
     hi = np.select(cases, [vals, _INT_MAX, _INT_MAX, vals, _INT_MAX, vals - 1, -1, _INT_MAX])
     excluded = np.where(ops == Op.NE, vals, -2)  # -2 is never a code
     return lo.astype(np.int32), hi.astype(np.int32), excluded.astype(np.int32)

@@ -1,0 +1,75 @@
+"""``tabsynth audit`` end to end through the real CLI entry point (exit codes, JSON file)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tabsynth.cli.main import run
+
+
+@pytest.fixture
+def files(tmp_path: Path, train: pd.DataFrame, holdout: pd.DataFrame, fresh: pd.DataFrame) -> dict[str, Path]:
+    paths = {}
+    for name, frame in {"train": train.iloc[:250], "holdout": holdout.iloc[:250], "synth": fresh.iloc[:250]}.items():
+        paths[name] = tmp_path / f"{name}.csv"
+        frame.to_csv(paths[name], index=False)
+    return paths
+
+
+def _args(files: dict[str, Path], out: Path, *extra: str) -> list[str]:
+    return [
+        "audit",
+        "--real",
+        str(files["train"]),
+        "--holdout",
+        str(files["holdout"]),
+        "--synthetic",
+        str(files["synth"]),
+        "--target",
+        "label",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def test_audit_writes_the_json_contract(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "reports" / "audit.json"
+    code = run(_args(files, out, "--sensitive", "group", "--sensitive", "region", "--epsilon-claimed", "3"))
+    assert code == 0, capsys.readouterr()
+    data = json.loads(out.read_text())
+    names = [m["name"] for m in data["metrics"]]
+    assert "privacy.dcr_share" in names and "fidelity.quality" in names and len(names) == 11
+    assert data["meta"]["sensitive"] == ["group", "region"] and data["meta"]["epsilon_claimed"] == 3.0
+    assert set(data["metrics"][0]) == {"name", "value", "ci", "baseline", "direction", "status", "details"}
+    printed = capsys.readouterr().out
+    assert "privacy.mia_auc" in printed and "audit.json" in printed
+
+
+def test_bad_input_exits_2_with_one_line(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pd.read_csv(files["holdout"]).iloc[:20].to_csv(files["holdout"], index=False)
+    out = tmp_path / "audit.json"
+    assert run(_args(files, out)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "the holdout has 20 rows but at least 50" in err
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_target_missing_in_synthetic_exits_2(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pd.read_csv(files["synth"]).drop(columns=["label"]).to_csv(files["synth"], index=False)
+    assert run(_args(files, tmp_path / "audit.json")) == 2
+    assert "the target column 'label' is missing from the synthetic table" in capsys.readouterr().err
+
+
+def test_missing_required_option_is_a_usage_error(files: dict[str, Path]) -> None:
+    assert run(["audit", "--real", str(files["train"])]) == 2
