@@ -67,3 +67,17 @@ def by_group(
                 entries[str(group)] = entry
         out[column] = entries
     return out
+
+
+def worst_group(
+    breakdown: dict[str, dict[str, Any]], value_of: Callable[[dict[str, Any]], float | None]
+) -> dict[str, Any] | None:
+    """The most exposed group over all sensitive columns (largest value), or ``None``."""
+    best: dict[str, Any] | None = None
+    for column, groups in breakdown.items():
+        for group, entry in groups.items():
+            value = value_of(entry)
+            if value is not None and np.isfinite(value) and (best is None or value > best["value"]):
+                size = entry.get("n_rows", entry.get("n_attacks"))
+                best = {"column": column, "group": group, "value": float(value), "n": size}
+    return best

@@ -87,6 +87,26 @@ def _run_quality(
     )
 
 
+def _is_true(value: object) -> bool:
+    return isinstance(value, (bool, np.bool_)) and bool(value)
+
+
+def _merged_pairs(thresholded: _QualityRun, unthresholded: _QualityRun) -> list[dict[str, Any]]:
+    """Scores of every pair (thresholds off), with the real association and the threshold flag of the default run."""
+    flags = {(p["column_1"], p["column_2"]): p for p in thresholded.pair_details}
+    merged = []
+    for pair in unthresholded.pair_details:
+        default = flags.get((pair["column_1"], pair["column_2"]), {})
+        merged.append(
+            {
+                **pair,
+                "real_association": default.get("real_association"),
+                "meets_threshold": bool(default.get("meets_threshold", False)),
+            }
+        )
+    return merged
+
+
 def _pair_row(row: pd.Series) -> dict[str, Any]:
     return {
         "column_1": row["Column 1"],
@@ -96,7 +116,7 @@ def _pair_row(row: pd.Series) -> dict[str, Any]:
         "real_correlation": row.get("Real Correlation"),
         "synthetic_correlation": row.get("Synthetic Correlation"),
         "real_association": row.get("Real Association"),
-        "meets_threshold": bool(row.get("Meets Threshold?", True) is True),
+        "meets_threshold": _is_true(row.get("Meets Threshold?")),
     }
 
 
@@ -135,7 +155,7 @@ def quality(data: AuditData) -> MetricResult:
         "baseline_properties": {"column_shapes": base.shapes, "column_pair_trends": base.pairs},
         "baseline_all_pairs": {"overall": base_all.overall, "column_pair_trends": base_all.pairs},
         "columns": synth.shape_details,
-        "pairs": synth_all.pair_details,
+        "pairs": _merged_pairs(synth, synth_all),
         "pairs_meeting_threshold": [(p["column_1"], p["column_2"]) for p in scored],
         "sdtypes": {c: v["sdtype"] for c, v in metadata["tables"]["table"]["columns"].items()},
         "warnings": sink,

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from ._data import AuditData
 from ._distance import nearest, nearest_and_log_density
-from ._groups import by_group
+from ._groups import by_group, worst_group
 from ._stats import (
     clopper_pearson,
     clopper_pearson_ci,
@@ -128,7 +128,7 @@ def exact_match_rate(data: AuditData, config: AuditConfig) -> MetricResult:
     holdout_set = set(hold_hash.tolist())
     in_holdout = np.fromiter((h in holdout_set for h in synth_hash.tolist()), dtype=bool, count=len(synth_hash))
     rate = wilson(float(hits.sum()), len(hits), config.confidence_level)
-    details = {
+    details: dict[str, Any] = {
         "n_synthetic_rows": len(hits),
         "n_matches": int(hits.sum()),
         "holdout_in_train_rate": float(base_hits.mean()),
@@ -143,6 +143,7 @@ def exact_match_rate(data: AuditData, config: AuditConfig) -> MetricResult:
             ),
         ),
     }
+    details["worst_group"] = worst_group(details["by_group"], lambda e: e["value"])
     return MetricResult(
         name=EXACT_MATCH,
         value=rate.mle,
@@ -214,7 +215,7 @@ def dcr_share(data: AuditData, samples: PrivacySamples, config: AuditConfig, rng
     binomial = wilson(float(closer.sum()), len(closer), config.confidence_level)
     interval = _dcr_interval(closer, i_train[:, 0], i_hold[:, 0], len(samples.train), config, rng)
     ci = binomial.ci if interval is None else interval
-    details = {
+    details: dict[str, Any] = {
         "n_synthetic_rows": len(closer),
         "n_real_rows_per_side": len(samples.train),
         "ties_share": float((d_train[:, 0] == d_hold[:, 0]).mean()),
@@ -233,6 +234,7 @@ def dcr_share(data: AuditData, samples: PrivacySamples, config: AuditConfig, rng
             ),
         ),
     }
+    details["worst_group"] = worst_group(details["by_group"], lambda e: e["value"])
     return MetricResult(
         name=DCR_SHARE, value=share, ci=ci, baseline=0.5, direction=Direction.LOWER_IS_BETTER, details=details
     )
@@ -351,7 +353,7 @@ def mia_auc(data: AuditData, scores: MembershipScores, config: AuditConfig) -> M
     level = _attack_level(config, len(scores.attacks))
     attacks = {name: _attack_summary(scores.is_member, s, config, level) for name, s in scores.attacks.items()}
     worst = max(attacks, key=lambda a: attacks[a]["auc"])
-    details = {
+    details: dict[str, Any] = {
         "attacks": attacks,
         "worst_attack": worst,
         "fpr": config.mia_fpr,
@@ -363,6 +365,7 @@ def mia_auc(data: AuditData, scores: MembershipScores, config: AuditConfig) -> M
         "ideal": 0.5,
         "by_group": by_group(data, {"targets": scores.targets}, lambda m: _group_attack(scores, m["targets"], config)),
     }
+    details["worst_group"] = worst_group(details["by_group"], lambda e: max(a["auc"] for a in e.values()))
     return MetricResult(
         name=MIA_AUC,
         value=attacks[worst]["auc"],

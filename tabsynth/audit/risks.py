@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from ._data import AuditData, Kind
 from ._distance import gower_nearest
-from ._groups import by_group
+from ._groups import by_group, worst_group
 from ._stats import residual_risk, wilson
 from ._util import MetricUnavailable
 from .config import AuditConfig
@@ -393,7 +393,7 @@ def linkability_risk(
     counts = AttackCounts(
         len(ori), float(success.sum()), len(ctl), float(control.sum()), len(naive), float(naive.sum())
     )
-    details = {
+    details: dict[str, Any] = {
         "aux_cols": [list(split[0]), list(split[1])],
         "n_neighbors": k,
         "n_synthetic_rows": len(synth),
@@ -401,6 +401,7 @@ def linkability_risk(
             data, {"targets": ori, "controls": ctl}, lambda m: _group_summary(success, control, counts, m, config)
         ),
     }
+    details["worst_group"] = worst_group(details["by_group"], lambda e: e["risk"])
     return _result(LINKABILITY, counts.summary(config.confidence_level), details)
 
 
@@ -473,5 +474,6 @@ def inference_risk(
         "tolerance": config.inference_tolerance,
         "n_synthetic_rows": len(synth),
         "by_group": per_secret[worst]["by_group"],
+        "worst_group": worst_group(per_secret[worst]["by_group"], lambda e: e["risk"]),
     }
     return _result(INFERENCE, top, details)
