@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -126,17 +127,27 @@ def noisy_bounds(
     rng: np.random.Generator,
     min_count: float | None = None,
 ) -> tuple[float, float] | None:
-    """DP lower/upper bounds: outer edges of the extreme magnitude buckets with a large noisy count.
+    """DP lower/upper bounds from a noisy histogram over public magnitude buckets.
 
-    Returns None when no bucket clears ``min_count`` (default ``3 * noise_multiplier``, or 1
-    without DP), i.e. the column is too small for the budget.
+    Starting from the fullest bucket, the range grows outward over buckets whose noisy count
+    clears ``min_count`` (default ``2 * noise_multiplier``, or 1 without DP), stepping over at
+    most one weak bucket; isolated noise spikes far from the data are never reached. Returns
+    None when even the fullest bucket could be noise (the column is too small for the budget).
     """
     lower_ends, upper_ends = magnitude_bucket_edges()
     n_exp = _MAX_EXP - _MIN_EXP + 1
     counts = np.bincount(magnitude_buckets(values), minlength=2 * n_exp + 1)
     noisy = noisy_histogram(counts, noise_multiplier=noise_multiplier, ledger=ledger, label=label, rng=rng)
-    floor = min_count if min_count is not None else (3.0 * noise_multiplier if ledger.is_dp else 1.0)
-    big = np.flatnonzero(noisy >= floor)
-    if big.size == 0:
+    floor = min_count if min_count is not None else (2.0 * noise_multiplier if ledger.is_dp else 1.0)
+    big = noisy >= floor
+    # The starting bucket must stand far out of the noise (a spike this high in any of the
+    # buckets happens by chance with probability < 1%), else the table is too small.
+    start_floor = noise_multiplier * NormalDist().inv_cdf(1 - 0.01 / len(noisy)) if ledger.is_dp else floor
+    if noisy.max() < max(floor, start_floor):
         return None
-    return float(lower_ends[big[0]]), float(upper_ends[big[-1]])
+    lo = hi = int(np.argmax(noisy))
+    while lo - 1 >= 0 and (big[lo - 1] or (lo - 2 >= 0 and big[lo - 2])):
+        lo -= 1 if big[lo - 1] else 2
+    while hi + 1 < len(big) and (big[hi + 1] or (hi + 2 < len(big) and big[hi + 2])):
+        hi += 1 if big[hi + 1] else 2
+    return float(lower_ends[lo]), float(upper_ends[hi])

@@ -148,7 +148,6 @@ def train(
     ModuleValidator.validate(module, strict=True)  # raises on BatchNorm and friends
     sample_rate = min(1.0, config.batch_size / max(n_rows_estimate, config.batch_size))
     planned_steps = max(1, math.ceil(config.epochs / sample_rate))
-    steps_per_epoch = max(1, round(1 / sample_rate))
     optimizer = torch.optim.Adam(module.parameters(), lr=config.learning_rate)
     criterion = _Criterion(loss)
     if ledger.is_dp:
@@ -166,9 +165,8 @@ def train(
     try:
         for epoch in range(1, config.epochs + 1):
             started, losses, rows = time.perf_counter(), [], 0
-            for _ in range(steps_per_epoch):
-                if steps >= planned_steps:
-                    break
+            epoch_end = round(planned_steps * epoch / config.epochs)  # spreads the planned steps evenly
+            while steps < epoch_end:
                 if sigma is not None:
                     try:
                         ledger.spend_steps(label, noise_multiplier=sigma, sample_rate=sample_rate)

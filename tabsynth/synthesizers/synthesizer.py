@@ -103,8 +103,13 @@ class Synthesizer:
         self.verbose = verbose
 
     # ---- configuration -----------------------------------------------------------------
-    def _training_config(self) -> TrainingConfig:
+    def _training_config(self, n_rows_estimate: int | None = None) -> TrainingConfig:
         defaults = MODELS[self.model].training_defaults(dp=self.epsilon is not None)
+        if n_rows_estimate is not None and self.epsilon is not None:
+            # Under DP the expected batch is about 1/16 of the (DP-estimated) rows, a power of two
+            # between 128 and the model's default: small tables get more, smaller steps.
+            auto = 2 ** round(math.log2(max(n_rows_estimate / 16, 1)))
+            defaults["batch_size"] = int(min(defaults["batch_size"], max(128, auto)))
         overrides = {k: v for k, v in {
             "epochs": self.epochs, "batch_size": self.batch_size, "learning_rate": self.learning_rate,
         }.items() if v is not None}
@@ -131,7 +136,7 @@ class Synthesizer:
     ) -> Synthesizer:
         """Fit the DP transformer and the generator; every statistic is spent from one ledger."""
         self._validate_params()
-        config = self._training_config()
+        self._training_config()  # validates the training options before any privacy is spent
         schema = self._resolve_schema(frame, schema, target, sensitive)
         if self.epsilon is None:
             warnings.warn("epsilon=None: this synthesizer is NOT differentially private.", PrivacyWarning, stacklevel=2)
@@ -142,6 +147,7 @@ class Synthesizer:
         transformer = DPTableTransformer(n_bins=self.n_bins).fit(frame, schema, ledger=ledger, epsilon=pre_eps,
                                                                  random_state=np_rng)
         _check_target_survived(transformer, schema)
+        config = self._training_config(transformer.n_rows_estimate_)
         device = resolve_device(config.device)
         table = TensorTable(transformer.transform(frame), Layout.from_transformer(transformer), device)
         generator = torch.Generator(device=device).manual_seed(int(np_rng.integers(2**62)))

@@ -30,10 +30,11 @@ __all__ = ["TVAEConfig", "TVAEModel"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TVAEConfig:
-    hidden: int = 256
-    latent: int = 64
+    hidden: int = 128
+    latent: int = 16
     condition_dropout: float = 0.5
     kl_weight: float = 1.0
+    autoregressive: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,18 +52,55 @@ def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, d_out))
 
 
-class _VAE(nn.Module):
-    def __init__(self, d_data: int, d_cond: int, d_heads: int, config: TVAEConfig) -> None:
+class _AutoregressiveHeads(nn.Module):
+    """Logit shifts for column j from the one-hots of columns before it (and, for a numeric
+    column's position, from its own bin too): pairwise dependencies such as education ->
+    education_num are modelled directly instead of only through the latent code.
+
+    Plain ``nn.Linear`` layers on prefixes of the one-hot layout, so Opacus clips them per sample.
+    """
+
+    def __init__(self, layout: Layout) -> None:
         super().__init__()
-        self.encoder = _mlp(d_data + d_cond, config.hidden, 2 * config.latent)
+        self.offsets, self.n_slots = layout.offsets, layout.n_slots
+        self.columns = nn.ModuleList(nn.Linear(max(off, 1), n) for off, n in zip(layout.offsets, layout.n_slots, strict=True))
+        self.positions = nn.ModuleList(nn.Linear(layout.offsets[j] + layout.n_slots[j], 1) for j in layout.numeric)
+        self.numeric = layout.numeric
+
+    def column_shift(self, j: int, onehots: torch.Tensor) -> torch.Tensor:
+        prefix = onehots[:, : self.offsets[j]] if j else torch.zeros_like(onehots[:, :1])
+        return self.columns[j](prefix)
+
+    def position_shift(self, k: int, onehots: torch.Tensor) -> torch.Tensor:
+        j = self.numeric[k]
+        return self.positions[k](onehots[:, : self.offsets[j] + self.n_slots[j]])
+
+    def forward(self, onehots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = torch.cat([self.column_shift(j, onehots) for j in range(len(self.columns))], dim=1)
+        if not self.numeric:
+            return logits, onehots[:, :0]
+        return logits, torch.cat([self.position_shift(k, onehots) for k in range(len(self.numeric))], dim=1)
+
+
+class _VAE(nn.Module):
+    def __init__(self, layout: Layout, d_cond: int, config: TVAEConfig) -> None:
+        super().__init__()
+        d_heads = layout.onehot_dim + 2 * layout.n_numeric
+        self.encoder = _mlp(layout.dense_dim + d_cond, config.hidden, 2 * config.latent)
         self.decoder = _mlp(config.latent + d_cond, config.hidden, d_heads)
-        self.latent = config.latent
+        self.ar = _AutoregressiveHeads(layout) if config.autoregressive else None
+        self.onehot_dim, self.n_numeric = layout.onehot_dim, layout.n_numeric
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, ...]:
         mu, logvar = self.encoder(torch.cat([x, cond], dim=1)).chunk(2, dim=1)
         logvar = logvar.clamp(-10.0, 10.0)
         z = mu + noise * torch.exp(0.5 * logvar)
-        return self.decoder(torch.cat([z, cond], dim=1)), mu, logvar
+        heads = self.decoder(torch.cat([z, cond], dim=1))
+        if self.ar is not None:  # teacher forcing: the shifts see the record's own earlier columns
+            logits, positions = self.ar(x[:, : self.onehot_dim])
+            shift = torch.cat([logits, positions, torch.zeros_like(positions)], dim=1)
+            heads = heads + shift
+        return heads, mu, logvar
 
     def decode(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         return self.decoder(torch.cat([z, cond], dim=1))
@@ -76,8 +114,7 @@ class TVAEModel:
         self.cond_columns = cond_columns
         self.config = config
         d_cond = sum(layout.n_slots[c] for c in cond_columns)
-        d_heads = layout.onehot_dim + 2 * layout.n_numeric
-        self.net = _VAE(layout.dense_dim, d_cond, d_heads, config)
+        self.net = _VAE(layout, d_cond, config)
         for m in self.net.modules():
             if isinstance(m, nn.Linear):
                 _init_linear(m, generator)
@@ -147,16 +184,23 @@ class TVAEModel:
         z = torch.randn((n_rows, self.config.latent), generator=generator, device=device)
         cond = self.condition({c: s for c, s in fixed.items() if c in self.cond_columns}, n_rows, device)
         heads = self.net.decode(z, cond)
+        ar = self.net.ar
+        onehots = torch.zeros((n_rows, layout.onehot_dim), device=device)
         slots = torch.empty((n_rows, len(layout.n_slots)), dtype=torch.long, device=device)
         for j, (start, width) in enumerate(zip(layout.offsets, layout.n_slots, strict=True)):
             if j in fixed:
                 slots[:, j] = fixed[j]
-                continue
-            logits = heads[:, start : start + width]
-            gumbel = -torch.log(-torch.log(torch.rand(logits.shape, generator=generator, device=device).clamp_min(1e-20)))
-            slots[:, j] = (logits + gumbel).argmax(dim=1)
+            else:
+                logits = heads[:, start : start + width]
+                if ar is not None:
+                    logits = logits + ar.column_shift(j, onehots)
+                u = torch.rand(logits.shape, generator=generator, device=device).clamp_min(1e-20)
+                slots[:, j] = (logits - torch.log(-torch.log(u))).argmax(dim=1)  # Gumbel-max sampling
+            onehots[torch.arange(n_rows, device=device), start + slots[:, j]] = 1.0
         k, base = layout.n_numeric, layout.onehot_dim
         mean, log_scale = heads[:, base : base + k], heads[:, base + k : base + 2 * k].clamp(-6.0, 2.0)
+        if ar is not None and k:
+            mean = mean + torch.cat([ar.position_shift(i, onehots) for i in range(k)], dim=1)
         noise = torch.randn(mean.shape, generator=generator, device=device)
         positions = (torch.tanh(mean) + noise * torch.exp(log_scale)).clamp(-1.0, 1.0)
         return slots, positions

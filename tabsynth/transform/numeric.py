@@ -16,6 +16,7 @@ coordinate ``v + 0.5`` so that an integer value round-trips exactly through its 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -27,8 +28,10 @@ from ..schema import ColumnKind, ColumnSpec
 
 __all__ = ["NumericEncoder", "fit_numeric"]
 
-MAX_UNIT_CELLS = 2048  # integer ranges up to this size get one grid cell per integer
-N_CELLS = 1024  # otherwise the public grid has this many equal cells (plus an exact-zero cell)
+# The public grid inside the bounds. Under DP every cell's count carries the same noise, so the
+# grid is coarse (few cells, each with enough rows to stand out of the noise); without DP it is fine.
+MAX_UNIT_CELLS = {True: 128, False: 2048}  # integer ranges up to this size: one cell per integer
+N_CELLS = {True: 64, False: 1024}  # otherwise this many equal cells (plus an exact-zero cell)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +45,7 @@ class NumericEncoder:
     atoms: tuple[float, ...]
     edges: tuple[float, ...]  # interval boundaries, in the shifted coordinate for integers
     nullable: bool
+    marginal: tuple[float, ...] = ()  # DP share of each slot (post-processing of the bins histogram)
 
     @property
     def is_integer(self) -> bool:
@@ -108,6 +112,7 @@ class NumericEncoder:
             "atoms": list(self.atoms),
             "edges": list(self.edges),
             "nullable": self.nullable,
+            "marginal": list(self.marginal),
         }
 
     @classmethod
@@ -120,6 +125,7 @@ class NumericEncoder:
             atoms=tuple(float(a) for a in data["atoms"]),
             edges=tuple(float(e) for e in data["edges"]),
             nullable=bool(data["nullable"]),
+            marginal=tuple(float(m) for m in data.get("marginal", ())),
         )
 
 
@@ -138,14 +144,14 @@ class _Grid:
         return np.where(raw == 0, n, cell) if self.zero_cell else cell
 
 
-def _make_grid(lower: float, upper: float, is_integer: bool) -> _Grid:
+def _make_grid(lower: float, upper: float, is_integer: bool, dp: bool) -> _Grid:
     if is_integer:
         span = int(upper - lower) + 1
-        width = 1 if span <= MAX_UNIT_CELLS else int(np.ceil(span / N_CELLS))
+        width = 1 if span <= MAX_UNIT_CELLS[dp] else int(np.ceil(span / N_CELLS[dp]))
         bounds = np.unique(np.minimum(np.arange(lower, upper + 1 + width, width, dtype=float), upper + 1))
         unit = width == 1
     else:
-        bounds = np.linspace(lower, upper, N_CELLS + 1)
+        bounds = np.linspace(lower, upper, N_CELLS[dp] + 1)
         unit = False
     return _Grid(bounds=bounds, unit=unit, zero_cell=(not unit) and lower <= 0.0 <= upper)
 
@@ -194,35 +200,51 @@ def fit_numeric(
     finite = values[np.isfinite(values)]
     is_integer = spec.kind in (ColumnKind.INTEGER, ColumnKind.DATETIME)
     lower, upper = _resolve_bounds(spec, finite, sigma=sigma, ledger=ledger, rng=rng)
-    grid = _make_grid(lower, upper, is_integer)
+    grid = _make_grid(lower, upper, is_integer, ledger.is_dp)
     clipped = np.clip(finite, lower, upper)
     if is_integer:
         clipped = np.round(clipped)
     shifted = clipped + 0.5 if is_integer else clipped
-    n_cells = len(grid.bounds) - 1 + int(grid.zero_cell)
-    counts = np.bincount(grid.cell_of(shifted, clipped), minlength=n_cells)
+    n_grid = len(grid.bounds) - 1
+    counts = np.bincount(grid.cell_of(shifted, clipped), minlength=n_grid + int(grid.zero_cell))
+    counts = np.append(counts, np.isnan(values).sum())  # the missing values' cell
     noisy = noisy_histogram(counts, noise_multiplier=sigma, ledger=ledger, label=f"bins:{spec.name}", rng=rng)
-    # Post-processing: drop cells indistinguishable from noise, so empty cells add no mass.
-    clean = np.where(noisy >= 2.0 * sigma, noisy, 0.0) if ledger.is_dp else noisy.astype(float)
+    # Post-processing: drop cells indistinguishable from noise (threshold set so that, over all
+    # cells, about half an empty cell is expected to pass), so empty cells add no mass.
+    floor = sigma * NormalDist().inv_cdf(1.0 - 0.5 / len(counts))
+    clean = np.where(noisy >= floor, noisy, 0.0) if ledger.is_dp else noisy.astype(float)
+    null_mass, clean = float(clean[-1]), clean[:-1]
     if clean.sum() <= 0:
         clean = np.ones_like(clean)
     share = clean / clean.sum()
-    atoms: list[float] = []
-    if grid.zero_cell and share[-1] >= 1.0 / n_bins:
-        atoms.append(0.0)
-    cell_mass = clean[: len(grid.bounds) - 1].copy()
+    cell_mass = clean[:n_grid].copy()
+    atom_mass: dict[float, float] = {}
+    if grid.zero_cell:
+        if share[-1] >= 1.0 / n_bins:
+            atom_mass[0.0] = float(clean[-1])
+        else:  # not frequent enough to be an atom: its mass joins the cell holding 0
+            cell_mass[int(grid.cell_of(np.array([0.5 if is_integer else 0.0]), np.array([1.0]))[0])] += clean[-1]
     if grid.unit:
-        atom_cells = np.flatnonzero(share[: len(cell_mass)] >= 1.0 / n_bins)[:n_bins]
-        atoms.extend(float(grid.bounds[c]) for c in atom_cells)
-        cell_mass[atom_cells] = 0.0
+        occupied = np.flatnonzero(share[:n_grid] > 0)
+        # A short integer range is categorical in all but name: every occupied value is an atom.
+        frequent = occupied if len(occupied) <= 2 * n_bins else np.flatnonzero(share[:n_grid] >= 1.0 / n_bins)
+        for c in frequent[: 2 * n_bins]:
+            atom_mass[float(grid.bounds[c])] = float(cell_mass[c])
+            cell_mass[c] = 0.0
     nonzero = np.flatnonzero(cell_mass > 0)
-    if nonzero.size:  # refine the bounds to the occupied cells (post-processing)
+    # Without DP the range shrinks to the occupied cells. Under DP it stays at the (public or DP)
+    # bounds: cells dropped as noise are often the real tails, and clipping them would bias.
+    if nonzero.size and not ledger.is_dp:
         first, last = int(nonzero[0]), int(nonzero[-1])
         bounds = grid.bounds[first : last + 2]
         cell_mass = cell_mass[first : last + 1]
     else:
         bounds = grid.bounds
+    atoms = sorted(atom_mass)
     edges = _pick_edges(cell_mass, bounds, max(1, n_bins - len(atoms)))
+    cut = np.searchsorted(bounds, edges)
+    interval_mass = [float(cell_mass[a:b].sum()) for a, b in zip(cut[:-1], cut[1:], strict=True)]
+    masses = [atom_mass[a] for a in atoms] + interval_mass + ([null_mass] if spec.nullable else [])
     # In the shifted coordinate an integer v occupies [v, v + 1).
     new_lower = min([edges[0], *atoms])
     new_upper = max([edges[-1] - (1.0 if is_integer else 0.0), *atoms])
@@ -231,7 +253,14 @@ def fit_numeric(
         kind=spec.kind,
         lower=float(max(lower, new_lower)),
         upper=float(min(upper, new_upper)),
-        atoms=tuple(sorted(atoms)),
+        atoms=tuple(atoms),
         edges=tuple(float(e) for e in edges),
         nullable=spec.nullable,
+        marginal=_normalise(np.asarray(masses)),
     )
+
+
+def _normalise(masses: np.ndarray) -> tuple[float, ...]:
+    masses = np.clip(masses, 0.0, None)
+    total = masses.sum()
+    return tuple(float(m) for m in (masses / total if total > 0 else np.full(len(masses), 1 / len(masses))))

@@ -49,7 +49,8 @@ def test_bounds_are_bucket_edges_not_exact_extremes(rng: np.random.Generator) ->
 
 def test_bounds_none_when_too_few_rows(rng: np.random.Generator) -> None:
     ledger = PrivacyLedger(epsilon=1.0, delta=1e-6)
-    assert noisy_bounds(np.array([5.0, 6.0]), noise_multiplier=100.0, ledger=ledger, label="b", rng=rng) is None
+    assert noisy_bounds(np.array([5.0, 6.0]), noise_multiplier=100.0, ledger=ledger, label="b", rng=rng,
+                        min_count=1000.0) is None
 
 
 def test_magnitude_buckets_contain_their_values() -> None:
