@@ -105,7 +105,7 @@ def sizes(train: pd.DataFrame, holdout: pd.DataFrame, fractions: list[float]) ->
             f"-> {seconds:6.1f} s  (load avg {os.getloadavg()[0]:.1f})",
             flush=True,
         )
-        print("   steps: " + ", ".join(f"{k.split('.')[-1]} {v:.1f}" for k, v in report.meta["seconds"].items()))  # noqa: T201
+        print("   steps: " + ", ".join(f"{k.split('.', 1)[-1]} {v:.1f}" for k, v in report.meta["seconds"].items()))  # noqa: T201
     return rows
 
 
