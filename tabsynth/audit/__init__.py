@@ -11,4 +11,4 @@ from .config import AuditConfig
 from .results import AuditReport, Direction, MetricResult, MetricStatus
 from .runner import METRIC_NAMES, run_audit
 
-__all__ = ["METRIC_NAMES", "AuditConfig", "AuditReport", "Direction", "MetricResult", "MetricStatus", "run_audit"]
+__all__ = ["AuditConfig", "AuditReport", "Direction", "METRIC_NAMES", "MetricResult", "MetricStatus", "run_audit"]

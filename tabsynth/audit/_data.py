@@ -87,9 +87,12 @@ def _shape_problems(tables: Mapping[Role, pd.DataFrame], config: AuditConfig) ->
 def _column_problems(tables: Mapping[Role, pd.DataFrame], target: str, sensitive: Sequence[str]) -> list[str]:
     problems: list[str] = []
     real_cols = [str(c) for c in tables[Role.TRAIN].columns]
-    for role, frame in tables.items():
-        if target not in frame.columns:
-            problems.append(f"the target column {target!r} is missing from the {_TABLE_NAMES[role]} table")
+    lacking = [_TABLE_NAMES[role] for role, frame in tables.items() if target not in frame.columns]
+    if lacking:
+        where = lacking[0] if len(lacking) == 1 else ", ".join(lacking[:-1]) + " and " + lacking[-1]
+        problems.append(
+            f"the target column {target!r} is missing from the {where} table{'s' if len(lacking) > 1 else ''}"
+        )
     for role in (Role.HOLDOUT, Role.SYNTHETIC):
         cols = [str(c) for c in tables[role].columns]
         missing = [c for c in real_cols if c not in cols and c != target]

@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from ..audit import AuditReport, MetricResult, run_audit
+from ..audit import AuditReport, Direction, MetricResult, run_audit
 from ..io import read_table, write_text
 from ..schema import load_schema
 
@@ -29,17 +31,20 @@ def _format_ci(metric: MetricResult) -> str:
 def render_audit(report: AuditReport, out: Path, console: Console | None = None) -> None:
     """Print a one-table summary of ``report`` and where its JSON went."""
     console = console or Console(highlight=False)
-    table = Table(title=f"Audit written to {out}")
-    for header in ("metric", "value", "CI", "baseline", "better", "status"):
-        table.add_column(header)
+    table = Table(title=f"Audit written to {out}", box=box.SIMPLE, caption="↑ higher is better, ↓ lower is better")
+    table.add_column("metric", no_wrap=True)
+    table.add_column("value", no_wrap=True)
+    table.add_column("CI", no_wrap=True)
+    table.add_column("baseline", no_wrap=True)
+    table.add_column("status")
     for m in report.metrics:
-        status = "ok" if m.is_ok else f"[yellow]unknown[/yellow]: {m.reason}"
+        arrow = "↑" if m.direction is Direction.HIGHER_IS_BETTER else "↓"
+        status = "ok" if m.is_ok else "[yellow]unknown[/yellow]"
         baseline = "" if m.baseline is None else f"{m.baseline:.3f}"
-        better = "higher" if m.direction.value == "higher_is_better" else "lower"
-        table.add_row(m.name, _format_value(m), _format_ci(m), baseline, better, status)
+        table.add_row(f"{m.name} {arrow}", _format_value(m), _format_ci(m), baseline, status)
     console.print(table)
     for note in report.notes:
-        console.print(f"[bold yellow]note:[/bold yellow] {note}")
+        console.print(f"[bold yellow]note:[/bold yellow] {escape(note)}")
 
 
 def audit_command(
