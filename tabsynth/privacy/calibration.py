@@ -60,15 +60,17 @@ def _bisect_log(predicate: Callable[[float], bool], low: float, high: float, ite
     return high
 
 
-def gaussian_noise_for(epsilon: float, delta: float, *, n_mechanisms: int = 1) -> float:
-    """Noise multiplier so that ``n_mechanisms`` Gaussian mechanisms compose to (epsilon, delta)."""
-    if n_mechanisms < 1:
-        raise PrivacyError(f"n_mechanisms must be >= 1, got {n_mechanisms}.")
+def gaussian_noise_for(epsilon: float, delta: float, *, n_mechanisms: float = 1) -> float:
+    """Noise multiplier so that ``n_mechanisms`` Gaussian mechanisms compose to (epsilon, delta).
+
+    ``n_mechanisms`` may be fractional (budget units): k Gaussians of noise sigma have the RDP
+    curve of one Gaussian of noise sigma / sqrt(k).
+    """
+    if not n_mechanisms > 0:
+        raise PrivacyError(f"n_mechanisms must be > 0, got {n_mechanisms}.")
 
     def fits(sigma: float) -> bool:
-        acc = RDPAccountant()
-        for _ in range(n_mechanisms):
-            acc.compose(GaussianEvent(noise_multiplier=sigma))
+        acc = RDPAccountant().compose(GaussianEvent(noise_multiplier=sigma / math.sqrt(n_mechanisms)))
         return acc.get_epsilon(delta) <= epsilon
 
     return _bisect_log(fits, 1e-3, 1e7)

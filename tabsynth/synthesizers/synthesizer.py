@@ -61,7 +61,8 @@ class Synthesizer:
         delta: total delta, fixed up front (never derived from the data's size).
         random_state: seed for every random choice (same seed, same model, same samples).
         epochs, batch_size, learning_rate, max_grad_norm, device: see :class:`TrainingConfig`.
-        preprocessing_share: share of epsilon for the transformer's DP statistics.
+        preprocessing_share: share of epsilon for the transformer's DP statistics (default 20%, measured
+            best on Adult: 10% loses too many categories, 30% starves training).
         n_bins: bins per numeric column.
         model_options: generator-specific settings (e.g. ``{"hidden": 256}``).
         verbose: show a progress bar while training.
@@ -83,7 +84,7 @@ class Synthesizer:
         learning_rate: float | None = None,
         max_grad_norm: float = 1.0,
         device: str = "auto",
-        preprocessing_share: float = 0.1,
+        preprocessing_share: float = 0.2,
         n_bins: int = 20,
         model_options: Mapping[str, Any] | None = None,
         verbose: bool = False,

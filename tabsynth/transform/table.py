@@ -24,7 +24,7 @@ from ..exceptions import ConfigError, SchemaError
 from ..privacy.calibration import gaussian_noise_for
 from ..privacy.ledger import PrivacyLedger
 from ..privacy.mechanisms import noisy_histogram
-from ..schema import ColumnKind, IdentifierHandling, TableSchema
+from ..schema import ColumnKind, ColumnSpec, IdentifierHandling, TableSchema
 from .categorical import CategoricalEncoder, fit_categorical
 from .fakes import fake_values
 from .numeric import NumericEncoder, fit_numeric
@@ -33,6 +33,7 @@ __all__ = ["Activation", "DPTableTransformer", "EncodedTable", "OutputSpan"]
 
 Encoder = NumericEncoder | CategoricalEncoder
 THRESHOLD_DELTA_SHARE = 0.1  # share of delta reserved for thresholded category discovery
+CATEGORY_WEIGHT = 2.0  # budget units per category-discovery mechanism (see fit)
 
 
 class Activation(StrEnum):
@@ -132,8 +133,11 @@ class DPTableTransformer:
         if not schema.modelled:
             raise SchemaError("The schema has no column to model (all are identifiers or text).")
         rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
-        n_mech = sum(self.planned_mechanisms(schema).values()) + 1  # + the row count
-        sigma, threshold_delta = self._calibrate(ledger, epsilon, n_mech, schema)
+        plan = self.planned_mechanisms(schema)
+        # Budget units: category discovery counts double (a lost category is lost for good),
+        # so its noise is sigma / sqrt(2); every other mechanism, the row count included, is one unit.
+        units = sum(n * (CATEGORY_WEIGHT if self._discovers(schema[c]) else 1) for c, n in plan.items()) + 1
+        sigma, threshold_delta = self._calibrate(ledger, epsilon, units, schema)
         # The row count sets DP-SGD's sampling rate; it is released with noise like any statistic.
         noisy_rows = noisy_histogram(np.array([len(frame)]), noise_multiplier=sigma, ledger=ledger,
                                      label="count:rows", rng=rng)
@@ -145,9 +149,10 @@ class DPTableTransformer:
                 values = _to_float(col, spec.kind)
                 encoders.append(fit_numeric(spec, values, n_bins=self.n_bins, sigma=sigma, ledger=ledger, rng=rng))
             else:
+                scale = CATEGORY_WEIGHT**-0.5 if self._discovers(spec) else 1.0
                 encoders.append(
                     fit_categorical(
-                        spec, col, sigma=sigma, threshold_delta=threshold_delta,
+                        spec, col, sigma=sigma * scale, threshold_delta=threshold_delta,
                         min_count=self.min_category_count, ledger=ledger, rng=rng,
                     )
                 )
@@ -156,6 +161,10 @@ class DPTableTransformer:
         self.noise_multiplier_ = sigma if ledger.is_dp else None
         return self
 
+    @staticmethod
+    def _discovers(spec: ColumnSpec) -> bool:
+        return spec.kind is ColumnKind.CATEGORICAL and spec.categories is None
+
     def _calibrate(
         self, ledger: PrivacyLedger, epsilon: float | None, n_mech: int, schema: TableSchema
     ) -> tuple[float, float]:
@@ -163,7 +172,7 @@ class DPTableTransformer:
             return 1.0, ledger.delta
         if epsilon is None or not (epsilon > 0 and math.isfinite(epsilon)):
             raise ConfigError(f"The preprocessing epsilon must be a positive number under DP, got {epsilon!r}.")
-        n_thresholded = sum(1 for s in schema.modelled if self.planned_mechanisms(schema)[s.name] == 2 and not s.kind.is_numeric)
+        n_thresholded = sum(1 for s in schema.modelled if self._discovers(s))
         threshold_delta = ledger.delta * THRESHOLD_DELTA_SHARE / max(1, n_thresholded)
         rdp_delta = ledger.delta * (1 - THRESHOLD_DELTA_SHARE) if n_thresholded else ledger.delta
         return gaussian_noise_for(epsilon, rdp_delta, n_mechanisms=n_mech), threshold_delta
