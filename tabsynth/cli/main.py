@@ -161,16 +161,13 @@ def demo(
     render_demo(run_demo(out, fast=fast, epsilon=epsilon))
 
 
-def _register_optional_commands() -> None:
-    """Commands that live in their own modules (registered once, at import)."""
-    try:
-        from ._audit import audit_command
-    except ImportError:  # the audit extra is part of the base install; this guards partial trees
-        return
+def _register_audit() -> None:
+    from ._audit import audit_command
+
     app.command("audit")(audit_command)
 
 
-_register_optional_commands()
+_register_audit()
 
 
 def run(argv: list[str] | None = None) -> int:
