@@ -358,7 +358,7 @@ def _column_problems(spec: ColumnSpec, col: pd.Series) -> list[str]:
         if bad:
             out.append(f"{where} is declared {spec.kind.value} but {bad} values are not numbers.")
     elif spec.kind is ColumnKind.DATETIME:
-        bad = pd.to_datetime(values, errors="coerce").isna().sum()
+        bad = pd.to_datetime(values, errors="coerce", format="mixed").isna().sum()
         if bad:
             out.append(f"{where} is declared datetime but {bad} values are not dates.")
     elif spec.categories is not None:

@@ -67,7 +67,7 @@ class EncodedTable:
 
 def _to_float(col: pd.Series, kind: ColumnKind) -> np.ndarray:
     if kind is ColumnKind.DATETIME:
-        stamps = pd.to_datetime(col, errors="coerce")
+        stamps = pd.to_datetime(col, errors="coerce", format="mixed")
         seconds = stamps.astype("int64", copy=False).to_numpy() // 10**9 if stamps.notna().all() else None
         if seconds is None:
             seconds = np.array([t.timestamp() if pd.notna(t) else np.nan for t in stamps], dtype=float)

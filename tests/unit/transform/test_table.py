@@ -119,3 +119,15 @@ def test_too_small_for_dp_bounds_is_a_clear_error() -> None:
                                   ColumnSpec(name="y", kind=ColumnKind.CATEGORICAL, categories=("a", "b"))))
     with pytest.raises(SchemaError, match="Declare its bounds"):
         _fit(frame, schema, epsilon=0.2)
+
+
+def test_datetimes_round_trip_as_numbers() -> None:
+    stamps = pd.to_datetime(["2020-01-01", "2020-06-15 12:30:00", None, "2021-12-31"] * 10, format="mixed")
+    frame = pd.DataFrame({"when": stamps, "g": ["a", "b"] * 20})
+    schema = TableSchema(columns=(ColumnSpec(name="when", kind=ColumnKind.DATETIME),
+                                  ColumnSpec(name="g", kind=ColumnKind.CATEGORICAL, categories=("a", "b"))))
+    t, _ = _fit(frame, schema)
+    back = t.inverse_transform(t.transform(frame))
+    assert pd.api.types.is_datetime64_any_dtype(back["when"])
+    assert back["when"].isna().tolist() == frame["when"].isna().tolist()
+    assert (back["when"].dropna().reset_index(drop=True) == frame["when"].dropna().reset_index(drop=True)).all()
