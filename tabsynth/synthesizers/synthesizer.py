@@ -239,7 +239,7 @@ class Synthesizer:
     def _draw_target(self, size: int, given: dict[int, torch.Tensor], gen: torch.Generator) -> dict[int, torch.Tensor]:
         """An unconditioned target is drawn from its DP marginal (post-processing of released counts)."""
         cond = self.generator_.cond_columns
-        if not cond or cond[0] in given:
+        if not cond or cond[0] in given or not self.generator_.config.needs_target:
             return {}
         enc = self.transformer_.encoders_[cond[0]]
         probs = torch.as_tensor(enc.marginal, dtype=torch.float32, device=self.device_)

@@ -35,6 +35,12 @@ class TVAEConfig:
     condition_dropout: float = 0.5
     kl_weight: float = 1.0
     autoregressive: bool = True
+    target_dropout: float = 0.0  # > 0: the target is sometimes hidden and can be generated
+
+    @property
+    def needs_target(self) -> bool:
+        """Whether sampling must be given the target (drawn from its DP marginal when not)."""
+        return self.target_dropout == 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,26 +66,27 @@ class _AutoregressiveHeads(nn.Module):
     Plain ``nn.Linear`` layers on prefixes of the one-hot layout, so Opacus clips them per sample.
     """
 
-    def __init__(self, layout: Layout) -> None:
+    def __init__(self, layout: Layout, d_cond: int) -> None:
         super().__init__()
-        self.offsets, self.n_slots = layout.offsets, layout.n_slots
-        self.columns = nn.ModuleList(nn.Linear(max(off, 1), n) for off, n in zip(layout.offsets, layout.n_slots, strict=True))
-        self.positions = nn.ModuleList(nn.Linear(layout.offsets[j] + layout.n_slots[j], 1) for j in layout.numeric)
+        self.offsets = tuple(d_cond + off for off in layout.offsets)  # inputs are [condition, one-hots]
+        self.n_slots = layout.n_slots
+        self.columns = nn.ModuleList(nn.Linear(max(off, 1), n) for off, n in zip(self.offsets, self.n_slots, strict=True))
+        self.positions = nn.ModuleList(nn.Linear(self.offsets[j] + self.n_slots[j], 1) for j in layout.numeric)
         self.numeric = layout.numeric
 
-    def column_shift(self, j: int, onehots: torch.Tensor) -> torch.Tensor:
-        prefix = onehots[:, : self.offsets[j]] if j else torch.zeros_like(onehots[:, :1])
+    def column_shift(self, j: int, inputs: torch.Tensor) -> torch.Tensor:
+        prefix = inputs[:, : self.offsets[j]] if self.offsets[j] else torch.zeros_like(inputs[:, :1])
         return self.columns[j](prefix)
 
-    def position_shift(self, k: int, onehots: torch.Tensor) -> torch.Tensor:
+    def position_shift(self, k: int, inputs: torch.Tensor) -> torch.Tensor:
         j = self.numeric[k]
-        return self.positions[k](onehots[:, : self.offsets[j] + self.n_slots[j]])
+        return self.positions[k](inputs[:, : self.offsets[j] + self.n_slots[j]])
 
-    def forward(self, onehots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = torch.cat([self.column_shift(j, onehots) for j in range(len(self.columns))], dim=1)
+    def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = torch.cat([self.column_shift(j, inputs) for j in range(len(self.columns))], dim=1)
         if not self.numeric:
-            return logits, onehots[:, :0]
-        return logits, torch.cat([self.position_shift(k, onehots) for k in range(len(self.numeric))], dim=1)
+            return logits, inputs[:, :0]
+        return logits, torch.cat([self.position_shift(k, inputs) for k in range(len(self.numeric))], dim=1)
 
 
 class _VAE(nn.Module):
@@ -88,7 +95,7 @@ class _VAE(nn.Module):
         d_heads = layout.onehot_dim + 2 * layout.n_numeric
         self.encoder = _mlp(layout.dense_dim + d_cond, config.hidden, 2 * config.latent)
         self.decoder = _mlp(config.latent + d_cond, config.hidden, d_heads)
-        self.ar = _AutoregressiveHeads(layout) if config.autoregressive else None
+        self.ar = _AutoregressiveHeads(layout, d_cond) if config.autoregressive else None
         self.onehot_dim, self.n_numeric = layout.onehot_dim, layout.n_numeric
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -97,7 +104,7 @@ class _VAE(nn.Module):
         z = mu + noise * torch.exp(0.5 * logvar)
         heads = self.decoder(torch.cat([z, cond], dim=1))
         if self.ar is not None:  # teacher forcing: the shifts see the record's own earlier columns
-            logits, positions = self.ar(x[:, : self.onehot_dim])
+            logits, positions = self.ar(torch.cat([cond, x[:, : self.onehot_dim]], dim=1))
             shift = torch.cat([logits, positions, torch.zeros_like(positions)], dim=1)
             heads = heads + shift
         return heads, mu, logvar
@@ -134,7 +141,10 @@ class TVAEModel:
         # The first conditioning column (the target) is always given; the others are hidden at
         # random so they can be left to the model at sampling time.
         keep = torch.rand((len(rows), len(self.cond_columns)), generator=generator, device=table.device)
-        keep[:, :1] = 1.0
+        if self.config.target_dropout == 0.0:
+            keep[:, :1] = 1.0
+        else:  # rescale so the target is hidden with probability target_dropout
+            keep[:, :1] = keep[:, :1] * self.config.condition_dropout / self.config.target_dropout
         cond = self.condition({c: table.slots[rows, c] for c in self.cond_columns}, len(rows), table.device)
         if not self.cond_columns:
             return cond
@@ -193,14 +203,15 @@ class TVAEModel:
             else:
                 logits = heads[:, start : start + width]
                 if ar is not None:
-                    logits = logits + ar.column_shift(j, onehots)
+                    logits = logits + ar.column_shift(j, torch.cat([cond, onehots], dim=1))
                 u = torch.rand(logits.shape, generator=generator, device=device).clamp_min(1e-20)
                 slots[:, j] = (logits - torch.log(-torch.log(u))).argmax(dim=1)  # Gumbel-max sampling
             onehots[torch.arange(n_rows, device=device), start + slots[:, j]] = 1.0
         k, base = layout.n_numeric, layout.onehot_dim
         mean, log_scale = heads[:, base : base + k], heads[:, base + k : base + 2 * k].clamp(-6.0, 2.0)
         if ar is not None and k:
-            mean = mean + torch.cat([ar.position_shift(i, onehots) for i in range(k)], dim=1)
+            inputs = torch.cat([cond, onehots], dim=1)
+            mean = mean + torch.cat([ar.position_shift(i, inputs) for i in range(k)], dim=1)
         noise = torch.randn(mean.shape, generator=generator, device=device)
         positions = (torch.tanh(mean) + noise * torch.exp(log_scale)).clamp(-1.0, 1.0)
         return slots, positions
