@@ -52,13 +52,22 @@ def main() -> None:
     t3 = time.perf_counter()
     transformer.inverse_transform(encoded)
     t4 = time.perf_counter()
-    print(json.dumps({
-        "rows": args.rows, "cols": args.cols,
-        "infer_s": round(t1 - t0, 2), "fit_s": round(t2 - t1, 2), "transform_s": round(t3 - t2, 2),
-        "fit_plus_transform_s": round(t3 - t1, 2), "inverse_s": round(t4 - t3, 2),
-        "epsilon_spent": round(ledger.spent()[0], 4), "mechanisms": len(ledger.entries),
-        "encoded_mb": round((encoded.slots.nbytes + encoded.positions.nbytes) / 2**20, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "rows": args.rows,
+                "cols": args.cols,
+                "infer_s": round(t1 - t0, 2),
+                "fit_s": round(t2 - t1, 2),
+                "transform_s": round(t3 - t2, 2),
+                "fit_plus_transform_s": round(t3 - t1, 2),
+                "inverse_s": round(t4 - t3, 2),
+                "epsilon_spent": round(ledger.spent()[0], 4),
+                "mechanisms": len(ledger.entries),
+                "encoded_mb": round((encoded.slots.nbytes + encoded.positions.nbytes) / 2**20, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,15 @@ from tabsynth.schema import load_schema  # noqa: E402
 from tabsynth.synthesizers import Synthesizer  # noqa: E402
 
 
-def _fit_sample(train: pd.DataFrame, *, epsilon: float | None, target: str, sensitive: list[str],
-                schema_path: Path | None = None, **params: Any) -> tuple[Synthesizer, pd.DataFrame, float, float]:
+def _fit_sample(
+    train: pd.DataFrame,
+    *,
+    epsilon: float | None,
+    target: str,
+    sensitive: list[str],
+    schema_path: Path | None = None,
+    **params: Any,
+) -> tuple[Synthesizer, pd.DataFrame, float, float]:
     schema = load_schema(schema_path) if schema_path else None
     synth = Synthesizer("dp-tvae", epsilon=epsilon, delta=1e-5, random_state=0, **params)
     started = time.perf_counter()
@@ -59,16 +66,26 @@ def _throughput(synth: Synthesizer, n_rows: int, fit_s: float) -> float:
 def run_adult(skip_ctgan: bool) -> list[dict[str, Any]]:
     train, test, _ = judge.load("adult")
     runs = []
-    for name, eps, schema in [("dp-tvae eps=1 (inferred schema)", 1.0, None),
-                              ("dp-tvae eps=1 (public schema)", 1.0, ROOT / "examples" / "schema_adult.yaml"),
-                              ("dp-tvae no DP", None, None)]:
-        synth, synthetic, fit_s, sample_s = _fit_sample(train, epsilon=eps, target="income",
-                                                        sensitive=["sex", "race"], schema_path=schema)
+    for name, eps, schema in [
+        ("dp-tvae eps=1 (inferred schema)", 1.0, None),
+        ("dp-tvae eps=1 (public schema)", 1.0, ROOT / "examples" / "schema_adult.yaml"),
+        ("dp-tvae no DP", None, None),
+    ]:
+        synth, synthetic, fit_s, sample_s = _fit_sample(
+            train, epsilon=eps, target="income", sensitive=["sex", "race"], schema_path=schema
+        )
         scores = judge.score("adult", synthetic)
-        runs.append({"dataset": "adult", "system": name, "fit_s": round(fit_s, 1),
-                     "rows_x_epochs_per_s": round(_throughput(synth, len(train), fit_s)),
-                     "sample_rows_per_s": round(len(train) / sample_s),
-                     "epsilon_spent": synth.privacy_spent()["epsilon"], **scores})
+        runs.append(
+            {
+                "dataset": "adult",
+                "system": name,
+                "fit_s": round(fit_s, 1),
+                "rows_x_epochs_per_s": round(_throughput(synth, len(train), fit_s)),
+                "sample_rows_per_s": round(len(train) / sample_s),
+                "epsilon_spent": synth.privacy_spent()["epsilon"],
+                **scores,
+            }
+        )
         print(json.dumps(runs[-1]), flush=True)
     if not skip_ctgan:
         runs.append(_ctgan_tvae(train))
@@ -86,26 +103,41 @@ def _ctgan_tvae(train: pd.DataFrame) -> dict[str, Any]:
     fit_s = time.perf_counter() - started
     synthetic = model.sample(len(train))
     scores = judge.score("adult", synthetic)
-    return {"dataset": "adult", "system": "ctgan TVAE (100 epochs, no DP)", "fit_s": round(fit_s, 1),
-            "rows_x_epochs_per_s": round(len(train) * 100 / fit_s), **scores}
+    return {
+        "dataset": "adult",
+        "system": "ctgan TVAE (100 epochs, no DP)",
+        "fit_s": round(fit_s, 1),
+        "rows_x_epochs_per_s": round(len(train) * 100 / fit_s),
+        **scores,
+    }
 
 
 def run_credit_default() -> dict[str, Any]:
     train, test, spec = judge.load("credit_default")
-    synth, _, fit_s, _ = _fit_sample(train, epsilon=1.0, target="default", sensitive=["student"],
-                                     schema_path=ROOT / "benchmarks" / "schema_credit_default.yaml")
+    synth, _, fit_s, _ = _fit_sample(
+        train,
+        epsilon=1.0,
+        target="default",
+        sensitive=["student"],
+        schema_path=ROOT / "benchmarks" / "schema_credit_default.yaml",
+    )
     balanced = synth.rebalance("default", {"Yes": 0.5, "No": 0.5}, n_rows=len(train))
     counts = balanced["default"].value_counts().to_dict()
     minority = synth.sample(len(train) // 2, conditions={"default": "Yes"}, random_state=5)
     majority = train[train["default"] == "No"]
     # minority-only TSTR: synthetic minority rows + real majority rows, scored on the real test rows
     mixed = pd.concat([majority, minority[train.columns]], ignore_index=True)
-    result = {"dataset": "credit_default", "system": "dp-tvae eps=1", "fit_s": round(fit_s, 1),
-              "rebalance_counts": counts, "requested": {"Yes": len(train) // 2 + len(train) % 2, "No": len(train) // 2},
-              "tstr_auc_balanced_synthetic": round(judge.tstr(balanced, test, spec), 4),
-              "tstr_auc_real_majority_plus_synthetic_minority": round(judge.tstr(mixed, test, spec), 4),
-              "trtr_auc": round(judge.tstr(train, test, spec), 4),
-              "epsilon_spent": synth.privacy_spent()["epsilon"]}
+    result = {
+        "dataset": "credit_default",
+        "system": "dp-tvae eps=1",
+        "fit_s": round(fit_s, 1),
+        "rebalance_counts": counts,
+        "requested": {"Yes": len(train) // 2 + len(train) % 2, "No": len(train) // 2},
+        "tstr_auc_balanced_synthetic": round(judge.tstr(balanced, test, spec), 4),
+        "tstr_auc_real_majority_plus_synthetic_minority": round(judge.tstr(mixed, test, spec), 4),
+        "trtr_auc": round(judge.tstr(train, test, spec), 4),
+        "epsilon_spent": synth.privacy_spent()["epsilon"],
+    }
     print(json.dumps(result), flush=True)
     return result
 

@@ -54,8 +54,11 @@ def _sha256(path: Path) -> str:
 
 
 def _flat_state(model: Any) -> dict[str, torch.Tensor]:
-    return {f"{name}.{k}": v.detach().cpu().contiguous() for name, module in model.modules().items()
-            for k, v in module.state_dict().items()}
+    return {
+        f"{name}.{k}": v.detach().cpu().contiguous()
+        for name, module in model.modules().items()
+        for k, v in module.state_dict().items()
+    }
 
 
 def save_synthesizer(synth: Synthesizer, path: Path) -> Path:
@@ -92,8 +95,11 @@ def _manifest(synth: Synthesizer, weights_sha256: str) -> dict[str, Any]:
         "cond_columns": [synth.transformer_.encoders_[c].name for c in model.cond_columns],
         "transformer": synth.transformer_.to_dict(),
         "ledger": synth.ledger_.to_dict(),
-        "training": synth.manifest_.get("training") if result is None and hasattr(synth, "manifest_") else None
-        if result is None else {
+        "training": synth.manifest_.get("training")
+        if result is None and hasattr(synth, "manifest_")
+        else None
+        if result is None
+        else {
             "noise_multiplier": result.noise_multiplier,
             "sample_rate": result.sample_rate,
             "steps": result.steps,
@@ -109,11 +115,15 @@ def _manifest(synth: Synthesizer, weights_sha256: str) -> dict[str, Any]:
 def _read_manifest(path: Path) -> dict[str, Any]:
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
-        raise IncompatibleModelError(f"{path} is not a tabsynth model folder (no {MANIFEST}). Train one with 'tabsynth fit'.")
+        raise IncompatibleModelError(
+            f"{path} is not a tabsynth model folder (no {MANIFEST}). Train one with 'tabsynth fit'."
+        )
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise IncompatibleModelError(f"{manifest_path} is not valid JSON ({exc}); the model folder is damaged.") from None
+        raise IncompatibleModelError(
+            f"{manifest_path} is not valid JSON ({exc}); the model folder is damaged."
+        ) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise IncompatibleModelError(f"{manifest_path} is not a tabsynth model manifest.")
     if manifest.get("format_version") != FORMAT_VERSION:
@@ -157,8 +167,13 @@ def load_synthesizer(cls: type[Synthesizer], path: Path, *, device: str = "auto"
     except (KeyError, TypeError, ValueError, PrivacyError) as exc:
         raise IncompatibleModelError(f"The manifest in {path} is inconsistent ({exc}).") from None
     torch_device = resolve_device(device)
-    model = build_model(synth.model, Layout.from_transformer(transformer), cond, manifest["model_config"],
-                        generator=torch.Generator().manual_seed(0))
+    model = build_model(
+        synth.model,
+        Layout.from_transformer(transformer),
+        cond,
+        manifest["model_config"],
+        generator=torch.Generator().manual_seed(0),
+    )
     _restore_state(model, weights, path)
     for module in model.modules().values():
         module.to(torch_device).eval()
@@ -170,7 +185,7 @@ def load_synthesizer(cls: type[Synthesizer], path: Path, *, device: str = "auto"
 def _restore_state(model: Any, weights: dict[str, torch.Tensor], path: Path) -> None:
     for name, module in model.modules().items():
         prefix = f"{name}."
-        state = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
+        state = {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
         try:
             module.load_state_dict(state, strict=True)
         except RuntimeError as exc:

@@ -35,8 +35,9 @@ def run_demo(out: Path, *, fast: bool = False, epsilon: float = 1.0) -> DemoResu
     frame = read_table(demo_table_path())
     if fast:
         frame = frame.sample(4000, random_state=0).reset_index(drop=True)
-    synth = Synthesizer("dp-tvae", epsilon=epsilon, delta=1e-6, random_state=0, epochs=2 if fast else None,
-                        verbose=True)
+    synth = Synthesizer(
+        "dp-tvae", epsilon=epsilon, delta=1e-6, random_state=0, epochs=2 if fast else None, verbose=True
+    )
     started = time.perf_counter()
     schema = load_schema(Path(str(resources.files("tabsynth") / "data" / "adult_schema.yaml")))
     synth.fit(frame, schema)

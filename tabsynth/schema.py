@@ -239,7 +239,9 @@ class TableSchema:
                     "categorical or boolean (declare it with kind: categorical)."
                 )
             elif not self[col].kind.is_modelled:
-                errors.append(f"The {role} column {col!r} is an {self[col].kind.value} column, which is never modelled.")
+                errors.append(
+                    f"The {role} column {col!r} is an {self[col].kind.value} column, which is never modelled."
+                )
         if errors:
             raise SchemaError(errors)
 
@@ -469,7 +471,10 @@ def infer_schema(
     sensitive = tuple(sensitive)
     for role_col in [c for c in (target, *sensitive) if c is not None]:
         if role_col not in frame.columns:
-            errors.append(f"Column {role_col!r} (given as target/sensitive) is not in the table; columns are {list(frame.columns)}.")
+            errors.append(
+                f"Column {role_col!r} (given as target/sensitive) is not in the table; "
+                f"columns are {list(frame.columns)}."
+            )
     if errors:
         raise SchemaError(errors)
     schema = TableSchema(columns=tuple(s for s in specs if s is not None))

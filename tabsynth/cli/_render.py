@@ -45,8 +45,10 @@ def render_fit(synth: Any, out: Path) -> None:
     console.print(_privacy_line(spent))
     result = synth.train_result_
     if result is not None and result.noise_multiplier is not None:
-        console.print(f"DP-SGD: noise multiplier {result.noise_multiplier:.3f}, sample rate {result.sample_rate:.4f}, "
-                      f"{result.steps} steps, Poisson sampling")
+        console.print(
+            f"DP-SGD: noise multiplier {result.noise_multiplier:.3f}, sample rate {result.sample_rate:.4f}, "
+            f"{result.steps} steps, Poisson sampling"
+        )
 
 
 def render_sample(synth: Any, frame: Any, out: Path) -> None:
@@ -56,8 +58,16 @@ def render_sample(synth: Any, frame: Any, out: Path) -> None:
 
 def render_budget(spent: dict[str, Any], *, as_json: bool) -> None:
     if as_json:
-        console.print_json(json.dumps({"epsilon": spent["epsilon"], "delta": spent["delta"],
-                                       "is_dp": spent["is_dp"], "entries": spent["entries"]}))
+        console.print_json(
+            json.dumps(
+                {
+                    "epsilon": spent["epsilon"],
+                    "delta": spent["delta"],
+                    "is_dp": spent["is_dp"],
+                    "entries": spent["entries"],
+                }
+            )
+        )
         return
     console.print(_privacy_line(spent))
     table = Table(title="Privacy ledger")
@@ -68,8 +78,12 @@ def render_budget(spent: dict[str, Any], *, as_json: bool) -> None:
     for i, entry in enumerate(spent["entries"], start=1):
         event = dict(entry["event"])
         kind = event.pop("type")
-        table.add_row(str(i), entry["label"], kind, ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                                                for k, v in event.items()))
+        table.add_row(
+            str(i),
+            entry["label"],
+            kind,
+            ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in event.items()),
+        )
     console.print(table)
 
 

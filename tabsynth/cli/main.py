@@ -76,7 +76,9 @@ def _parse_epsilon(raw: str) -> float | None:
     try:
         return float(raw)
     except ValueError:
-        raise ConfigError(f"--epsilon must be a positive number (or 'none' to train without DP), got {raw!r}.") from None
+        raise ConfigError(
+            f"--epsilon must be a positive number (or 'none' to train without DP), got {raw!r}."
+        ) from None
 
 
 def _parse_conditions(items: list[str] | None) -> dict[str, str]:
@@ -108,8 +110,15 @@ def fit(
     from ..schema import load_schema
     from ..synthesizers import Synthesizer
 
-    synth = Synthesizer(model, epsilon=_parse_epsilon(epsilon), delta=delta, random_state=seed, epochs=epochs,
-                        device=device, verbose=True)
+    synth = Synthesizer(
+        model,
+        epsilon=_parse_epsilon(epsilon),
+        delta=delta,
+        random_state=seed,
+        epochs=epochs,
+        device=device,
+        verbose=True,
+    )
     declared = load_schema(schema) if schema is not None else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PrivacyWarning)  # rendered below instead
@@ -192,8 +201,10 @@ def run(argv: list[str] | None = None) -> int:
     except Exception as exc:  # anything unexpected is our bug: say so, exit 1
         if debug:
             raise
-        _err.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {escape(str(exc))} "
-                   "(rerun with --debug for a traceback)")
+        _err.print(
+            f"[bold red]internal error:[/bold red] {type(exc).__name__}: {escape(str(exc))} "
+            "(rerun with --debug for a traceback)"
+        )
         return 1
     return 0
 

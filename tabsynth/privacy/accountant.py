@@ -58,9 +58,7 @@ def _sgd_step_curve(noise_multiplier: float, sample_rate: float) -> np.ndarray:
 
     curve = np.full(ORDERS.shape, np.inf)
     low = ORDERS <= _MAX_SGD_ORDER
-    curve[low] = compute_rdp(
-        q=sample_rate, noise_multiplier=noise_multiplier, steps=1, orders=list(ORDERS[low])
-    )
+    curve[low] = compute_rdp(q=sample_rate, noise_multiplier=noise_multiplier, steps=1, orders=list(ORDERS[low]))
     curve.setflags(write=False)
     return curve
 

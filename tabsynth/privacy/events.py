@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 from .errors import PrivacyError
 
@@ -120,11 +120,10 @@ class DPSGDEvent:
             raise PrivacyError(f"steps must be a non-negative integer, got {self.steps!r}.")
 
 
-DPEvent = Union[GaussianEvent, ThresholdedGaussianEvent, LaplaceEvent, PureDPEvent, DPSGDEvent]
+DPEvent = GaussianEvent | ThresholdedGaussianEvent | LaplaceEvent | PureDPEvent | DPSGDEvent
 
 _EVENT_TYPES: dict[str, type[Any]] = {
-    cls.type: cls
-    for cls in (GaussianEvent, ThresholdedGaussianEvent, LaplaceEvent, PureDPEvent, DPSGDEvent)
+    cls.type: cls for cls in (GaussianEvent, ThresholdedGaussianEvent, LaplaceEvent, PureDPEvent, DPSGDEvent)
 }
 
 

@@ -175,4 +175,6 @@ class PrivacyLedger:
 
     def __repr__(self) -> str:
         eps, _ = self.spent()
-        return f"PrivacyLedger(spent={eps:.4g}, epsilon={self.epsilon}, delta={self.delta}, entries={len(self._entries)})"
+        return (
+            f"PrivacyLedger(spent={eps:.4g}, epsilon={self.epsilon}, delta={self.delta}, entries={len(self._entries)})"
+        )

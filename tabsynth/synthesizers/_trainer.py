@@ -154,8 +154,9 @@ def train(
         sigma = noise_multiplier_for(ledger, sample_rate=sample_rate, steps=planned_steps)
         model, optimizer, criterion = _make_private(module, optimizer, criterion, sigma, config, generator)
     else:
-        warnings.warn("Training without DP (epsilon=None): the model is NOT differentially private.",
-                      PrivacyWarning, stacklevel=3)
+        warnings.warn(
+            "Training without DP (epsilon=None): the model is NOT differentially private.", PrivacyWarning, stacklevel=3
+        )
         sigma, model = None, module
     history: list[EpochInfo] = []
     steps = 0
@@ -179,7 +180,9 @@ def train(
                 rows += len(rows_idx)
                 steps += 1
             info = EpochInfo(
-                epoch=epoch, n_epochs=config.epochs, steps=steps,
+                epoch=epoch,
+                n_epochs=config.epochs,
+                steps=steps,
                 loss=float(sum(losses) / max(1, len(losses))),
                 epsilon=ledger.spent()[0] if ledger.is_dp else None,
                 rows_per_second=rows / max(time.perf_counter() - started, 1e-9),
@@ -212,8 +215,12 @@ def _make_private(
         module, batch_first=True, loss_reduction="mean", max_grad_norm=config.max_grad_norm, use_ghost_clipping=True
     )
     dp_optimizer = DPOptimizerFastGradientClipping(
-        optimizer, noise_multiplier=sigma, max_grad_norm=config.max_grad_norm,
-        expected_batch_size=config.batch_size, loss_reduction="mean", generator=generator,
+        optimizer,
+        noise_multiplier=sigma,
+        max_grad_norm=config.max_grad_norm,
+        expected_batch_size=config.batch_size,
+        loss_reduction="mean",
+        generator=generator,
     )
     return model, dp_optimizer, DPLossFastGradientClipping(model, dp_optimizer, criterion, "mean")
 
@@ -256,8 +263,13 @@ class _ProgressBar:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._bar = Progress(
-            TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
-            TimeElapsedColumn(), console=Console(stderr=True), transient=False,
+            TextColumn("training"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=False,
         )
         self._task = self._bar.add_task("train", total=n_epochs, status="")
         self._bar.start()

@@ -111,9 +111,15 @@ class Synthesizer:
             # between 128 and the model's default: small tables get more, smaller steps.
             auto = 2 ** round(math.log2(max(n_rows_estimate / 16, 1)))
             defaults["batch_size"] = int(min(defaults["batch_size"], max(128, auto)))
-        overrides = {k: v for k, v in {
-            "epochs": self.epochs, "batch_size": self.batch_size, "learning_rate": self.learning_rate,
-        }.items() if v is not None}
+        overrides = {
+            k: v
+            for k, v in {
+                "epochs": self.epochs,
+                "batch_size": self.batch_size,
+                "learning_rate": self.learning_rate,
+            }.items()
+            if v is not None
+        }
         return TrainingConfig(**{**defaults, **overrides, "max_grad_norm": self.max_grad_norm, "device": self.device})
 
     def _validate_params(self) -> None:
@@ -143,19 +149,35 @@ class Synthesizer:
             warnings.warn("epsilon=None: this synthesizer is NOT differentially private.", PrivacyWarning, stacklevel=2)
         ledger = PrivacyLedger(self.epsilon, self.delta)
         np_rng = np.random.default_rng(self.random_state)
-        pre_eps = split_budget(self.epsilon, {"pre": self.preprocessing_share, "train": 1 - self.preprocessing_share})["pre"] \
-            if self.epsilon is not None else None
-        transformer = DPTableTransformer(n_bins=self.n_bins).fit(frame, schema, ledger=ledger, epsilon=pre_eps,
-                                                                 random_state=np_rng)
+        pre_eps = (
+            split_budget(self.epsilon, {"pre": self.preprocessing_share, "train": 1 - self.preprocessing_share})["pre"]
+            if self.epsilon is not None
+            else None
+        )
+        transformer = DPTableTransformer(n_bins=self.n_bins).fit(
+            frame, schema, ledger=ledger, epsilon=pre_eps, random_state=np_rng
+        )
         _check_target_survived(transformer, schema)
         config = self._training_config(transformer.n_rows_estimate_)
         device = resolve_device(config.device)
         table = TensorTable(transformer.transform(frame), Layout.from_transformer(transformer), device)
         generator = torch.Generator(device=device).manual_seed(int(np_rng.integers(2**62)))
-        model = build_model(self.model, table.layout, self._cond_columns(transformer, schema), self.model_options,
-                            generator=torch.Generator().manual_seed(int(np_rng.integers(2**62))))
-        result = model.fit(table, generator=generator, n_rows_estimate=transformer.n_rows_estimate_, ledger=ledger,
-                           config=config, callback=callback, progress=self.verbose)
+        model = build_model(
+            self.model,
+            table.layout,
+            self._cond_columns(transformer, schema),
+            self.model_options,
+            generator=torch.Generator().manual_seed(int(np_rng.integers(2**62))),
+        )
+        result = model.fit(
+            table,
+            generator=generator,
+            n_rows_estimate=transformer.n_rows_estimate_,
+            ledger=ledger,
+            config=config,
+            callback=callback,
+            progress=self.verbose,
+        )
         self._set_fitted(transformer, model, ledger, result, device)
         return self
 
@@ -177,11 +199,18 @@ class Synthesizer:
     def _cond_columns(transformer: DPTableTransformer, schema: TableSchema) -> tuple[int, ...]:
         names = [e.name for e in transformer.encoders_]
         wanted = [c for c in (schema.target, *schema.sensitive) if c is not None]
-        return tuple(names.index(c) for c in dict.fromkeys(wanted)
-                     if isinstance(transformer.encoder(c), CategoricalEncoder))
+        return tuple(
+            names.index(c) for c in dict.fromkeys(wanted) if isinstance(transformer.encoder(c), CategoricalEncoder)
+        )
 
-    def _set_fitted(self, transformer: DPTableTransformer, model: Any, ledger: PrivacyLedger,
-                    result: TrainResult | None, device: torch.device) -> None:
+    def _set_fitted(
+        self,
+        transformer: DPTableTransformer,
+        model: Any,
+        ledger: PrivacyLedger,
+        result: TrainResult | None,
+        device: torch.device,
+    ) -> None:
         self.transformer_ = transformer
         self.generator_ = model
         self.ledger_ = ledger
@@ -192,7 +221,9 @@ class Synthesizer:
     # ---- sampling ----------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "generator_"):
-            raise NotFittedError("This Synthesizer is not fitted yet: call fit(frame, ...) first (or Synthesizer.load).")
+            raise NotFittedError(
+                "This Synthesizer is not fitted yet: call fit(frame, ...) first (or Synthesizer.load)."
+            )
 
     def _condition_slots(self, conditions: Mapping[str, Any] | None) -> dict[int, int]:
         if not conditions:
@@ -202,16 +233,22 @@ class Synthesizer:
         fixed: dict[int, int] = {}
         for col, value in conditions.items():
             if col not in self.transformer_.schema_.names:
-                raise SchemaError(f"Unknown condition column {col!r}; columns are {list(self.transformer_.schema_.names)}.")
+                raise SchemaError(
+                    f"Unknown condition column {col!r}; columns are {list(self.transformer_.schema_.names)}."
+                )
             if col not in names:
                 raise SchemaError(f"Column {col!r} is an identifier/text column and cannot be conditioned on.")
             enc = self.transformer_.encoder(col)
             if not isinstance(enc, CategoricalEncoder):
-                raise SchemaError(f"Conditions on numeric column {col!r} are not supported: condition on a "
-                                  "categorical column (the target or a sensitive attribute).")
+                raise SchemaError(
+                    f"Conditions on numeric column {col!r} are not supported: condition on a "
+                    "categorical column (the target or a sensitive attribute)."
+                )
             if names.index(col) not in self.generator_.cond_columns:
-                raise SchemaError(f"Column {col!r} is not a conditioning column; fit with it as target or "
-                                  f"sensitive to condition on it. Conditioning columns: {cond_names}.")
+                raise SchemaError(
+                    f"Column {col!r} is not a conditioning column; fit with it as target or "
+                    f"sensitive to condition on it. Conditioning columns: {cond_names}."
+                )
             fixed[names.index(col)] = enc.slot_of(value)
         return fixed
 
@@ -246,7 +283,11 @@ class Synthesizer:
         return {cond[0]: torch.multinomial(probs, size, replacement=True, generator=gen)}
 
     def rebalance(
-        self, column: str, proportions: Mapping[Any, float], *, n_rows: int | None = None,
+        self,
+        column: str,
+        proportions: Mapping[Any, float],
+        *,
+        n_rows: int | None = None,
         random_state: int | None = None,
     ) -> pd.DataFrame:
         """A synthetic table whose ``column`` has exactly the given proportions (rounded to rows).
@@ -260,14 +301,23 @@ class Synthesizer:
         n_rows = self.transformer_.n_rows_estimate_ if n_rows is None else n_rows
         counts = _largest_remainder(int(n_rows), list(proportions.values()))
         rng = self._sample_rng if random_state is None else np.random.default_rng(random_state)
-        parts = [self.sample(c, conditions={column: v}, random_state=int(rng.integers(2**62)))
-                 for v, c in zip(proportions, counts, strict=True) if c > 0]
+        parts = [
+            self.sample(c, conditions={column: v}, random_state=int(rng.integers(2**62)))
+            for v, c in zip(proportions, counts, strict=True)
+            if c > 0
+        ]
         out = pd.concat(parts, ignore_index=True)
         return out.iloc[rng.permutation(len(out))].reset_index(drop=True)
 
     def augment(
-        self, column: str, value: Any, *, target_share: float, n_real: int | None = None,
-        n_value: int | None = None, random_state: int | None = None,
+        self,
+        column: str,
+        value: Any,
+        *,
+        target_share: float,
+        n_real: int | None = None,
+        n_value: int | None = None,
+        random_state: int | None = None,
     ) -> pd.DataFrame:
         """The synthetic ``column == value`` rows to add to the real table to reach ``target_share``.
 
@@ -311,10 +361,24 @@ class Synthesizer:
         return load_synthesizer(cls, Path(path), device=device)
 
     def get_params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (
-            "model", "epsilon", "delta", "random_state", "epochs", "batch_size", "learning_rate",
-            "max_grad_norm", "device", "preprocessing_share", "n_bins", "model_options", "verbose")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "model",
+                "epsilon",
+                "delta",
+                "random_state",
+                "epochs",
+                "batch_size",
+                "learning_rate",
+                "max_grad_norm",
+                "device",
+                "preprocessing_share",
+                "n_bins",
+                "model_options",
+                "verbose",
+            )
+        }
 
     def __repr__(self) -> str:
         return f"Synthesizer(model={self.model!r}, epsilon={self.epsilon!r}, delta={self.delta!r})"
-

@@ -55,7 +55,9 @@ def _init_linear(layer: nn.Linear, generator: torch.Generator) -> None:
 
 
 def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, d_out))
+    return nn.Sequential(
+        nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, d_out)
+    )
 
 
 class _AutoregressiveHeads(nn.Module):
@@ -70,7 +72,9 @@ class _AutoregressiveHeads(nn.Module):
         super().__init__()
         self.offsets = tuple(d_cond + off for off in layout.offsets)  # inputs are [condition, one-hots]
         self.n_slots = layout.n_slots
-        self.columns = nn.ModuleList(nn.Linear(max(off, 1), n) for off, n in zip(self.offsets, self.n_slots, strict=True))
+        self.columns = nn.ModuleList(
+            nn.Linear(max(off, 1), n) for off, n in zip(self.offsets, self.n_slots, strict=True)
+        )
         self.positions = nn.ModuleList(nn.Linear(self.offsets[j] + self.n_slots[j], 1) for j in layout.numeric)
         self.numeric = layout.numeric
 
@@ -149,8 +153,11 @@ class TVAEModel:
         if not self.cond_columns:
             return cond
         mask = torch.cat(
-            [(keep[:, i : i + 1] >= self.config.condition_dropout).float().expand(-1, self.layout.n_slots[c])
-             for i, c in enumerate(self.cond_columns)], dim=1,
+            [
+                (keep[:, i : i + 1] >= self.config.condition_dropout).float().expand(-1, self.layout.n_slots[c])
+                for i, c in enumerate(self.cond_columns)
+            ],
+            dim=1,
         )
         return cond * mask
 
@@ -221,8 +228,13 @@ class TVAEModel:
         """Train encoder and decoder together under DP-SGD (both see records)."""
         self.net.to(table.device)
         return train(
-            self.net, forward=self.forward_fn(table, generator), loss=self.loss_fn(table),
-            n_rows=len(table), generator=generator, device=table.device, **train_args,
+            self.net,
+            forward=self.forward_fn(table, generator),
+            loss=self.loss_fn(table),
+            n_rows=len(table),
+            generator=generator,
+            device=table.device,
+            **train_args,
         )
 
     def modules(self) -> dict[str, nn.Module]:

@@ -89,7 +89,10 @@ class CategoricalEncoder:
         out = pd.Series(lookup[np.asarray(slots)], name=self.name)
         if self.kind is ColumnKind.BOOLEAN:
             return out.astype("boolean")
-        if all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in self.categories) and not self.has_other:
+        if (
+            all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in self.categories)
+            and not self.has_other
+        ):
             return out.astype("Int64")
         return out
 
@@ -172,18 +175,30 @@ def fit_categorical(
         counts = np.array([by_key.get(_category_key(c), 0) for c in domain])
         cells = np.append(counts, n_null) if spec.nullable else counts
         if spec.frequencies is not None:
-            marginal = _normalise(np.append(np.asarray(spec.frequencies), 0.0) if spec.nullable else np.asarray(spec.frequencies))
+            marginal = _normalise(
+                np.append(np.asarray(spec.frequencies), 0.0) if spec.nullable else np.asarray(spec.frequencies)
+            )
         else:
             noisy = noisy_histogram(cells, noise_multiplier=sigma, ledger=ledger, label=f"counts:{spec.name}", rng=rng)
             marginal = _normalise(noisy)
         return CategoricalEncoder(
-            name=spec.name, kind=spec.kind, categories=tuple(domain), has_other=False,
-            nullable=spec.nullable, marginal=marginal,
+            name=spec.name,
+            kind=spec.kind,
+            categories=tuple(domain),
+            has_other=False,
+            nullable=spec.nullable,
+            marginal=marginal,
         )
     threshold = max(threshold_for(sigma, threshold_delta), min_count) if ledger.is_dp else 1.0
     released = noisy_categories(
-        originals, key_counts, null_count=n_null, noise_multiplier=sigma, threshold=threshold,
-        ledger=ledger, label=f"categories:{spec.name}", rng=rng,
+        originals,
+        key_counts,
+        null_count=n_null,
+        noise_multiplier=sigma,
+        threshold=threshold,
+        ledger=ledger,
+        label=f"categories:{spec.name}",
+        rng=rng,
     )
     order = np.argsort([str(c) for c in released.categories], kind="stable")
     categories = tuple(released.categories[i] for i in order)
@@ -191,7 +206,10 @@ def fit_categorical(
     if spec.nullable:
         cells.append(released.null_count)
     return CategoricalEncoder(
-        name=spec.name, kind=spec.kind, categories=categories, has_other=True,
-        nullable=spec.nullable, marginal=_normalise(np.asarray(cells, dtype=float)),
+        name=spec.name,
+        kind=spec.kind,
+        categories=categories,
+        has_other=True,
+        nullable=spec.nullable,
+        marginal=_normalise(np.asarray(cells, dtype=float)),
     )
-

@@ -26,7 +26,7 @@ def fake_values(style: str, n_rows: int, rng: np.random.Generator) -> list[objec
     if style == "name":
         first = rng.choice(_FIRST, n_rows)
         last = rng.choice(_LAST, n_rows)
-        return [f"{f} {l}" for f, l in zip(first, last, strict=True)]
+        return [f"{given} {family}" for given, family in zip(first, last, strict=True)]
     if style == "text":
         return [" ".join(rng.choice(_WORDS, 8)) for _ in range(n_rows)]
-    return ["%032x" % v for v in rng.integers(0, 2**63, size=(n_rows,), dtype=np.int64)]
+    return [f"{v:032x}" for v in rng.integers(0, 2**63, size=(n_rows,), dtype=np.int64)]

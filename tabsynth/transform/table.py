@@ -139,8 +139,9 @@ class DPTableTransformer:
         units = sum(n * (CATEGORY_WEIGHT if self._discovers(schema[c]) else 1) for c, n in plan.items()) + 1
         sigma, threshold_delta = self._calibrate(ledger, epsilon, units, schema)
         # The row count sets DP-SGD's sampling rate; it is released with noise like any statistic.
-        noisy_rows = noisy_histogram(np.array([len(frame)]), noise_multiplier=sigma, ledger=ledger,
-                                     label="count:rows", rng=rng)
+        noisy_rows = noisy_histogram(
+            np.array([len(frame)]), noise_multiplier=sigma, ledger=ledger, label="count:rows", rng=rng
+        )
         self.n_rows_estimate_ = max(1, int(round(float(noisy_rows[0]))))
         encoders: list[Encoder] = []
         for spec in schema.modelled:
@@ -152,8 +153,13 @@ class DPTableTransformer:
                 scale = CATEGORY_WEIGHT**-0.5 if self._discovers(spec) else 1.0
                 encoders.append(
                     fit_categorical(
-                        spec, col, sigma=sigma * scale, threshold_delta=threshold_delta,
-                        min_count=self.min_category_count, ledger=ledger, rng=rng,
+                        spec,
+                        col,
+                        sigma=sigma * scale,
+                        threshold_delta=threshold_delta,
+                        min_count=self.min_category_count,
+                        ledger=ledger,
+                        rng=rng,
                     )
                 )
         self.schema_ = schema
@@ -284,8 +290,10 @@ class DPTableTransformer:
             "min_category_count": self.min_category_count,
             "n_rows_estimate": self.n_rows_estimate_,
             "schema": self.schema_.to_dict(),
-            "encoders": [{"type": "numeric" if isinstance(e, NumericEncoder) else "categorical", **e.to_dict()}
-                         for e in self.encoders_],
+            "encoders": [
+                {"type": "numeric" if isinstance(e, NumericEncoder) else "categorical", **e.to_dict()}
+                for e in self.encoders_
+            ],
         }
 
     @classmethod
@@ -295,9 +303,10 @@ class DPTableTransformer:
         encoders: list[Encoder] = []
         for item in data["encoders"]:
             fields = {k: v for k, v in item.items() if k != "type"}
-            encoders.append(NumericEncoder.from_dict(fields) if item["type"] == "numeric" else CategoricalEncoder.from_dict(fields))
+            encoders.append(
+                NumericEncoder.from_dict(fields) if item["type"] == "numeric" else CategoricalEncoder.from_dict(fields)
+            )
         out.encoders_ = tuple(encoders)
         out.n_rows_estimate_ = int(data["n_rows_estimate"])
         out.noise_multiplier_ = None
         return out
-

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from tabsynth.exceptions import ConfigError, IncompatibleModelError, NotFittedError, PrivacyWarning, SchemaError
+from tabsynth.exceptions import ConfigError, IncompatibleModelError, NotFittedError, SchemaError
 from tabsynth.schema import ColumnKind, ColumnSpec, TableSchema
 from tabsynth.synthesizers import MODELS, Synthesizer
 from tests.conftest import make_frame

@@ -22,8 +22,28 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def model_dir(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("m") / "model"
-    code = run(["fit", str(data), "--target", "label", "--sensitive", "sex", "--epsilon", "8", "--delta", "1e-6",
-                "--model", "dp-tvae", "--epochs", "2", "--seed", "0", "--out", str(out)])
+    code = run(
+        [
+            "fit",
+            str(data),
+            "--target",
+            "label",
+            "--sensitive",
+            "sex",
+            "--epsilon",
+            "8",
+            "--delta",
+            "1e-6",
+            "--model",
+            "dp-tvae",
+            "--epochs",
+            "2",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     return out
 
@@ -31,8 +51,23 @@ def model_dir(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_sample_csv_and_parquet_with_condition(model_dir: Path, tmp_path: Path) -> None:
     for name in ("s.csv", "s.parquet"):
         out = tmp_path / name
-        assert run(["sample", str(model_dir), "--n-rows", "250", "--condition", "label=yes", "--seed", "1",
-                    "--out", str(out)]) == 0
+        assert (
+            run(
+                [
+                    "sample",
+                    str(model_dir),
+                    "--n-rows",
+                    "250",
+                    "--condition",
+                    "label=yes",
+                    "--seed",
+                    "1",
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
         frame = pd.read_csv(out) if name.endswith("csv") else pd.read_parquet(out)
         assert len(frame) == 250 and (frame["label"] == "yes").all()
 
@@ -58,7 +93,9 @@ def test_budget_json(model_dir: Path, capsys: pytest.CaptureFixture[str]) -> Non
         (["--epsilon", "1", "--model", "gpt"], "Unknown model"),
     ],
 )
-def test_fit_bad_input(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str) -> None:
+def test_fit_bad_input(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
     out = tmp_path / "model"
     assert run(["fit", str(data), "--out", str(out), *args]) == 2
     err = capsys.readouterr().err
@@ -75,7 +112,9 @@ def test_fit_bad_input(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
         (["--n-rows", "5", "--condition", "oops"], "COLUMN=VALUE"),
     ],
 )
-def test_sample_bad_input(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str) -> None:
+def test_sample_bad_input(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
     out = tmp_path / "s.csv"
     assert run(["sample", str(model_dir), "--out", str(out), *args]) == 2
     assert needle in capsys.readouterr().err

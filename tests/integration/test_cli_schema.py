@@ -11,7 +11,9 @@ from tabsynth.cli.main import run
 from tabsynth.schema import ColumnKind, load_schema
 
 
-def test_schema_infer_writes_editable_yaml(tmp_path: Path, frame: pd.DataFrame, capsys: pytest.CaptureFixture[str]) -> None:
+def test_schema_infer_writes_editable_yaml(
+    tmp_path: Path, frame: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = tmp_path / "d.csv"
     frame.to_csv(data, index=False)
     out = tmp_path / "schema.yaml"

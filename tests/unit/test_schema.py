@@ -30,14 +30,16 @@ def test_inference_records_kinds_only(frame: pd.DataFrame) -> None:
 def test_identifiers_by_name_and_by_value() -> None:
     n = 60
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({
-        "full_name": [f"Person {i}" for i in range(n)],
-        "contact": [f"p{i}@mail.example.com" for i in range(n)],
-        "tel": [f"+44 20 7946 {i:04d}" for i in range(n)],
-        "ref": [f"R{rng.integers(1e9)}-{i}" for i in range(n)],
-        "note": [f"free text note number {i} about the customer's long history with us" for i in range(n)],
-        "telephone": rng.choice(["yes", "no"], n),  # a yes/no flag named like an identifier
-    })
+    frame = pd.DataFrame(
+        {
+            "full_name": [f"Person {i}" for i in range(n)],
+            "contact": [f"p{i}@mail.example.com" for i in range(n)],
+            "tel": [f"+44 20 7946 {i:04d}" for i in range(n)],
+            "ref": [f"R{rng.integers(1e9)}-{i}" for i in range(n)],
+            "note": [f"free text note number {i} about the customer's long history with us" for i in range(n)],
+            "telephone": rng.choice(["yes", "no"], n),  # a yes/no flag named like an identifier
+        }
+    )
     kinds = {c.name: (c.kind, c.fake) for c in infer_schema(frame).columns}
     assert kinds["full_name"] == (ColumnKind.IDENTIFIER, "name")
     assert kinds["contact"] == (ColumnKind.IDENTIFIER, "email")
@@ -71,11 +73,13 @@ def test_yaml_round_trip(tmp_path: Path, frame: pd.DataFrame) -> None:
 
 
 def test_validation_collects_every_problem(tmp_path: Path) -> None:
-    schema = TableSchema(columns=(
-        ColumnSpec(name="a", kind=ColumnKind.INTEGER, nullable=False),
-        ColumnSpec(name="b", kind=ColumnKind.CATEGORICAL, categories=("x", "y")),
-        ColumnSpec(name="gone", kind=ColumnKind.CONTINUOUS),
-    ))
+    schema = TableSchema(
+        columns=(
+            ColumnSpec(name="a", kind=ColumnKind.INTEGER, nullable=False),
+            ColumnSpec(name="b", kind=ColumnKind.CATEGORICAL, categories=("x", "y")),
+            ColumnSpec(name="gone", kind=ColumnKind.CONTINUOUS),
+        )
+    )
     frame = pd.DataFrame({"a": [1.0, None, 3.0], "b": ["x", "z", "y"], "extra": [1, 2, 3]})
     with pytest.raises(SchemaError) as err:
         schema.validate_frame(frame)

@@ -30,13 +30,24 @@ def _reference(events: list[object], delta: float) -> float:
 
 PINNED = [
     # (ours, theirs, delta)
-    ([DPSGDEvent(noise_multiplier=1.0, sample_rate=0.01, steps=1000)],
-     [dpa.SelfComposedDpEvent(dpa.PoissonSampledDpEvent(0.01, dpa.GaussianDpEvent(1.0)), 1000)], 1e-5),
-    ([DPSGDEvent(noise_multiplier=0.8, sample_rate=0.004, steps=5000)],
-     [dpa.SelfComposedDpEvent(dpa.PoissonSampledDpEvent(0.004, dpa.GaussianDpEvent(0.8)), 5000)], 1e-6),
-    ([GaussianEvent(noise_multiplier=200.0)] * 20 + [DPSGDEvent(noise_multiplier=1.3, sample_rate=0.02, steps=300)],
-     [dpa.SelfComposedDpEvent(dpa.GaussianDpEvent(200.0), 20),
-      dpa.SelfComposedDpEvent(dpa.PoissonSampledDpEvent(0.02, dpa.GaussianDpEvent(1.3)), 300)], 1e-6),
+    (
+        [DPSGDEvent(noise_multiplier=1.0, sample_rate=0.01, steps=1000)],
+        [dpa.SelfComposedDpEvent(dpa.PoissonSampledDpEvent(0.01, dpa.GaussianDpEvent(1.0)), 1000)],
+        1e-5,
+    ),
+    (
+        [DPSGDEvent(noise_multiplier=0.8, sample_rate=0.004, steps=5000)],
+        [dpa.SelfComposedDpEvent(dpa.PoissonSampledDpEvent(0.004, dpa.GaussianDpEvent(0.8)), 5000)],
+        1e-6,
+    ),
+    (
+        [GaussianEvent(noise_multiplier=200.0)] * 20 + [DPSGDEvent(noise_multiplier=1.3, sample_rate=0.02, steps=300)],
+        [
+            dpa.SelfComposedDpEvent(dpa.GaussianDpEvent(200.0), 20),
+            dpa.SelfComposedDpEvent(dpa.PoissonSampledDpEvent(0.02, dpa.GaussianDpEvent(1.3)), 300),
+        ],
+        1e-6,
+    ),
     ([LaplaceEvent(epsilon=0.1)] * 5, [dpa.SelfComposedDpEvent(dpa.LaplaceDpEvent(10.0), 5)], 1e-6),
 ]
 

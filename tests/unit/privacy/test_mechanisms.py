@@ -32,8 +32,16 @@ def test_histogram_without_dp_is_exact_and_free(rng: np.random.Generator) -> Non
 def test_threshold_hides_rare_keys(rng: np.random.Generator) -> None:
     ledger = PrivacyLedger(epsilon=1e6, delta=1e-6)
     released = [
-        noisy_categories(["big", "rare"], np.array([1000, 1]), null_count=5, noise_multiplier=5.0,
-                         threshold=40.0, ledger=ledger, label=f"c{i}", rng=rng)
+        noisy_categories(
+            ["big", "rare"],
+            np.array([1000, 1]),
+            null_count=5,
+            noise_multiplier=5.0,
+            threshold=40.0,
+            ledger=ledger,
+            label=f"c{i}",
+            rng=rng,
+        )
         for i in range(200)
     ]
     assert all(r.categories == ("big",) for r in released)
@@ -49,8 +57,10 @@ def test_bounds_are_bucket_edges_not_exact_extremes(rng: np.random.Generator) ->
 
 def test_bounds_none_when_too_few_rows(rng: np.random.Generator) -> None:
     ledger = PrivacyLedger(epsilon=1.0, delta=1e-6)
-    assert noisy_bounds(np.array([5.0, 6.0]), noise_multiplier=100.0, ledger=ledger, label="b", rng=rng,
-                        min_count=1000.0) is None
+    assert (
+        noisy_bounds(np.array([5.0, 6.0]), noise_multiplier=100.0, ledger=ledger, label="b", rng=rng, min_count=1000.0)
+        is None
+    )
 
 
 def test_magnitude_buckets_contain_their_values() -> None:

@@ -13,8 +13,13 @@ from tabsynth.schema import ColumnKind, ColumnSpec
 from tabsynth.transform.numeric import NumericEncoder, fit_numeric
 
 
-def _fit(values: np.ndarray, kind: ColumnKind, bounds: tuple[float, float] | None = None, n_bins: int = 8,
-         epsilon: float | None = None) -> NumericEncoder:
+def _fit(
+    values: np.ndarray,
+    kind: ColumnKind,
+    bounds: tuple[float, float] | None = None,
+    n_bins: int = 8,
+    epsilon: float | None = None,
+) -> NumericEncoder:
     spec = ColumnSpec(name="x", kind=kind, bounds=bounds)
     ledger = PrivacyLedger(epsilon=epsilon, delta=1e-6)
     return fit_numeric(spec, values, n_bins=n_bins, sigma=1.0, ledger=ledger, rng=np.random.default_rng(0))
@@ -43,8 +48,11 @@ def test_continuous_zero_atom_and_clipping() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(hnp.arrays(np.float64, st.integers(5, 200),
-                  elements=st.one_of(st.just(0.0), st.floats(1e-3, 1e6), st.floats(-1e6, -1e-3))))
+@given(
+    hnp.arrays(
+        np.float64, st.integers(5, 200), elements=st.one_of(st.just(0.0), st.floats(1e-3, 1e6), st.floats(-1e6, -1e-3))
+    )
+)
 def test_round_trip_stays_in_its_bin(values: np.ndarray) -> None:
     if np.ptp(values) == 0:
         values = np.append(values, values[0] + 1.0)

@@ -14,7 +14,9 @@ from tabsynth.schema import ColumnKind, ColumnSpec, TableSchema, infer_schema
 from tabsynth.transform import OTHER, Activation, DPTableTransformer
 
 
-def _fit(frame: pd.DataFrame, schema: TableSchema, epsilon: float | None = None) -> tuple[DPTableTransformer, PrivacyLedger]:
+def _fit(
+    frame: pd.DataFrame, schema: TableSchema, epsilon: float | None = None
+) -> tuple[DPTableTransformer, PrivacyLedger]:
     ledger = PrivacyLedger(epsilon=epsilon, delta=1e-6)
     t = DPTableTransformer(n_bins=10).fit(frame, schema, ledger=ledger, epsilon=epsilon and epsilon / 2, random_state=0)
     return t, ledger
@@ -63,8 +65,12 @@ def test_rare_categories_merge_into_other() -> None:
     values = np.array(["common"] * 3000 + ["rare"] * 3, dtype=object)
     rng.shuffle(values)
     frame = pd.DataFrame({"c": values, "x": rng.normal(size=len(values))})
-    schema = TableSchema(columns=(ColumnSpec(name="c", kind=ColumnKind.CATEGORICAL),
-                                  ColumnSpec(name="x", kind=ColumnKind.CONTINUOUS, bounds=(-5, 5))))
+    schema = TableSchema(
+        columns=(
+            ColumnSpec(name="c", kind=ColumnKind.CATEGORICAL),
+            ColumnSpec(name="x", kind=ColumnKind.CONTINUOUS, bounds=(-5, 5)),
+        )
+    )
     t, _ = _fit(frame, schema, epsilon=4.0)
     enc = t.encoder("c")
     assert enc.categories == ("common",)
@@ -95,9 +101,12 @@ def test_model_state_is_json_and_round_trips(frame: pd.DataFrame) -> None:
 
 def test_fake_identifiers_never_copy_real_values(frame: pd.DataFrame) -> None:
     schema = infer_schema(frame)
-    cols = tuple(ColumnSpec(name=c.name, kind=c.kind, handling=c.handling, fake="email") if c.name == "customer_id"
-                 else c for c in schema.columns)
+    cols = tuple(
+        ColumnSpec(name=c.name, kind=c.kind, handling=c.handling, fake="email") if c.name == "customer_id" else c
+        for c in schema.columns
+    )
     from dataclasses import replace
+
     cols = tuple(replace(c, handling=c.handling.__class__("fake")) if c.name == "customer_id" else c for c in cols)
     t, _ = _fit(frame, TableSchema(columns=cols))
     back = t.inverse_transform(t.transform(frame), random_state=1)
@@ -115,8 +124,12 @@ def test_not_fitted_and_unknown_column(frame: pd.DataFrame) -> None:
 
 def test_too_small_for_dp_bounds_is_a_clear_error() -> None:
     frame = pd.DataFrame({"x": np.arange(30, dtype=float) + 0.5, "y": ["a", "b"] * 15})
-    schema = TableSchema(columns=(ColumnSpec(name="x", kind=ColumnKind.CONTINUOUS),
-                                  ColumnSpec(name="y", kind=ColumnKind.CATEGORICAL, categories=("a", "b"))))
+    schema = TableSchema(
+        columns=(
+            ColumnSpec(name="x", kind=ColumnKind.CONTINUOUS),
+            ColumnSpec(name="y", kind=ColumnKind.CATEGORICAL, categories=("a", "b")),
+        )
+    )
     with pytest.raises(SchemaError, match="Declare its bounds"):
         _fit(frame, schema, epsilon=0.2)
 
@@ -124,8 +137,12 @@ def test_too_small_for_dp_bounds_is_a_clear_error() -> None:
 def test_datetimes_round_trip_as_numbers() -> None:
     stamps = pd.to_datetime(["2020-01-01", "2020-06-15 12:30:00", None, "2021-12-31"] * 10, format="mixed")
     frame = pd.DataFrame({"when": stamps, "g": ["a", "b"] * 20})
-    schema = TableSchema(columns=(ColumnSpec(name="when", kind=ColumnKind.DATETIME),
-                                  ColumnSpec(name="g", kind=ColumnKind.CATEGORICAL, categories=("a", "b"))))
+    schema = TableSchema(
+        columns=(
+            ColumnSpec(name="when", kind=ColumnKind.DATETIME),
+            ColumnSpec(name="g", kind=ColumnKind.CATEGORICAL, categories=("a", "b")),
+        )
+    )
     t, _ = _fit(frame, schema)
     back = t.inverse_transform(t.transform(frame))
     assert pd.api.types.is_datetime64_any_dtype(back["when"])
