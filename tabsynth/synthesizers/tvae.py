@@ -35,6 +35,7 @@ class TVAEConfig:
     condition_dropout: float = 0.5
     kl_weight: float = 1.0
     autoregressive: bool = True
+    ar_hidden: int = 0  # > 0: each autoregressive head is a one-hidden-layer MLP instead of linear
     target_dropout: float = 0.0  # > 0: the target is sometimes hidden and can be generated
 
     @property
@@ -68,14 +69,18 @@ class _AutoregressiveHeads(nn.Module):
     Plain ``nn.Linear`` layers on prefixes of the one-hot layout, so Opacus clips them per sample.
     """
 
-    def __init__(self, layout: Layout, d_cond: int) -> None:
+    def __init__(self, layout: Layout, d_cond: int, hidden: int = 0) -> None:
         super().__init__()
         self.offsets = tuple(d_cond + off for off in layout.offsets)  # inputs are [condition, one-hots]
         self.n_slots = layout.n_slots
-        self.columns = nn.ModuleList(
-            nn.Linear(max(off, 1), n) for off, n in zip(self.offsets, self.n_slots, strict=True)
-        )
-        self.positions = nn.ModuleList(nn.Linear(self.offsets[j] + self.n_slots[j], 1) for j in layout.numeric)
+
+        def head(d_in: int, d_out: int) -> nn.Module:
+            if not hidden:  # linear: pairwise logit interactions
+                return nn.Linear(d_in, d_out)
+            return nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, d_out))
+
+        self.columns = nn.ModuleList(head(max(off, 1), n) for off, n in zip(self.offsets, self.n_slots, strict=True))
+        self.positions = nn.ModuleList(head(self.offsets[j] + self.n_slots[j], 1) for j in layout.numeric)
         self.numeric = layout.numeric
 
     def column_shift(self, j: int, inputs: torch.Tensor) -> torch.Tensor:
@@ -99,7 +104,7 @@ class _VAE(nn.Module):
         d_heads = layout.onehot_dim + 2 * layout.n_numeric
         self.encoder = _mlp(layout.dense_dim + d_cond, config.hidden, 2 * config.latent)
         self.decoder = _mlp(config.latent + d_cond, config.hidden, d_heads)
-        self.ar = _AutoregressiveHeads(layout, d_cond) if config.autoregressive else None
+        self.ar = _AutoregressiveHeads(layout, d_cond, config.ar_hidden) if config.autoregressive else None
         self.onehot_dim, self.n_numeric = layout.onehot_dim, layout.n_numeric
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, ...]:
