@@ -1,0 +1,65 @@
+"""The DP trainer's accounting: planned steps, empty Poisson batches, callbacks, device choice."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from tabsynth.exceptions import ConfigError
+from tabsynth.privacy import DPSGDEvent, PrivacyLedger
+from tabsynth.synthesizers._trainer import EpochInfo, TrainingConfig, resolve_device, train
+
+
+def _toy(n_rows: int) -> tuple[nn.Module, torch.Tensor]:
+    gen = torch.Generator().manual_seed(0)
+    data = torch.randn(n_rows, 3, generator=gen)
+    return nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1)), data
+
+
+def test_every_planned_step_is_spent_once_even_on_empty_batches() -> None:
+    module, data = _toy(200)
+    ledger = PrivacyLedger(epsilon=50.0, delta=1e-6)
+    seen: list[EpochInfo] = []
+    # expected batch 2 of 200 rows: about 13% of the Poisson batches are empty (noise-only steps)
+    result = train(
+        module,
+        forward=lambda m, rows: m(data[rows]).squeeze(1),
+        loss=lambda out, rows: (out - data[rows, 0]) ** 2,
+        n_rows=200,
+        n_rows_estimate=200,
+        ledger=ledger,
+        config=TrainingConfig(epochs=2, batch_size=2, learning_rate=1e-2),
+        generator=torch.Generator().manual_seed(1),
+        device=torch.device("cpu"),
+        callback=seen.append,
+    )
+    assert result.steps == 200  # epochs / sample_rate = 2 / 0.01
+    assert ledger.entries[-1].event == DPSGDEvent(
+        noise_multiplier=result.noise_multiplier, sample_rate=0.01, steps=200
+    )
+    assert ledger.spent()[0] <= 50.0 + 1e-9
+    assert [i.epoch for i in seen] == [1, 2] and seen[-1].steps == 200
+    assert all(torch.isfinite(p).all() for p in module.parameters())
+
+
+def test_batchnorm_is_refused() -> None:
+    from opacus.validators.errors import UnsupportedModuleError
+
+    module = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    with pytest.raises(UnsupportedModuleError):
+        train(
+            module, forward=lambda m, r: m(r), loss=lambda o, r: o.sum(1), n_rows=10, n_rows_estimate=10,
+            ledger=PrivacyLedger(epsilon=1.0, delta=1e-6), config=TrainingConfig(epochs=1, batch_size=2),
+            generator=torch.Generator(), device=torch.device("cpu"),
+        )
+
+
+def test_device_resolution() -> None:
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA device"):
+            resolve_device("cuda")
+    with pytest.raises(ConfigError, match="Unknown device"):
+        resolve_device("tpu9")
