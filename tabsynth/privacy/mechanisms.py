@@ -129,25 +129,24 @@ def noisy_bounds(
 ) -> tuple[float, float] | None:
     """DP lower/upper bounds from a noisy histogram over public magnitude buckets.
 
-    Starting from the fullest bucket, the range grows outward over buckets whose noisy count
-    clears ``min_count`` (default ``2 * noise_multiplier``, or 1 without DP), stepping over at
-    most one weak bucket; isolated noise spikes far from the data are never reached. Returns
-    None when even the fullest bucket could be noise (the column is too small for the budget).
+    The *core* is every bucket whose noisy count clears a high bar (a pure-noise count that high
+    happens in any bucket with probability < 1%); the bounds are the outer ends of the core's
+    extreme buckets, extended outward over adjacent buckets that clear ``min_count`` (default
+    ``2 * noise_multiplier``, or 1 without DP). Returns None when no bucket reaches the high
+    bar (the column is too small for the budget).
     """
     lower_ends, upper_ends = magnitude_bucket_edges()
     n_exp = _MAX_EXP - _MIN_EXP + 1
     counts = np.bincount(magnitude_buckets(values), minlength=2 * n_exp + 1)
     noisy = noisy_histogram(counts, noise_multiplier=noise_multiplier, ledger=ledger, label=label, rng=rng)
     floor = min_count if min_count is not None else (2.0 * noise_multiplier if ledger.is_dp else 1.0)
-    big = noisy >= floor
-    # The starting bucket must stand far out of the noise (a spike this high in any of the
-    # buckets happens by chance with probability < 1%), else the table is too small.
-    start_floor = noise_multiplier * NormalDist().inv_cdf(1 - 0.01 / len(noisy)) if ledger.is_dp else floor
-    if noisy.max() < max(floor, start_floor):
+    high = noise_multiplier * NormalDist().inv_cdf(1 - 0.01 / len(noisy)) if ledger.is_dp else floor
+    core = np.flatnonzero(noisy >= max(floor, high))
+    if core.size == 0:
         return None
-    lo = hi = int(np.argmax(noisy))
-    while lo - 1 >= 0 and (big[lo - 1] or (lo - 2 >= 0 and big[lo - 2])):
-        lo -= 1 if big[lo - 1] else 2
-    while hi + 1 < len(big) and (big[hi + 1] or (hi + 2 < len(big) and big[hi + 2])):
-        hi += 1 if big[hi + 1] else 2
+    lo, hi = int(core[0]), int(core[-1])
+    while lo > 0 and noisy[lo - 1] >= floor:
+        lo -= 1
+    while hi + 1 < len(noisy) and noisy[hi + 1] >= floor:
+        hi += 1
     return float(lower_ends[lo]), float(upper_ends[hi])

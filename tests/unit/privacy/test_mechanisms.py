@@ -68,3 +68,13 @@ def test_magnitude_buckets_contain_their_values() -> None:
     lower, upper = magnitude_bucket_edges()
     idx = magnitude_buckets(values)
     assert np.all(lower[idx] <= values) and np.all(values <= upper[idx])
+
+
+def test_bounds_span_a_zero_atom_and_far_positive_values(rng: np.random.Generator) -> None:
+    # capital_gain-like: most rows are 0, the rest in the thousands; the empty magnitudes in
+    # between must not cut the range at 0.
+    values = np.concatenate([np.zeros(5000), rng.uniform(2000, 20000, 1000)])
+    for epsilon in (None, 1e6):
+        ledger = PrivacyLedger(epsilon=epsilon, delta=1e-6)
+        lower, upper = noisy_bounds(values, noise_multiplier=20.0, ledger=ledger, label="b", rng=rng)
+        assert lower == 0.0 and upper >= 16384.0
