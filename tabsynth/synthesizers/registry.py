@@ -30,7 +30,7 @@ MODELS: dict[str, ModelEntry] = {
     "dp-tvae": ModelEntry(
         TVAEConfig,
         TVAEModel,
-        dp_defaults={"epochs": 40, "batch_size": 2048, "learning_rate": 3e-3},
+        dp_defaults={"epochs": 40, "batch_size": 4096, "learning_rate": 4e-3},
         plain_defaults={"epochs": 30, "batch_size": 512, "learning_rate": 1e-3},
     ),
 }

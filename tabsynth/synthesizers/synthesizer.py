@@ -107,9 +107,9 @@ class Synthesizer:
     def _training_config(self, n_rows_estimate: int | None = None) -> TrainingConfig:
         defaults = MODELS[self.model].training_defaults(dp=self.epsilon is not None)
         if n_rows_estimate is not None and self.epsilon is not None:
-            # Under DP the expected batch is about 1/16 of the (DP-estimated) rows, a power of two
+            # Under DP the expected batch is about 1/8 of the (DP-estimated) rows, a power of two
             # between 128 and the model's default: small tables get more, smaller steps.
-            auto = 2 ** round(math.log2(max(n_rows_estimate / 16, 1)))
+            auto = 2 ** round(math.log2(max(n_rows_estimate / 8, 1)))
             defaults["batch_size"] = int(min(defaults["batch_size"], max(128, auto)))
         overrides = {
             k: v

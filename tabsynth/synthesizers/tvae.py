@@ -207,7 +207,10 @@ class TVAEModel:
         cond = self.condition({c: s for c, s in fixed.items() if c in self.cond_columns}, n_rows, device)
         heads = self.net.decode(z, cond)
         ar = self.net.ar
-        onehots = torch.zeros((n_rows, layout.onehot_dim), device=device)
+        d_cond = cond.shape[1]
+        inputs = torch.zeros((n_rows, d_cond + layout.onehot_dim), device=device)  # [condition, one-hots so far]
+        inputs[:, :d_cond] = cond
+        rows = torch.arange(n_rows, device=device)
         slots = torch.empty((n_rows, len(layout.n_slots)), dtype=torch.long, device=device)
         for j, (start, width) in enumerate(zip(layout.offsets, layout.n_slots, strict=True)):
             if j in fixed:
@@ -215,14 +218,13 @@ class TVAEModel:
             else:
                 logits = heads[:, start : start + width]
                 if ar is not None:
-                    logits = logits + ar.column_shift(j, torch.cat([cond, onehots], dim=1))
+                    logits = logits + ar.column_shift(j, inputs)
                 u = torch.rand(logits.shape, generator=generator, device=device).clamp_min(1e-20)
                 slots[:, j] = (logits - torch.log(-torch.log(u))).argmax(dim=1)  # Gumbel-max sampling
-            onehots[torch.arange(n_rows, device=device), start + slots[:, j]] = 1.0
+            inputs[rows, d_cond + start + slots[:, j]] = 1.0
         k, base = layout.n_numeric, layout.onehot_dim
         mean, log_scale = heads[:, base : base + k], heads[:, base + k : base + 2 * k].clamp(-6.0, 2.0)
         if ar is not None and k:
-            inputs = torch.cat([cond, onehots], dim=1)
             mean = mean + torch.cat([ar.position_shift(i, inputs) for i in range(k)], dim=1)
         noise = torch.randn(mean.shape, generator=generator, device=device)
         positions = (torch.tanh(mean) + noise * torch.exp(log_scale)).clamp(-1.0, 1.0)
