@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from ._version import __version__
+from ._version import __version__ as __version__
 
 _EXPORTS = {
     "ALL_ERRORS": "tabsynth.exceptions",
