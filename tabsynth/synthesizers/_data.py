@@ -25,6 +25,7 @@ class Layout:
     offsets: tuple[int, ...]  # start of each column's block in the one-hot part
     numeric: tuple[int, ...]  # modelled-column index of each numeric column
     interval_slots: tuple[tuple[int, int], ...]  # [first, last+1) slots that are intervals, per numeric
+    marginals: tuple[tuple[float, ...], ...] = ()  # DP (or public) share of each slot, per column
 
     @property
     def onehot_dim(self) -> int:
@@ -48,7 +49,8 @@ class Layout:
             enc = transformer.encoders_[j]
             assert isinstance(enc, NumericEncoder)
             intervals.append((len(enc.atoms), len(enc.atoms) + len(enc.edges) - 1))
-        return cls(n_slots, offsets, numeric, tuple(intervals))
+        marginals = tuple(tuple(e.marginal) for e in transformer.encoders_)
+        return cls(n_slots, offsets, numeric, tuple(intervals), marginals)
 
 
 class TensorTable:

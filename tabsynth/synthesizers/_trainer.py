@@ -132,6 +132,7 @@ def train(
     generator: torch.Generator,
     device: torch.device,
     callback: Callable[[EpochInfo], None] | None = None,
+    after_step: Callable[[nn.Module], None] | None = None,
     progress: bool = False,
     label: str = "training",
 ) -> TrainResult:
@@ -142,6 +143,8 @@ def train(
         loss: ``loss(outputs, row_indices) -> per-sample losses`` of shape ``(batch,)``.
         n_rows: rows in the private table (only used to index it).
         n_rows_estimate: DP estimate of the row count, which sets the sampling rate.
+        after_step: called with the (private) model after each optimizer step; whatever it does
+            must only read the model, never the data (post-processing).
     """
     from opacus.validators import ModuleValidator
 
@@ -177,6 +180,8 @@ def train(
                         break
                 rows_idx = _poisson_batch(n_rows, sample_rate, generator, device)
                 losses.append(_step(model, optimizer, criterion, forward, rows_idx))
+                if after_step is not None:  # e.g. a GAN's generator step (post-processing)
+                    after_step(model)
                 rows += len(rows_idx)
                 steps += 1
             info = EpochInfo(

@@ -10,6 +10,7 @@ import torch
 
 from ..exceptions import ConfigError
 from ._data import Layout
+from .ctgan import CTGANConfig, CTGANModel
 from .tvae import TVAEConfig, TVAEModel
 
 __all__ = ["MODELS", "ModelEntry", "build_model"]
@@ -27,6 +28,12 @@ class ModelEntry:
 
 
 MODELS: dict[str, ModelEntry] = {
+    "dp-ctgan": ModelEntry(
+        CTGANConfig,
+        CTGANModel,
+        dp_defaults={"epochs": 20, "batch_size": 1024, "learning_rate": 2e-4},
+        plain_defaults={"epochs": 30, "batch_size": 500, "learning_rate": 2e-4},
+    ),
     "dp-tvae": ModelEntry(
         TVAEConfig,
         TVAEModel,

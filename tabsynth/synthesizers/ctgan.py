@@ -1,0 +1,231 @@
+"""DP-CTGAN: a conditional GAN whose discriminator is trained with DP-SGD.
+
+Privacy argument:
+
+* Only the discriminator reads records. Each discriminator step takes a Poisson batch of real
+  rows plus a fixed number of generated rows, clips every row's gradient (ghost clipping) and
+  adds Gaussian noise through the shared trainer; a real row's presence changes the clipped sum
+  by at most ``max_grad_norm``, the sensitivity the accountant assumes. ``pac`` is 1.
+* The generator never sees records: its loss reads the discriminator's (already DP) weights
+  through ``torch.func.functional_call`` with detached parameters, and the conditional vectors
+  it is given are drawn from the transformer's DP marginals. Its training is post-processing,
+  so it is not DP-trained and may use BatchNorm.
+* The discriminator loss is the non-saturating BCE loss, not WGAN-GP: a gradient penalty needs
+  double backward, which per-sample clipping does not support.
+
+Conditional vectors: one categorical column is picked at random and one of its categories is
+set. For a real row the category is the row's own (so no training-by-sampling of real rows);
+for generated rows it is drawn from the DP marginal. The generator's conditional loss (cross
+entropy between its output for that column and the condition) only involves generated data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._data import Layout, TensorTable
+from ._trainer import TrainResult, train
+
+__all__ = ["CTGANConfig", "CTGANModel"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CTGANConfig:
+    embedding: int = 64
+    generator_dim: int = 128
+    discriminator_dim: int = 128
+    generator_lr: float = 2e-4
+    tau: float = 0.2
+
+    @property
+    def needs_target(self) -> bool:
+        """Sampling conditions on the target, drawn from its DP marginal when not given."""
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Residual(nn.Module):
+    def __init__(self, d_in: int, d_out: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(d_in, d_out)
+        self.bn = nn.BatchNorm1d(d_out)  # the generator is not DP-trained: BatchNorm is fine here
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([F.relu(self.bn(self.fc(x))), x], dim=1)
+
+
+class _Generator(nn.Module):
+    def __init__(self, d_in: int, hidden: int, d_out: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(_Residual(d_in, hidden), _Residual(d_in + hidden, hidden))
+        self.head = nn.Linear(d_in + 2 * hidden, d_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+def _discriminator(d_in: int, hidden: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(d_in, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 1)
+    )
+
+
+class CTGANModel:
+    """Generator, DP discriminator, conditional vectors and sampler over a :class:`Layout`."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        cond_columns: tuple[int, ...],
+        config: CTGANConfig,
+        generator: torch.Generator,
+    ) -> None:
+        self.layout = layout
+        self.cond_columns = cond_columns
+        self.config = config
+        self.discrete = tuple(j for j in range(len(layout.n_slots)) if j not in layout.numeric)
+        self.marginals = layout.marginals  # DP: released by the transformer
+        self.generator_net = _Generator(config.embedding + layout.onehot_dim, config.generator_dim, _heads(layout))
+        self.discriminator = _discriminator(layout.dense_dim + layout.onehot_dim, config.discriminator_dim)
+        for module in (self.generator_net, self.discriminator):
+            for m in module.modules():
+                if isinstance(m, nn.Linear):
+                    bound = 1.0 / m.in_features**0.5
+                    with torch.no_grad():
+                        m.weight.uniform_(-bound, bound, generator=generator)
+                        m.bias.uniform_(-bound, bound, generator=generator)
+
+    # ---- conditional vectors --------------------------------------------------------------
+    def _cond_from_slots(self, column: torch.Tensor, slot: torch.Tensor, device: torch.device) -> torch.Tensor:
+        offsets = torch.as_tensor(self.layout.offsets, device=device)
+        cond = torch.zeros((len(column), self.layout.onehot_dim), device=device)
+        cond[torch.arange(len(column), device=device), offsets[column] + slot] = 1.0
+        return cond
+
+    def _random_columns(self, n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+        choice = torch.randint(len(self.discrete), (n,), generator=gen, device=device)
+        return torch.as_tensor(self.discrete, device=device)[choice]
+
+    def _marginal_slots(self, column: torch.Tensor, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+        slots = torch.zeros_like(column)
+        for j in self.discrete:
+            mask = column == j
+            if mask.any():
+                probs = torch.as_tensor(self.marginals[j], dtype=torch.float32, device=device)
+                slots[mask] = torch.multinomial(probs, int(mask.sum()), replacement=True, generator=gen)
+        return slots
+
+    # ---- networks ---------------------------------------------------------------------------
+    def _generate(self, cond: torch.Tensor, gen: torch.Generator, hard: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Dense rows (one-hots and positions) and the raw logits, for a batch of conditions."""
+        z = torch.randn((len(cond), self.config.embedding), generator=gen, device=cond.device)
+        raw = self.generator_net(torch.cat([z, cond], dim=1))
+        blocks = []
+        for start, width in zip(self.layout.offsets, self.layout.n_slots, strict=True):
+            logits = raw[:, start : start + width]
+            if hard:
+                blocks.append(F.one_hot(_gumbel_argmax(logits, gen), width).float())
+            else:
+                u = torch.rand(logits.shape, generator=gen, device=cond.device).clamp_min(1e-20)
+                blocks.append(F.softmax((logits - torch.log(-torch.log(u))) / self.config.tau, dim=1))
+        positions = torch.tanh(raw[:, self.layout.onehot_dim :])
+        return torch.cat([*blocks, positions], dim=1), raw
+
+    def _conditional_loss(self, raw: torch.Tensor, column: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:
+        loss = torch.zeros(len(column), device=raw.device)
+        for j in self.discrete:
+            mask = column == j
+            if mask.any():
+                start, width = self.layout.offsets[j], self.layout.n_slots[j]
+                loss[mask] = F.cross_entropy(raw[mask, start : start + width], slot[mask], reduction="none")
+        return loss.mean()
+
+    # ---- training ---------------------------------------------------------------------------
+    def fit(self, table: TensorTable, *, generator: torch.Generator, config: Any, **train_args: Any) -> TrainResult:
+        device = table.device
+        self.generator_net.to(device)
+        self.discriminator.to(device)
+        g_opt = torch.optim.Adam(self.generator_net.parameters(), lr=self.config.generator_lr, betas=(0.5, 0.9))
+        n_fake = config.batch_size
+
+        def forward(module: nn.Module, rows: torch.Tensor) -> torch.Tensor:
+            column = self._random_columns(len(rows), generator, device)
+            real_cond = self._cond_from_slots(column, table.slots[rows, column], device)
+            fake_column = self._random_columns(n_fake, generator, device)
+            fake_cond = self._cond_from_slots(fake_column, self._marginal_slots(fake_column, generator, device), device)
+            with torch.no_grad():
+                fake, _ = self._generate(fake_cond, generator, hard=False)
+            x = torch.cat([torch.cat([table.dense(rows), real_cond], 1), torch.cat([fake, fake_cond], 1)])
+            return module(x).squeeze(1)
+
+        def loss(logits: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+            labels = torch.cat([torch.ones(len(rows), device=device), torch.zeros(len(logits) - len(rows), device=device)])
+            return F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+
+        def generator_step(model: nn.Module) -> None:
+            self.generator_net.train()
+            column = self._random_columns(n_fake, generator, device)
+            slot = self._marginal_slots(column, generator, device)
+            cond = self._cond_from_slots(column, slot, device)
+            fake, raw = self._generate(cond, generator, hard=False)
+            d_module = getattr(model, "_module", model)
+            params = {name: p.detach() for name, p in d_module.named_parameters()}
+            hooks = getattr(model, "disable_hooks", None)
+            if hooks is not None:  # the generator step is not a DP step: no per-sample bookkeeping
+                model.disable_hooks()
+            try:
+                logits = torch.func.functional_call(d_module, params, (torch.cat([fake, cond], 1),)).squeeze(1)
+                g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+                g_loss = g_loss + self._conditional_loss(raw, column, slot)
+                g_opt.zero_grad(set_to_none=True)
+                g_loss.backward()
+            finally:
+                if hooks is not None:
+                    model.enable_hooks()
+            g_opt.step()
+
+        return train(
+            self.discriminator, forward=forward, loss=loss, n_rows=len(table), generator=generator,
+            device=device, config=config, after_step=generator_step, **train_args,
+        )
+
+    # ---- sampling ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(
+        self, n_rows: int, fixed: dict[int, torch.Tensor], generator: torch.Generator, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self.generator_net.eval()
+        if fixed:  # condition on one given column (the first), overwrite all given ones
+            first = next(iter(fixed))
+            column = torch.full((n_rows,), first, dtype=torch.long, device=device)
+            cond = self._cond_from_slots(column, fixed[first], device)
+        else:
+            column = self._random_columns(n_rows, generator, device)
+            cond = self._cond_from_slots(column, self._marginal_slots(column, generator, device), device)
+        dense, raw = self._generate(cond, generator, hard=True)
+        slots = torch.stack(
+            [dense[:, s : s + w].argmax(dim=1) for s, w in zip(self.layout.offsets, self.layout.n_slots, strict=True)],
+            dim=1,
+        )
+        for j, value in fixed.items():
+            slots[:, j] = value
+        return slots, dense[:, self.layout.onehot_dim :].clamp(-1.0, 1.0)
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator_net, "discriminator": self.discriminator}
+
+
+def _heads(layout: Layout) -> int:
+    return layout.onehot_dim + layout.n_numeric
+
+
+def _gumbel_argmax(logits: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    u = torch.rand(logits.shape, generator=gen, device=logits.device).clamp_min(1e-20)
+    return (logits - torch.log(-torch.log(u))).argmax(dim=1)
