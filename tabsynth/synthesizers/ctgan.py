@@ -166,7 +166,8 @@ class CTGANModel:
             return module(x).squeeze(1)
 
         def loss(logits: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-            labels = torch.cat([torch.ones(len(rows), device=device), torch.zeros(len(logits) - len(rows), device=device)])
+            real = torch.ones(len(rows), device=device)
+            labels = torch.cat([real, torch.zeros(len(logits) - len(rows), device=device)])
             return F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
 
         def generator_step(model: nn.Module) -> None:

@@ -32,7 +32,7 @@ MODELS: dict[str, ModelEntry] = {
         CTGANConfig,
         CTGANModel,
         dp_defaults={"epochs": 20, "batch_size": 1024, "learning_rate": 2e-4},
-        plain_defaults={"epochs": 30, "batch_size": 500, "learning_rate": 2e-4},
+        plain_defaults={"epochs": 100, "batch_size": 500, "learning_rate": 2e-4},
     ),
     "dp-tvae": ModelEntry(
         TVAEConfig,
