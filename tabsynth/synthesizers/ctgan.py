@@ -41,6 +41,7 @@ class CTGANConfig:
     discriminator_dim: int = 128
     generator_lr: float = 2e-4
     tau: float = 0.2
+    generator_steps: int = 1  # generator updates per DP discriminator step (free: post-processing)
 
     @property
     def needs_target(self) -> bool:
@@ -170,6 +171,10 @@ class CTGANModel:
             labels = torch.cat([real, torch.zeros(len(logits) - len(rows), device=device)])
             return F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
 
+        def generator_steps(model: nn.Module) -> None:
+            for _ in range(self.config.generator_steps):
+                generator_step(model)
+
         def generator_step(model: nn.Module) -> None:
             self.generator_net.train()
             column = self._random_columns(n_fake, generator, device)
@@ -194,7 +199,7 @@ class CTGANModel:
 
         return train(
             self.discriminator, forward=forward, loss=loss, n_rows=len(table), generator=generator,
-            device=device, config=config, after_step=generator_step, **train_args,
+            device=device, config=config, after_step=generator_steps, **train_args,
         )
 
     # ---- sampling ---------------------------------------------------------------------------
