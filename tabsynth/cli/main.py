@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..exceptions import ALL_ERRORS, ConfigError, PrivacyWarning, exit_code_for
-from ._render import console, render_budget, render_demo, render_fit, render_sample
+from ._render import console, render_budget, render_demo, render_fit, render_sample, render_schema
 
 app = typer.Typer(
     name="tabsynth",
@@ -52,8 +52,6 @@ def schema_infer(
 
     schema = infer_schema(read_table(data), target=target, sensitive=sensitive or ())
     schema.save(out)
-    from ._render import render_schema
-
     render_schema(schema, out)
 
 

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._data import Layout, TensorTable
+from ._nn import gumbel_argmax, init_linear_layers
 from ._trainer import TrainResult, train
 
 __all__ = ["CTGANConfig", "CTGANModel"]
@@ -96,12 +97,7 @@ class CTGANModel:
         self.generator_net = _Generator(config.embedding + layout.onehot_dim, config.generator_dim, _heads(layout))
         self.discriminator = _discriminator(layout.dense_dim + layout.onehot_dim, config.discriminator_dim)
         for module in (self.generator_net, self.discriminator):
-            for m in module.modules():
-                if isinstance(m, nn.Linear):
-                    bound = 1.0 / m.in_features**0.5
-                    with torch.no_grad():
-                        m.weight.uniform_(-bound, bound, generator=generator)
-                        m.bias.uniform_(-bound, bound, generator=generator)
+            init_linear_layers(module, generator)
 
     # ---- conditional vectors --------------------------------------------------------------
     def _cond_from_slots(self, column: torch.Tensor, slot: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -132,7 +128,7 @@ class CTGANModel:
         for start, width in zip(self.layout.offsets, self.layout.n_slots, strict=True):
             logits = raw[:, start : start + width]
             if hard:
-                blocks.append(F.one_hot(_gumbel_argmax(logits, gen), width).float())
+                blocks.append(F.one_hot(gumbel_argmax(logits, gen), width).float())
             else:
                 u = torch.rand(logits.shape, generator=gen, device=cond.device).clamp_min(1e-20)
                 blocks.append(F.softmax((logits - torch.log(-torch.log(u))) / self.config.tau, dim=1))
@@ -231,7 +227,3 @@ class CTGANModel:
 def _heads(layout: Layout) -> int:
     return layout.onehot_dim + layout.n_numeric
 
-
-def _gumbel_argmax(logits: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    u = torch.rand(logits.shape, generator=gen, device=logits.device).clamp_min(1e-20)
-    return (logits - torch.log(-torch.log(u))).argmax(dim=1)

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._data import Layout, TensorTable
+from ._nn import gumbel_argmax, init_linear_layers
 from ._trainer import TrainResult, train
 
 __all__ = ["TVAEConfig", "TVAEModel"]
@@ -45,14 +46,6 @@ class TVAEConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _init_linear(layer: nn.Linear, generator: torch.Generator) -> None:
-    """PyTorch's default Linear init, drawn from an explicit generator."""
-    bound = 1.0 / layer.in_features**0.5
-    with torch.no_grad():
-        layer.weight.uniform_(-bound, bound, generator=generator)
-        layer.bias.uniform_(-bound, bound, generator=generator)
 
 
 def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
@@ -131,9 +124,7 @@ class TVAEModel:
         self.config = config
         d_cond = sum(layout.n_slots[c] for c in cond_columns)
         self.net = _VAE(layout, d_cond, config)
-        for m in self.net.modules():
-            if isinstance(m, nn.Linear):
-                _init_linear(m, generator)
+        init_linear_layers(self.net, generator)
         self._cond_offsets = [sum(layout.n_slots[c] for c in cond_columns[:i]) for i in range(len(cond_columns))]
 
     # ---- conditions ------------------------------------------------------------------
@@ -219,8 +210,7 @@ class TVAEModel:
                 logits = heads[:, start : start + width]
                 if ar is not None:
                     logits = logits + ar.column_shift(j, inputs)
-                u = torch.rand(logits.shape, generator=generator, device=device).clamp_min(1e-20)
-                slots[:, j] = (logits - torch.log(-torch.log(u))).argmax(dim=1)  # Gumbel-max sampling
+                slots[:, j] = gumbel_argmax(logits, generator)
             inputs[rows, d_cond + start + slots[:, j]] = 1.0
         k, base = layout.n_numeric, layout.onehot_dim
         mean, log_scale = heads[:, base : base + k], heads[:, base + k : base + 2 * k].clamp(-6.0, 2.0)
