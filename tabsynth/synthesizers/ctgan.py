@@ -43,6 +43,8 @@ class CTGANConfig:
     generator_lr: float = 2e-4
     tau: float = 0.2
     generator_steps: int = 1  # generator updates per DP discriminator step (free: post-processing)
+    condition_on: str = "target"  # training conditions: the "target" only (as at sampling) or "all" columns
+    marginal_weight: float = 5.0  # generator loss: KL(DP marginal || batch-mean output), per column
 
     @property
     def needs_target(self) -> bool:
@@ -94,6 +96,8 @@ class CTGANModel:
         self.config = config
         self.discrete = tuple(j for j in range(len(layout.n_slots)) if j not in layout.numeric)
         self.marginals = layout.marginals  # DP: released by the transformer
+        target_only = config.condition_on == "target" and cond_columns
+        self.train_columns = (cond_columns[0],) if target_only else self.discrete
         self.generator_net = _Generator(config.embedding + layout.onehot_dim, config.generator_dim, _heads(layout))
         self.discriminator = _discriminator(layout.dense_dim + layout.onehot_dim, config.discriminator_dim)
         for module in (self.generator_net, self.discriminator):
@@ -107,8 +111,8 @@ class CTGANModel:
         return cond
 
     def _random_columns(self, n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
-        choice = torch.randint(len(self.discrete), (n,), generator=gen, device=device)
-        return torch.as_tensor(self.discrete, device=device)[choice]
+        choice = torch.randint(len(self.train_columns), (n,), generator=gen, device=device)
+        return torch.as_tensor(self.train_columns, device=device)[choice]
 
     def _marginal_slots(self, column: torch.Tensor, gen: torch.Generator, device: torch.device) -> torch.Tensor:
         slots = torch.zeros_like(column)
@@ -144,6 +148,15 @@ class CTGANModel:
                 loss[mask] = F.cross_entropy(raw[mask, start : start + width], slot[mask], reduction="none")
         return loss.mean()
 
+    def _marginal_loss(self, raw: torch.Tensor) -> torch.Tensor:
+        """KL(DP marginal || batch-average generated distribution), averaged over columns."""
+        total = raw.new_zeros(())
+        for j, (start, width) in enumerate(zip(self.layout.offsets, self.layout.n_slots, strict=True)):
+            target = self._marginal_tensors[j]
+            mean = F.softmax(raw[:, start : start + width], dim=1).mean(dim=0).clamp_min(1e-8)
+            total = total + (target * (torch.log(target.clamp_min(1e-8)) - torch.log(mean))).sum()
+        return total / len(self.layout.n_slots)
+
     # ---- training ---------------------------------------------------------------------------
     def fit(self, table: TensorTable, *, generator: torch.Generator, config: Any, **train_args: Any) -> TrainResult:
         device = table.device
@@ -151,6 +164,7 @@ class CTGANModel:
         self.discriminator.to(device)
         g_opt = torch.optim.Adam(self.generator_net.parameters(), lr=self.config.generator_lr, betas=(0.5, 0.9))
         n_fake = config.batch_size
+        self._marginal_tensors = [torch.as_tensor(m, dtype=torch.float32, device=device) for m in self.marginals]
 
         def forward(module: nn.Module, rows: torch.Tensor) -> torch.Tensor:
             column = self._random_columns(len(rows), generator, device)
@@ -186,6 +200,8 @@ class CTGANModel:
                 logits = torch.func.functional_call(d_module, params, (torch.cat([fake, cond], 1),)).squeeze(1)
                 g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
                 g_loss = g_loss + self._conditional_loss(raw, column, slot)
+                if self.config.marginal_weight > 0:
+                    g_loss = g_loss + self.config.marginal_weight * self._marginal_loss(raw)
                 g_opt.zero_grad(set_to_none=True)
                 g_loss.backward()
             finally:
