@@ -43,6 +43,14 @@ class AuditConfig:
         max_categories: most frequent categories kept per column in distance computations
             (rarer ones share one "other" slot).
         n_bootstrap: bootstrap resamples for the intervals that have no closed form.
+        positive_label: the target class counted as the positive label by the fairness
+            metrics; default: the training minority class.
+        fairness_min_group_rows: a sensitive group with fewer rows (on either side) is
+            reported as small and left out of the fairness headline values.
+        fairness_intersections: also audit pairwise intersections of sensitive attributes.
+        report_min_count: smallest count of real rows the report's figures show: rarer
+            categories are merged into "(other)" and sparser histogram bins are merged with
+            their neighbours (see :mod:`tabsynth.audit.figures`).
     """
 
     confidence_level: float = 0.95
@@ -67,6 +75,10 @@ class AuditConfig:
     min_group_rows: int = 20
     max_categories: int = 100
     n_bootstrap: int = 200
+    report_min_count: int = 10
+    positive_label: str | None = None
+    fairness_min_group_rows: int = 100
+    fairness_intersections: bool = True
 
     def __post_init__(self) -> None:
         errors: list[str] = []
@@ -93,6 +105,8 @@ class AuditConfig:
             "min_group_rows": 1,
             "max_categories": 2,
             "n_bootstrap": 10,
+            "report_min_count": 1,
+            "fairness_min_group_rows": 1,
         }
         for name, lowest in minimums.items():
             value = getattr(self, name)

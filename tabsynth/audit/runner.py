@@ -15,7 +15,9 @@ from ..schema import TableSchema
 from ._data import AuditData, prepare
 from ._util import MetricUnavailable, child_rng
 from .config import AuditConfig
+from .fairness import FAIRNESS_METRICS, fairness
 from .fidelity import DETECTION, QUALITY, TRTR, TSTR, detection_auc, quality, utility
+from .figures import figure_data
 from .privacy import (
     DCR_SHARE,
     EMPIRICAL_EPSILON,
@@ -50,6 +52,7 @@ METRIC_NAMES: dict[str, Direction] = {
     SINGLING_OUT: Direction.LOWER_IS_BETTER,
     LINKABILITY: Direction.LOWER_IS_BETTER,
     INFERENCE: Direction.LOWER_IS_BETTER,
+    **FAIRNESS_METRICS,
 }
 
 
@@ -100,7 +103,7 @@ def _membership(
     config: AuditConfig,
     seed: int,
     epsilon_claimed: float | None,
-) -> None:
+) -> MembershipScores | None:
     holder: list[MembershipScores] = []
 
     def attacks() -> list[MetricResult]:
@@ -113,16 +116,20 @@ def _membership(
             [EMPIRICAL_EPSILON],
             lambda: [empirical_epsilon(holder[0], config, child_rng(seed, "epsilon"), epsilon_claimed=epsilon_claimed)],
         )
+    return holder[0] if holder else None
 
 
-def _privacy(runner: _Runner, data: AuditData, config: AuditConfig, seed: int, epsilon_claimed: float | None) -> None:
+def _privacy(
+    runner: _Runner, data: AuditData, config: AuditConfig, seed: int, epsilon_claimed: float | None
+) -> tuple[PrivacySamples, MembershipScores | None]:
     samples = draw_samples(data, config, child_rng(seed, "samples"))
     runner.run([EXACT_MATCH], lambda: [exact_match_rate(data, config)])
     runner.run([DCR_SHARE], lambda: [dcr_share(data, samples, config, child_rng(seed, "dcr"))])
-    _membership(runner, data, samples, config, seed, epsilon_claimed)
+    scores = _membership(runner, data, samples, config, seed, epsilon_claimed)
     runner.run([SINGLING_OUT], lambda: [singling_out_risk(data, samples, config, child_rng(seed, "singling_out"))])
     runner.run([LINKABILITY], lambda: [linkability_risk(data, samples, config, child_rng(seed, "linkability"))])
     runner.run([INFERENCE], lambda: [inference_risk(data, samples, config, child_rng(seed, "inference"))])
+    return samples, scores
 
 
 def _notes(data: AuditData, results: dict[str, MetricResult], epsilon_claimed: float | None) -> list[str]:
@@ -152,7 +159,7 @@ def _notes(data: AuditData, results: dict[str, MetricResult], epsilon_claimed: f
                 "against the holdout and are not meaningful then; pass a disjoint sample."
             )
     for result in results.values():
-        if not result.is_ok:
+        if not result.is_ok and not result.details.get("not_applicable"):
             notes.append(f"{result.name} could not be computed: {result.reason}")
     return notes
 
@@ -208,8 +215,12 @@ def run_audit(
     data = prepare(real, synthetic, holdout=holdout, target=target, sensitive=sensitive, schema=schema, config=config)
     runner = _Runner()
     _fidelity(runner, data, config, seed)
-    _privacy(runner, data, config, seed, epsilon_claimed)
+    samples, scores = _privacy(runner, data, config, seed, epsilon_claimed)
+    runner.run(list(FAIRNESS_METRICS), lambda: fairness(data, config, child_rng(seed, "fairness")))
     metrics = runner.ordered()
+    figure_start = time.perf_counter()
+    figures, figure_notes = figure_data(data, config=config, samples=samples, scores=scores, metrics=metrics)
+    runner.seconds["figures"] = round(time.perf_counter() - figure_start, 3)
     meta = {
         "tabsynth_version": __version__,
         "n_rows": {"train": len(data.train), "holdout": len(data.holdout), "synthetic": len(data.synthetic)},
@@ -222,4 +233,5 @@ def run_audit(
         "confidence_level": config.confidence_level,
         "seconds": {**runner.seconds, "total": round(time.perf_counter() - start, 3)},
     }
-    return AuditReport(metrics=metrics, meta=meta, notes=tuple(_notes(data, runner.results, epsilon_claimed)))
+    notes = (*_notes(data, runner.results, epsilon_claimed), *figure_notes)
+    return AuditReport(metrics=metrics, meta=meta, notes=notes, figures=figures)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tabsynth.audit import METRIC_NAMES
 from tabsynth.cli.main import run
 
 
@@ -45,7 +46,7 @@ def test_audit_writes_the_json_contract(
     assert code == 0, capsys.readouterr()
     data = json.loads(out.read_text())
     names = [m["name"] for m in data["metrics"]]
-    assert "privacy.dcr_share" in names and "fidelity.quality" in names and len(names) == 11
+    assert "privacy.dcr_share" in names and "fidelity.quality" in names and len(names) == len(METRIC_NAMES)
     assert data["meta"]["sensitive"] == ["group", "region"] and data["meta"]["epsilon_claimed"] == 3.0
     assert set(data["metrics"][0]) == {"name", "value", "ci", "baseline", "direction", "status", "details"}
     printed = capsys.readouterr().out
