@@ -229,6 +229,7 @@ def run_audit(
         "target": target,
         "sensitive": list(data.sensitive),
         "epsilon_claimed": epsilon_claimed,
+        "delta_claimed": None if epsilon_claimed is None else config.delta,
         "random_state": seed,
         "confidence_level": config.confidence_level,
         "seconds": {**runner.seconds, "total": round(time.perf_counter() - start, 3)},
