@@ -253,25 +253,60 @@ class Synthesizer:
         return fixed
 
     def sample(
-        self, n_rows: int, *, conditions: Mapping[str, Any] | None = None, random_state: int | None = None
+        self,
+        n_rows: int,
+        *,
+        conditions: Mapping[str, Any] | None = None,
+        fair: bool = False,
+        random_state: int | None = None,
     ) -> pd.DataFrame:
-        """Exactly ``n_rows`` synthetic rows, all meeting ``conditions`` (no rejection sampling)."""
+        """Exactly ``n_rows`` synthetic rows, all meeting ``conditions`` (no rejection sampling).
+
+        With ``fair=True`` the target and every sensitive column are drawn *independently* from
+        their DP marginals and the rest of each row is generated given them, so the target is
+        statistically independent of the sensitive attributes (demographic parity by
+        construction): de-biased data rather than a faithful copy of the bias.
+        """
         self._check_fitted()
         if isinstance(n_rows, bool) or not isinstance(n_rows, (int, np.integer)) or n_rows <= 0:
             raise ConfigError(f"n_rows must be a positive integer, got {n_rows!r}.")
         fixed = self._condition_slots(conditions)
+        if fair:
+            self._check_fair()
         rng = self._sample_rng if random_state is None else np.random.default_rng(random_state)
         gen = torch.Generator(device=self.device_).manual_seed(int(rng.integers(2**62)))
         slots, positions = [], []
         for start in range(0, int(n_rows), _SAMPLE_CHUNK):
             size = min(_SAMPLE_CHUNK, int(n_rows) - start)
             given = {j: torch.full((size,), s, dtype=torch.long, device=self.device_) for j, s in fixed.items()}
+            if fair:
+                given.update(self._draw_independently(size, given, gen))
             given.update(self._draw_target(size, given, gen))
             s, p = self.generator_.sample(size, given, gen, self.device_)
             slots.append(s.cpu().numpy())
             positions.append(p.cpu().numpy())
         encoded = EncodedTable(np.concatenate(slots).astype(np.int32), np.concatenate(positions).astype(np.float32))
         return self.transformer_.inverse_transform(encoded, random_state=int(rng.integers(2**62)))
+
+    def _check_fair(self) -> None:
+        schema = self.transformer_.schema_
+        if schema.target is None or not schema.sensitive:
+            raise ConfigError(
+                "fair sampling draws the target independently of the sensitive columns: fit with a target "
+                f"and at least one sensitive column (target={schema.target!r}, sensitive={list(schema.sensitive)})."
+            )
+
+    def _draw_independently(
+        self, size: int, given: dict[int, torch.Tensor], gen: torch.Generator
+    ) -> dict[int, torch.Tensor]:
+        """Every conditioning column (target, sensitive) not given, each from its own DP marginal."""
+        out = {}
+        for col in self.generator_.cond_columns:
+            if col not in given:
+                enc = self.transformer_.encoders_[col]
+                probs = torch.as_tensor(enc.marginal, dtype=torch.float32, device=self.device_)
+                out[col] = torch.multinomial(probs, size, replacement=True, generator=gen)
+        return out
 
     def _draw_target(self, size: int, given: dict[int, torch.Tensor], gen: torch.Generator) -> dict[int, torch.Tensor]:
         """An unconditioned target is drawn from its DP marginal (post-processing of released counts)."""

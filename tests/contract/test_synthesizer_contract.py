@@ -146,3 +146,20 @@ def test_ledger_never_exceeds_requested_epsilon(epsilon: float) -> None:
     synth = Synthesizer(epsilon=epsilon, random_state=0, epochs=3, batch_size=128).fit(make_frame(2000), SCHEMA)
     assert synth.privacy_spent()["epsilon"] <= epsilon + 1e-9
     assert synth.train_result_.steps > 0
+
+
+def test_fair_sampling_makes_the_target_independent_of_sensitive_columns(fitted: Synthesizer) -> None:
+    out = fitted.sample(4000, fair=True, random_state=3)
+    rates = out.groupby("sex")["label"].apply(lambda s: (s == "yes").mean())
+    counts = out["sex"].value_counts()
+    p = (out["label"] == "yes").mean()
+    se = (p * (1 - p) * (1 / counts["F"] + 1 / counts["M"])) ** 0.5
+    assert abs(rates["F"] - rates["M"]) < 4 * se  # independent by construction, up to sampling noise
+    exact = fitted.sample(100, fair=True, conditions={"label": "yes"}, random_state=3)
+    assert (exact["label"] == "yes").all()
+
+
+def test_fair_sampling_needs_sensitive_columns() -> None:
+    plain = _synth("dp-tvae", epsilon=5.0).fit(make_frame(200), SCHEMA.with_roles(target="label", sensitive=()))
+    with pytest.raises(ConfigError, match="at least one sensitive column"):
+        plain.sample(10, fair=True)
