@@ -4,7 +4,10 @@ Results are plain, frozen data. They serialise to the JSON contract of ``tabsynt
 
     {"metrics": [{"name": ..., "value": ..., "ci": [lo, hi] | null, "baseline": ...,
                   "direction": ..., "status": "ok" | "unknown", "details": {...}}, ...],
-     "meta": {...}, "notes": [...]}
+     "meta": {...}, "notes": [...], "figures": {...}}
+
+``figures`` holds the aggregate plot data of the HTML report (see
+:mod:`tabsynth.audit.figures`); JSON written before it existed still loads (empty figures).
 
 A metric that could not be computed is kept, with ``status="unknown"``, ``value=None`` and the
 reason in ``details["reason"]``: nothing is silently dropped.
@@ -215,6 +218,8 @@ class AuditReport:
         meta: sizes, versions, seeds and timings of the run (JSON-serialisable).
         notes: human-readable warnings raised by the audit (e.g. an empirical epsilon above
             the claimed one).
+        figures: aggregate plot data for the report, figure id to a JSON-serialisable
+            figure with ``type``, ``side`` and ``title`` (:func:`tabsynth.audit.figures.figure_data`).
 
     Example:
         >>> r = AuditReport(metrics=(MetricResult(name="a", value=1.0, direction="higher_is_better"),))
@@ -225,9 +230,11 @@ class AuditReport:
     metrics: tuple[MetricResult, ...]
     meta: Mapping[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    figures: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metrics", tuple(self.metrics))
+        object.__setattr__(self, "figures", to_jsonable(dict(self.figures)))
         object.__setattr__(self, "notes", tuple(str(n) for n in self.notes))
         object.__setattr__(self, "meta", to_jsonable(dict(self.meta)))
         names = [m.name for m in self.metrics]
@@ -250,11 +257,12 @@ class AuditReport:
         return name in self.names
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form: ``{"metrics": [...], "meta": {...}, "notes": [...]}``."""
+        """The JSON form: ``{"metrics": [...], "meta": {...}, "notes": [...], "figures": {...}}``."""
         return {
             "metrics": [m.to_dict() for m in self.metrics],
             "meta": dict(self.meta),
             "notes": list(self.notes),
+            "figures": dict(self.figures),
         }
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -274,6 +282,7 @@ class AuditReport:
             metrics=tuple(MetricResult.from_dict(m) for m in data["metrics"]),
             meta=data.get("meta") or {},
             notes=tuple(data.get("notes") or ()),
+            figures=data.get("figures") or {},
         )
 
     @classmethod

@@ -12,7 +12,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..audit import AuditReport, Direction, MetricResult, run_audit
+from ..exceptions import ConfigError
 from ..io import read_table, write_text
+from ..report import Audience, write_report
 from ..schema import load_schema
 
 __all__ = ["audit_command", "render_audit"]
@@ -61,9 +63,19 @@ def audit_command(
     ] = None,
     schema: Annotated[Path | None, typer.Option("--schema", help="Declared schema YAML (column kinds).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of samples, models and attacks.")] = 0,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Also write an offline HTML report here (and its JSON beside it).")
+    ] = None,
+    audience: Annotated[
+        Audience, typer.Option("--audience", help="Report audience: partner hides real-vs-synthetic figures.")
+    ] = Audience.PARTNER,
 ) -> None:
     """Audit a synthetic table: fidelity and privacy leakage against real train and holdout rows."""
-    report = run_audit(
+    if report is not None and report.with_suffix(".json").resolve() == out.resolve():
+        raise ConfigError(
+            f"--report {report} would write its JSON over the audit JSON {out}; give the report another name."
+        )
+    result = run_audit(
         read_table(real),
         read_table(synthetic),
         holdout=read_table(holdout),
@@ -73,5 +85,8 @@ def audit_command(
         random_state=seed,
         schema=None if schema is None else load_schema(schema),
     )
-    write_text(report.to_json(), out)
-    render_audit(report, out)
+    write_text(result.to_json(), out)
+    render_audit(result, out)
+    if report is not None:
+        html, _ = write_report(report, audit=result, decision=None, audience=audience)
+        Console(highlight=False).print(f"Report written to {escape(str(html))} (audience: {audience.value})")

@@ -66,7 +66,7 @@ def test_report_round_trips_through_strict_json() -> None:
     )
     text = report.to_json()
     assert "NaN" not in text
-    assert set(json.loads(text)) == {"metrics", "meta", "notes"}
+    assert set(json.loads(text)) == {"metrics", "meta", "notes", "figures"}
     again = AuditReport.from_json(text)
     assert again == report
     assert again["privacy.mia_auc"].reason == "too few rows"

@@ -1,0 +1,346 @@
+"""The report's content as plain data: what the HTML shows and the JSON beside it holds.
+
+Nothing here computes a statistic: it selects, renames and filters what the audit, the gate
+decision and the privacy card already hold. The audience filter happens here, once, so the
+HTML and the JSON can never disagree about what a partner sees.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from .._version import __version__
+from ..audit.figures import OTHER_LABEL, Side, public_group_labels
+from ..audit.results import AuditReport, MetricResult, to_jsonable
+from ..exceptions import ConfigError
+
+__all__ = ["Audience", "VERDICTS", "build_document", "check_audience"]
+
+FORMAT = "tabsynth-report/1"
+NOT_GATED = "NOT GATED"
+VERDICTS = ("PASS", "CONDITIONAL", "FAIL", "UNKNOWN")
+_DEFAULT_MIN_COUNT = 10
+
+#: Plain-language names of the audit metrics (the dotted name is shown too).
+METRIC_LABELS = {
+    "fidelity.quality": "Quality score (column shapes and pair trends)",
+    "fidelity.tstr_auc": "Train on synthetic, test on real (AUC)",
+    "fidelity.trtr_auc": "Train on real, test on real (AUC)",
+    "fidelity.detection_auc": "Real-vs-synthetic detection (AUC, 0.5 ideal)",
+    "privacy.exact_match_rate": "Synthetic rows that copy a training row",
+    "privacy.dcr_share": "Closer to training than to holdout (0.5 ideal)",
+    "privacy.mia_auc": "Membership inference AUC (0.5 ideal)",
+    "privacy.empirical_epsilon_lower": "Empirical epsilon (lower bound)",
+    "privacy.singling_out_risk": "Singling-out risk",
+    "privacy.linkability_risk": "Linkability risk",
+    "privacy.inference_risk": "Attribute inference risk",
+    "fairness.representation": "Group representation (worst ratio, 1 ideal)",
+    "fairness.label_rate_gap": "Label-rate gap (worst group)",
+    "fairness.downstream_dp_gap": "Downstream demographic parity gap (synthetic - real model)",
+    "fairness.downstream_eo_gap": "Downstream equalized odds gap (synthetic - real model)",
+}
+
+_PRIVACY_KEYS = (
+    "generator",
+    "epsilon",
+    "delta",
+    "is_dp",
+    "accountant",
+    "neighboring",
+    "noise_multiplier",
+    "max_grad_norm",
+    "sampling",
+    "sample_rate",
+    "epochs",
+    "steps",
+)
+
+
+class Audience(StrEnum):
+    """Who reads the report: ``internal`` sees real-vs-synthetic figures, ``partner`` does not."""
+
+    INTERNAL = "internal"
+    PARTNER = "partner"
+
+    @property
+    def sides(self) -> tuple[str, ...]:
+        """The figure sides this audience may see."""
+        if self is Audience.INTERNAL:
+            return Side.ALL
+        return (Side.SYNTHETIC_ONLY, Side.DP_RELEASED)
+
+
+def check_audience(audience: str | Audience) -> Audience:
+    """Convert a string to :class:`Audience`, raising :class:`ConfigError` on anything else."""
+    try:
+        return Audience(audience)
+    except ValueError:
+        choices = ", ".join(repr(a.value) for a in Audience)
+        raise ConfigError(f"audience must be one of {choices}, got {audience!r}.") from None
+
+
+def _as_mapping(value: Any, what: str) -> Mapping[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) and callable(getattr(value, "to_dict", None)):
+        value = value.to_dict()
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{what} must be a mapping (or have to_dict()), got {type(value).__name__}.")
+    return value
+
+
+# ---- verdict ---------------------------------------------------------------------------------
+def _rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    outcome = str(rule.get("outcome", "unknown")).lower()
+    return {
+        "metric": str(rule.get("metric", "?")),
+        "label": METRIC_LABELS.get(str(rule.get("metric")), ""),
+        "bound": rule.get("bound"),
+        "threshold": rule.get("threshold"),
+        "hard": bool(rule.get("hard", True)),
+        "judged_on": rule.get("judged_on"),
+        "value": rule.get("value"),
+        "ci": rule.get("ci"),
+        "judged_value": rule.get("judged_value"),
+        "outcome": outcome,
+        "rationale": rule.get("rationale"),
+        "advice": rule.get("advice") if outcome != "pass" else None,
+    }
+
+
+def _verdict(decision: Mapping[str, Any] | None) -> dict[str, Any]:
+    if decision is None:
+        return {"status": NOT_GATED, "released": None, "blocked": False, "policy": None, "rules": []}
+    status = str(decision.get("verdict", "UNKNOWN")).upper()
+    if status not in VERDICTS:
+        raise ConfigError(f"decision['verdict'] must be one of {list(VERDICTS)}, got {decision.get('verdict')!r}.")
+    released = decision.get("released")
+    policy = _as_mapping(decision.get("policy"), "decision['policy']")
+    return {
+        "status": status,
+        "released": None if released is None else bool(released),
+        "blocked": released is False,
+        "policy": None if policy is None else dict(policy),
+        "rules": [_rule(r) for r in decision.get("rules") or ()],
+    }
+
+
+# ---- privacy card ----------------------------------------------------------------------------
+def _privacy_card(privacy: Mapping[str, Any] | None, meta: Mapping[str, Any]) -> dict[str, Any]:
+    if privacy is None:
+        return {"supplied": False, "epsilon_claimed": meta.get("epsilon_claimed"), "entries": []}
+    card: dict[str, Any] = {"supplied": True}
+    card.update({k: privacy[k] for k in _PRIVACY_KEYS if k in privacy})
+    if "is_dp" not in card and "epsilon" in card:
+        card["is_dp"] = card["epsilon"] is not None
+    entries = []
+    for entry in privacy.get("entries") or ():
+        event = entry.get("event") or {}
+        entries.append(
+            {
+                "label": str(entry.get("label", "")),
+                "epsilon": entry.get("epsilon"),
+                "event": {str(k): v for k, v in event.items()} if isinstance(event, Mapping) else {"event": event},
+            }
+        )
+    card["entries"] = entries
+    return card
+
+
+# ---- metrics ---------------------------------------------------------------------------------
+def _metric_row(metric: MetricResult) -> dict[str, Any]:
+    return {
+        "name": metric.name,
+        "label": METRIC_LABELS.get(metric.name, ""),
+        "value": metric.value,
+        "ci": None if metric.ci is None else list(metric.ci),
+        "baseline": metric.baseline,
+        "direction": metric.direction.value,
+        "status": metric.status.value,
+        "reason": metric.reason,
+    }
+
+
+def _metric_sections(audit: AuditReport) -> dict[str, list[dict[str, Any]]]:
+    sections: dict[str, list[dict[str, Any]]] = {"fidelity": [], "privacy": [], "fairness": [], "other": []}
+    for metric in audit.metrics:
+        prefix = metric.name.split(".", 1)[0]
+        sections[prefix if prefix in sections else "other"].append(_metric_row(metric))
+    return sections
+
+
+# ---- fairness --------------------------------------------------------------------------------
+def _count_ok(row: Mapping[str, Any], n_train: int | None, min_count: int) -> bool:
+    share = row.get("real_share")
+    if share is None or n_train is None:
+        return False
+    return share * n_train >= min_count - 1e-9
+
+
+def _fairness_groups(
+    audit: AuditReport, n_train: int | None, min_count: int
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Representation and label-rate rows for the internal report; small groups lose their numbers.
+
+    A small group is named only when at least ``min_count`` training rows hold it; rarer
+    groups are counted, not named (a rare category's name alone can point at a person).
+    """
+    rep = audit["fairness.representation"] if "fairness.representation" in audit else None
+    rate = audit["fairness.label_rate_gap"] if "fairness.label_rate_gap" in audit else None
+    rep_rows = list(rep.details.get("groups") or ()) if rep is not None and rep.is_ok else []
+    rate_rows = list(rate.details.get("groups") or ()) if rate is not None and rate.is_ok else []
+    nameable = {(r.get("attribute"), r.get("group")) for r in rep_rows if _count_ok(r, n_train, min_count)}
+    nameable |= {(r.get("attribute"), r.get("group")) for r in rate_rows if not r.get("small")}
+    nameable |= {(r.get("attribute"), r.get("group")) for r in rep_rows if not r.get("small")}
+    out: dict[str, dict[str, Any]] = {}
+    for kind, rows, keys in (
+        ("representation", rep_rows, ("real_share", "synthetic_share", "ratio")),
+        ("label_rate", rate_rows, ("real_rate", "synthetic_rate", "gap")),
+    ):
+        by_attr: dict[str, list[Mapping[str, Any]]] = {}
+        for r in rows:
+            by_attr.setdefault(str(r.get("attribute")), []).append(r)
+        for attribute, group_rows in by_attr.items():
+            public = public_group_labels([str(r.get("group")) for r in group_rows])
+            entry = out.setdefault(
+                attribute,
+                {
+                    "attribute": attribute,
+                    "representation": [],
+                    "label_rate": [],
+                    "unnamed_small_groups": {"representation": 0, "label_rate": 0},
+                },
+            )
+            for r in group_rows:
+                key = (r.get("attribute"), r.get("group"))
+                if key not in nameable:
+                    entry["unnamed_small_groups"][kind] += 1
+                    continue
+                row: dict[str, Any] = {"group": public[str(r.get("group"))], "small": bool(r.get("small"))}
+                if not row["small"]:
+                    row.update({k: r.get(k) for k in keys})
+                    if r.get("ci") is not None:
+                        row["ci"] = r.get("ci")
+                entry[kind].append(row)
+    for entry in out.values():
+        for kind, (real_key, synth_key) in (
+            ("representation", ("real_share", "synthetic_share")),
+            ("label_rate", ("real_rate", "synthetic_rate")),
+        ):
+            rows_ = entry[kind]
+            entry[f"{kind}_chart"] = {
+                "categories": [r["group"] for r in rows_],
+                "real": [None if r["small"] else r.get(real_key) for r in rows_],
+                "synthetic": [None if r["small"] else r.get(synth_key) for r in rows_],
+            }
+    positive = rate.details.get("positive_label") if rate is not None and rate.is_ok else None
+    return list(out.values()), ({"positive_label": positive} if positive is not None else None)
+
+
+def _downstream(audit: AuditReport) -> list[dict[str, Any]]:
+    rows = []
+    for name in ("fairness.downstream_dp_gap", "fairness.downstream_eo_gap"):
+        if name not in audit or not audit[name].is_ok:
+            continue
+        for attribute, entry in (audit[name].details.get("attributes") or {}).items():
+            rows.append(
+                {
+                    "metric": name,
+                    "attribute": str(attribute),
+                    "real_model": entry.get("real_model"),
+                    "synthetic_model": entry.get("synthetic_model"),
+                    "gap": entry.get("gap"),
+                }
+            )
+    return rows
+
+
+def _fairness(audit: AuditReport, audience: Audience, min_count: int) -> dict[str, Any]:
+    present = any(m.name.startswith("fairness.") for m in audit.metrics)
+    out: dict[str, Any] = {"present": present, "downstream": _downstream(audit), "groups": []}
+    if present and audience is Audience.INTERNAL:
+        n_train = (audit.meta.get("n_rows") or {}).get("train")
+        out["groups"], extra = _fairness_groups(audit, n_train, min_count)
+        if extra:
+            out.update(extra)
+    return out
+
+
+# ---- chart rows of scalar metrics (both audiences) ---------------------------------------------
+def _charts(audit: AuditReport) -> dict[str, list[dict[str, Any]]]:
+    utility = [
+        {"label": label, "value": audit[name].value, "ci": audit[name].ci}
+        for name, label in (("fidelity.tstr_auc", "TSTR (train synthetic)"), ("fidelity.trtr_auc", "TRTR (train real)"))
+        if name in audit and audit[name].is_ok
+    ]
+    risks = [
+        {"label": m.name.split(".", 1)[1], "value": m.value, "ci": m.ci, "reference": m.baseline}
+        for m in audit.metrics
+        if m.name.startswith("privacy.") and m.is_ok and m.ci is not None
+    ]
+    return {"utility": utility, "risks": risks}
+
+
+# ---- figures ---------------------------------------------------------------------------------
+def _figures(audit: AuditReport, audience: Audience) -> dict[str, Any]:
+    return {
+        str(fid): dict(fig)
+        for fid, fig in audit.figures.items()
+        if isinstance(fig, Mapping) and fig.get("side") in audience.sides
+    }
+
+
+def _min_count(audit: AuditReport) -> int:
+    counts = [f.get("min_count") for f in audit.figures.values() if isinstance(f, Mapping)]
+    found = [int(c) for c in counts if isinstance(c, (int, float)) and math.isfinite(c)]
+    return max(found) if found else _DEFAULT_MIN_COUNT
+
+
+def build_document(
+    audit: AuditReport,
+    *,
+    decision: Mapping[str, Any] | None,
+    privacy: Mapping[str, Any] | None,
+    audience: str | Audience,
+    title: str | None,
+) -> dict[str, Any]:
+    """Everything the report shows, as strict-JSON-ready data (see :func:`tabsynth.report.write_report`)."""
+    if not isinstance(audit, AuditReport):
+        raise ConfigError(f"audit must be an AuditReport, got {type(audit).__name__}.")
+    who = check_audience(audience)
+    decision = _as_mapping(decision, "decision")
+    privacy = _as_mapping(privacy, "privacy")
+    min_count = _min_count(audit)
+    meta = audit.meta
+    sensitive: Sequence[str] = meta.get("sensitive") or ()
+    doc = {
+        "format": FORMAT,
+        "title": title or "Synthetic data report",
+        "audience": who.value,
+        "tabsynth_version": __version__,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "verdict": _verdict(decision),
+        "privacy": _privacy_card(privacy, meta),
+        "metrics": _metric_sections(audit),
+        "figures": _figures(audit, who),
+        "charts": _charts(audit),
+        "fairness": _fairness(audit, who, min_count),
+        "notes": list(audit.notes),
+        "audit": {
+            "n_rows": meta.get("n_rows"),
+            "n_columns": len(meta.get("columns") or {}),
+            "target": meta.get("target"),
+            "sensitive": list(sensitive),
+            "confidence_level": meta.get("confidence_level"),
+            "random_state": meta.get("random_state"),
+            "tabsynth_version": meta.get("tabsynth_version"),
+        },
+        "min_count": min_count,
+        "other_label": OTHER_LABEL,
+    }
+    result: dict[str, Any] = to_jsonable(doc)
+    return result
