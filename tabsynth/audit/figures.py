@@ -205,12 +205,17 @@ def _bars(column: str, series: Mapping[str, pd.Series], min_count: int, side: st
         guarded = i == 0 or len(names) == 1
         row.append(None if guarded and 0 < n_other < min_count else (n_other / total if total else 0.0))
         shares[name] = row
+    if all(row[-1] == 0 for row in shares.values()):  # nothing merged: no "(other)" bar
+        shares = {name: row[:-1] for name, row in shares.items()}
+        categories = list(kept)
+    else:
+        categories = [*kept, OTHER_LABEL]
     return {
         "type": "bars",
         "side": side,
         "title": f"{column}: categories",
         "column": column,
-        "categories": [*kept, OTHER_LABEL],
+        "categories": categories,
         "series": shares,
         "n_rows": {name: int(len(s)) for name, s in series.items()},
         "min_count": min_count,

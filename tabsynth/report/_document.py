@@ -287,11 +287,16 @@ def _charts(audit: AuditReport) -> dict[str, list[dict[str, Any]]]:
 
 # ---- figures ---------------------------------------------------------------------------------
 def _figures(audit: AuditReport, audience: Audience) -> dict[str, Any]:
-    return {
+    """The figures this audience may see; a synthetic-only view is dropped where its real-vs-synthetic twin is shown."""
+    allowed = {
         str(fid): dict(fig)
         for fid, fig in audit.figures.items()
         if isinstance(fig, Mapping) and fig.get("side") in audience.sides
     }
+    twins = {f"synthetic_{fid}" for fid in allowed if fid.startswith("distribution.")}
+    if "association.difference" in allowed:
+        twins.add("association.synthetic")
+    return {fid: fig for fid, fig in allowed.items() if fid not in twins}
 
 
 def _min_count(audit: AuditReport) -> int:

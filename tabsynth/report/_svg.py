@@ -107,6 +107,10 @@ def histogram(fig: Mapping[str, Any]) -> Markup:
     body.append(_text(left - 6, top + 10, "density", anchor="end", cls="muted"))
     if fig.get("x_label"):
         body.append(_text(left + pw / 2, height - 6, str(fig["x_label"]), anchor="middle", cls="muted"))
+    copies = fig.get("exact_copies")
+    if copies:
+        text = "exact copies (distance 0): " + ", ".join(f"{n} {_pct(v)}" for n, v in copies.items())
+        body.append(_text(left + pw, top - 8, text, anchor="end", cls="muted"))
     missing = fig.get("missing") or {}
     if any(v != 0 for v in missing.values()):
         text = "missing: " + ", ".join(
@@ -144,6 +148,8 @@ def bar_chart(
             v = series[name][r]
             y = y0 + i * bar_h
             if v is None:
+                if i > 0 and series[names[0]][r] is None:
+                    continue  # said once per row
                 body.append(_text(left + 4, y + bar_h - 1, none_text, cls="muted small"))
                 continue
             w = max(min(v, peak), 0.0) / peak * pw
@@ -285,7 +291,7 @@ def group_intervals(fig: Mapping[str, Any]) -> Markup:
         + Markup("</div>")
         for metric, rows in by_metric.items()
     ]
-    return Markup("").join(charts)
+    return Markup('<div class="grid">') + Markup("").join(charts) + Markup("</div>")
 
 
 def plot(fig: Mapping[str, Any]) -> Markup:

@@ -286,3 +286,22 @@ def test_the_report_renders_offline_in_chromium(
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
     assert base64.b64decode(pdf["data"]).startswith(b"%PDF")
     _save(f"report-{audience}.png", png, tmp_path)
+
+
+def test_the_audit_command_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tabsynth.cli.main import run
+
+    paths = {}
+    for name, seed in (("train", 21), ("holdout", 22), ("synth", 23)):
+        paths[name] = tmp_path / f"{name}.csv"
+        _population(150, seed).drop(columns=[ESCAPED_COLUMN]).to_csv(paths[name], index=False)
+    out, report = tmp_path / "audit.json", tmp_path / "out" / "report.html"
+    base = ["audit", "--real", str(paths["train"]), "--holdout", str(paths["holdout"]), "--synthetic"]
+    base += [str(paths["synth"]), "--target", "label", "--out", str(out)]
+    assert run([*base, "--report", str(report), "--audience", "internal"]) == 0, capsys.readouterr()
+    doc = json.loads(report.with_suffix(".json").read_text(encoding="utf-8"))
+    assert doc["audience"] == "internal" and doc["verdict"]["status"] == "NOT GATED"
+    assert "report.html" in capsys.readouterr().out
+    assert json.loads(out.read_text())["figures"]
+    assert run([*base, "--report", str(tmp_path / "audit.html")]) == 2  # its JSON would overwrite --out
+    assert run([*base, "--report", str(report), "--audience", "public"]) == 2
