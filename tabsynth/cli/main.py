@@ -177,6 +177,16 @@ def _register_audit() -> None:
 _register_audit()
 
 
+def _register_release() -> None:
+    from ._release import gate_command, release_command
+
+    app.command("release")(release_command)
+    app.command("gate")(gate_command)
+
+
+_register_release()
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (``main`` exits with it)."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -57,9 +57,17 @@ _ADVICE = {
     "privacy.empirical_epsilon_lower": (
         "an attack beat the claimed guarantee: this is a bug in training or accounting; do not release, report it"
     ),
+    "fairness.representation": (
+        "a group's share changed: declare the sensitive columns' categories in the schema, give training more "
+        "budget, or merge very small groups"
+    ),
+    "fairness.label_rate_gap": (
+        "a group's outcome rate changed (DP noise hits small groups hardest): raise epsilon within the policy, "
+        "train longer, or merge very small groups"
+    ),
     "fairness": (
-        "the synthetic data changed group outcomes: check group representation, sample with fair=true "
-        "(target independent of the sensitive columns), or give more budget to training"
+        "models trained on this data are less fair than models trained on the real data: sample with "
+        "fair: true (target independent of the sensitive columns) if de-biased data is wanted, or raise epsilon"
     ),
 }
 

@@ -380,6 +380,35 @@ class Synthesizer:
         data = self.ledger_.to_dict()
         return {"epsilon": data["epsilon"], "delta": data["delta"], "is_dp": data["is_dp"], "entries": data["entries"]}
 
+    def privacy_card(self) -> dict[str, Any]:
+        """Everything a reader needs to judge the guarantee: generator, (epsilon, delta), accountant,
+        DP-SGD settings and the ledger's entries (where the budget went)."""
+        self._check_fitted()
+        ledger = self.ledger_.to_dict()
+        result = self.train_result_
+        card: dict[str, Any] = {
+            "generator": self.model,
+            "epsilon": ledger["epsilon"],
+            "delta": ledger["delta"],
+            "is_dp": ledger["is_dp"],
+            "accountant": ledger["accountant"],
+            "neighboring": ledger["neighboring"],
+            "max_grad_norm": self.max_grad_norm,
+            "sampling": "poisson",
+            "entries": ledger["entries"],
+        }
+        if result is not None:
+            config = self._training_config(self.transformer_.n_rows_estimate_)
+            card.update(
+                noise_multiplier=result.noise_multiplier,
+                sample_rate=result.sample_rate,
+                steps=result.steps,
+                epochs=config.epochs,
+                batch_size=config.batch_size,
+                stopped_early=result.stopped_early,
+            )
+        return card
+
     # ---- persistence -------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write weights (safetensors) and a JSON manifest to the folder ``path``."""

@@ -1,0 +1,120 @@
+"""``tabsynth release`` and ``tabsynth gate``: run the gated pipeline, or re-judge an audit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..exceptions import DataError, GateFailedError
+
+__all__ = ["gate_command", "release_command", "render_decision"]
+
+_COLOURS = {"PASS": "green", "CONDITIONAL": "yellow", "FAIL": "red", "UNKNOWN": "red"}
+_OUTCOME = {"pass": "[green]pass[/green]", "fail": "[red]FAIL[/red]", "unknown": "[red]unknown[/red]"}
+
+
+def _number(value: Any) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def render_decision(decision: dict[str, Any], console: Console) -> None:
+    """The verdict, then one row per rule (failures first), then advice for each failure."""
+    console = Console(
+        file=console.file, width=max(console.width, 100), highlight=False, no_color=console.no_color, stderr=console.stderr
+    )
+    verdict = decision["verdict"]
+    policy = decision["policy"]["name"]
+    table = Table(title=f"Policy {policy!r}", box=box.SIMPLE, caption="* judged on this end of the interval")
+    table.add_column("rule", no_wrap=True)
+    table.add_column("value [CI]")
+    table.add_column("threshold", no_wrap=True)
+    table.add_column("outcome", no_wrap=True)
+    order = {"fail": 0, "unknown": 1, "pass": 2, "not_applicable": 3}
+    for rule in sorted(decision["rules"], key=lambda r: order[r["outcome"]]):
+        ci = ""
+        if rule["ci"] is not None:
+            lo, hi = (f"{c:.3g}" for c in rule["ci"])
+            lo, hi = (
+                (lo + "*", hi)
+                if rule["judged_on"] == "ci_lower"
+                else (lo, hi + "*" if rule["judged_on"] == "ci_upper" else hi)
+            )
+            ci = f" [{lo}, {hi}]"
+        op = ">=" if rule["bound"] == "min" else "<="
+        threshold = f"{op} {_number(rule['threshold'])}"
+        if isinstance(rule.get("threshold_spec"), str):
+            spec = "claimed eps" if rule["threshold_spec"] == "claimed_epsilon" else "baseline"
+            threshold = f"{op} {spec} ({_number(rule['threshold'])})"
+        table.add_row(
+            rule["metric"],
+            _number(rule["value"]) + ci,
+            threshold,
+            _OUTCOME.get(rule["outcome"], rule["outcome"]) + ("" if rule["hard"] else " (soft)"),
+        )
+    console.print(table)
+    for rule in decision["rules"]:
+        if rule["outcome"] in ("fail", "unknown"):
+            why = f" ({escape(rule['reason'])})" if rule.get("reason") else ""
+            console.print(f"  [red]✗[/red] {rule['metric']}{why}: {escape(rule['advice'] or '')}")
+    colour = _COLOURS[verdict]
+    console.print(f"verdict: [bold {colour}]{verdict}[/bold {colour}]")
+
+
+def _blocked(decision: dict[str, Any]) -> GateFailedError:
+    failing = [r["metric"] for r in decision["rules"] if r["outcome"] in ("fail", "unknown")]
+    return GateFailedError(
+        f"Release blocked by policy {decision['policy']['name']!r} (verdict {decision['verdict']}): "
+        f"failing rules {failing}. Nothing was released; see the advice above and the report."
+    )
+
+
+def release_command(
+    config: Annotated[Path, typer.Argument(help="Release config YAML (see examples/release_adult.yaml).")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing release folder.")] = False,
+) -> None:
+    """Private table in, gated synthetic release out: fit, sample, audit, gate, write (exit 4 if blocked)."""
+    from ..release import release
+
+    console = Console(highlight=False)
+    result = release(config, overwrite=overwrite, console=Console(stderr=True, highlight=False))
+    decision = result.decision.to_dict()
+    render_decision(decision, console)
+    privacy = result.privacy
+    if privacy.get("is_dp"):
+        console.print(f"privacy spent: epsilon = {privacy['epsilon']:.4g}, delta = {privacy['delta']:.3g}")
+    else:
+        console.print("[bold red]NOT differentially private[/bold red] (epsilon=none)")
+    state = "released" if result.released else "[bold red]BLOCKED[/bold red] (no synthetic table written)"
+    console.print(f"{state}: {result.path}  (report: {result.path / 'report.html'})")
+    if not result.released:
+        raise _blocked(decision)
+
+
+def gate_command(
+    audit: Annotated[Path, typer.Argument(help="audit.json written by 'tabsynth audit' or a release.")],
+    policy: Annotated[str, typer.Option("--policy", help="Policy YAML, or internal / partner / medical.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
+) -> None:
+    """Re-judge an existing audit against a policy (exit 0 if it would release, 4 if blocked)."""
+    from ..audit import AuditReport
+    from ..policy import evaluate_policy, load_policy
+
+    if not audit.is_file():
+        raise DataError(f"{audit} not found: expected the audit.json of 'tabsynth audit' or of a release.")
+    report = AuditReport.from_json(audit.read_text(encoding="utf-8"))
+    decision = evaluate_policy(load_policy(policy), report)
+    decision = decision.with_released(not decision.blocks)
+    data = decision.to_dict()
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        render_decision(data, Console(highlight=False))
+    if decision.blocks:
+        raise _blocked(data)

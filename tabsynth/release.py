@@ -1,0 +1,409 @@
+"""The gated release pipeline: private table in, released synthetic table (or nothing) out.
+
+``release(config)`` runs: read -> schema (declared or inferred) -> split a holdout off -> fit
+the DP generator on the rest -> sample (optionally rebalanced or fair) -> audit against the
+training rows and the holdout -> gate against the policy -> write the release folder.
+
+The folder is built under a hidden temporary name beside the destination and renamed into
+place in one step, so a crash or Ctrl-C at any stage leaves no partial release. An existing
+release is never replaced unless ``overwrite`` is set.
+
+* PASS (or CONDITIONAL when the policy allows it): ``synthetic.parquet`` / ``.csv``, the DP
+  model (``model/``), ``audit.json``, ``report.html`` (+ ``report.json``) and ``manifest.json``
+  with the SHA-256 of every input and output.
+* FAIL / UNKNOWN: the folder holds only ``audit.json``, the report and the manifest, all marked
+  BLOCKED with the failing rules; no synthetic table and no model (a model could generate one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from rich.console import Console
+
+from ._version import __version__
+from .audit import AuditConfig, AuditReport, run_audit
+from .exceptions import ConfigError, InputError
+from .io import read_table, write_table
+from .policy import GateDecision, ReleasePolicy, evaluate_policy, load_policy
+from .schema import TableSchema, infer_schema, load_schema
+
+__all__ = ["ReleaseConfig", "ReleaseResult", "load_release_config", "release"]
+
+MANIFEST_FORMAT = 1
+
+
+class RebalanceConfig(BaseModel):
+    """Exact class proportions of one categorical column (default: the target)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str | None = None
+    proportions: dict[str, float]
+
+
+class SampleConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_rows: int | None = Field(default=None, gt=0, description="default: the DP estimate of the training rows")
+    rebalance: RebalanceConfig | None = None
+    fair: bool = Field(default=False, description="draw the target independently of the sensitive columns")
+
+
+class ReportConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    audience: Literal["partner", "internal"] = "partner"
+
+
+class ReleaseConfig(BaseModel):
+    """What ``tabsynth release CONFIG.yaml`` reads. Relative paths are relative to the config file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    input: Path
+    output: Path
+    table_schema: Path | None = Field(default=None, alias="schema")
+    target: str | None = None
+    sensitive: tuple[str, ...] = ()
+    holdout: float = Field(default=0.2, gt=0, description="a share in (0, 1) or a number of rows")
+    model: str = "dp-tvae"
+    epsilon: float | None = Field(default=1.0, gt=0)
+    delta: float = Field(default=1e-6, gt=0, lt=1)
+    epochs: int | None = Field(default=None, gt=0)
+    batch_size: int | None = Field(default=None, gt=0)
+    seed: int = 0
+    device: str = "auto"
+    policy: str = "partner"
+    formats: tuple[Literal["parquet", "csv"], ...] = ("parquet",)
+    sample: SampleConfig = SampleConfig()
+    report: ReportConfig = ReportConfig()
+    audit: dict[str, Any] = Field(default_factory=dict, description="AuditConfig overrides")
+
+    @field_validator("formats")
+    @classmethod
+    def _some_format(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("name at least one output format (parquet, csv)")
+        return tuple(dict.fromkeys(value))
+
+    def resolved(self, base: Path) -> ReleaseConfig:
+        """A copy whose relative paths (input, output, schema, policy file) start at ``base``."""
+
+        def at(path: Path | None) -> Path | None:
+            return None if path is None else (path if path.is_absolute() else base / path)
+
+        policy = self.policy
+        if policy.endswith((".yaml", ".yml")) and not Path(policy).is_absolute():
+            policy = str(base / policy)
+        return self.model_copy(
+            update={
+                "input": at(self.input),
+                "output": at(self.output),
+                "table_schema": at(self.table_schema),
+                "policy": policy,
+            }
+        )
+
+    def audit_config(self) -> AuditConfig:
+        try:
+            return AuditConfig(**self.audit)
+        except TypeError as exc:
+            raise ConfigError(
+                f"Invalid 'audit' settings in the release config: {exc}; known: {AuditConfig.field_names()}."
+            ) from None
+
+
+def load_release_config(path: str | Path) -> tuple[ReleaseConfig, str]:
+    """Read and validate a release config; returns it (paths resolved) and the file's SHA-256.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or not a valid config (every problem listed).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Release config {path} not found: expected a YAML file (see examples/release_adult.yaml).")
+    raw_bytes = path.read_bytes()
+    try:
+        raw = yaml.safe_load(raw_bytes)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Release config {path}: invalid YAML ({exc}).") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Release config {path}: expected a mapping with at least 'input' and 'output'.")
+    return parse_release_config(raw, where=str(path)).resolved(path.resolve().parent), hashlib.sha256(
+        raw_bytes
+    ).hexdigest()
+
+
+def parse_release_config(raw: Mapping[str, Any], *, where: str = "release config") -> ReleaseConfig:
+    """Validate a mapping as a :class:`ReleaseConfig` (unknown keys are errors)."""
+    try:
+        return ReleaseConfig.model_validate(dict(raw))
+    except ValidationError as exc:
+        problems = []
+        for item in exc.errors():
+            loc = ".".join(str(p) for p in item["loc"])
+            msg = "unknown key (check the spelling)" if item["type"] == "extra_forbidden" else item["msg"]
+            problems.append(f"{loc}: {msg}" if loc else str(msg))
+        raise ConfigError(f"Invalid {where}: " + "; ".join(problems) + ".") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseResult:
+    """What a release run produced."""
+
+    path: Path
+    decision: GateDecision
+    audit: AuditReport
+    privacy: dict[str, Any]
+    files: dict[str, str]
+    seconds: dict[str, float]
+
+    @property
+    def released(self) -> bool:
+        return self.decision.released
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _split(frame: pd.DataFrame, holdout: float, seed: int, min_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    n = len(frame)
+    n_holdout = round(holdout * n) if holdout < 1 else int(holdout)
+    if not (min_rows <= n_holdout <= n - min_rows):
+        raise ConfigError(
+            f"holdout={holdout:g} gives {n_holdout} holdout rows out of {n}; the audit needs at least {min_rows} "
+            f"holdout rows and the generator at least {min_rows} training rows. Use a share in (0, 1) or a row count."
+        )
+    order = np.random.default_rng([seed, 0x401D]).permutation(n)
+    return frame.iloc[order[n_holdout:]].reset_index(drop=True), frame.iloc[order[:n_holdout]].reset_index(drop=True)
+
+
+def _schema(config: ReleaseConfig, frame: pd.DataFrame) -> TableSchema:
+    if config.table_schema is not None:
+        schema = load_schema(config.table_schema)
+        return schema.with_roles(target=config.target, sensitive=config.sensitive or None)
+    return infer_schema(frame, target=config.target, sensitive=config.sensitive)
+
+
+@contextmanager
+def _staging(output: Path, overwrite: bool) -> Iterator[Path]:
+    """A hidden folder beside ``output``; moved into place only if the block completes."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = output.parent / f".{output.name}.partial-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        yield staging
+        old = None
+        if output.exists():
+            if not overwrite:
+                raise InputError(f"{output} appeared while the release ran; nothing was overwritten.")
+            old = output.parent / f".{output.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(output, old)
+        os.replace(staging, output)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_output(output: Path, overwrite: bool) -> None:
+    if output.exists() and not overwrite:
+        raise InputError(
+            f"The release folder {output} already exists: an earlier release is never replaced silently. "
+            "Choose another 'output' or pass --overwrite."
+        )
+    if output.exists() and not output.is_dir():
+        raise InputError(f"{output} exists and is not a folder; choose another 'output'.")
+
+
+def _sample(synth: Any, config: ReleaseConfig, schema: TableSchema) -> pd.DataFrame:
+    n_rows = config.sample.n_rows or int(synth.transformer_.n_rows_estimate_)
+    rebalance = config.sample.rebalance
+    if rebalance is not None:
+        if config.sample.fair:
+            raise ConfigError("sample.rebalance and sample.fair cannot be combined; choose one.")
+        column = rebalance.column or schema.target
+        if column is None:
+            raise ConfigError("sample.rebalance needs a 'column' (or a target in the config or schema).")
+        return synth.rebalance(column, rebalance.proportions, n_rows=n_rows, random_state=config.seed + 1)
+    return synth.sample(n_rows, fair=config.sample.fair, random_state=config.seed + 1)
+
+
+def _write_report(
+    folder: Path, audit: AuditReport, decision: GateDecision, privacy: dict[str, Any], audience: str
+) -> None:
+    from .report import write_report
+
+    write_report(folder / "report.html", audit=audit, decision=decision.to_dict(), privacy=privacy, audience=audience)
+
+
+def _manifest(
+    *,
+    config: ReleaseConfig,
+    config_sha256: str | None,
+    input_sha256: str,
+    policy: ReleasePolicy,
+    decision: GateDecision,
+    privacy: dict[str, Any],
+    model_sha256: str | None,
+    files: dict[str, str],
+) -> dict[str, Any]:
+    return {
+        "format": MANIFEST_FORMAT,
+        "tabsynth_version": __version__,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "verdict": decision.verdict.value,
+        "released": decision.released,
+        "input": {"path": str(config.input), "sha256": input_sha256},
+        "config": {"sha256": config_sha256, "settings": config.model_dump(mode="json", by_alias=True)},
+        "policy": {"name": policy.name, "path": policy.source, "sha256": policy.sha256},
+        "model": {"name": config.model, "sha256": model_sha256},
+        "privacy": {
+            "epsilon": privacy.get("epsilon"),
+            "delta": privacy.get("delta"),
+            "is_dp": privacy.get("is_dp"),
+            "ledger": privacy,
+        },
+        "gate": decision.to_dict(),
+        "files": files,
+    }
+
+
+# ---- the pipeline ----------------------------------------------------------------------------
+def release(
+    config: ReleaseConfig | Mapping[str, Any] | str | Path,
+    *,
+    overwrite: bool = False,
+    console: Console | None = None,
+    verbose: bool = True,
+) -> ReleaseResult:
+    """Run the gated release pipeline described by ``config`` (a YAML path, mapping or :class:`ReleaseConfig`).
+
+    Returns:
+        A :class:`ReleaseResult`; ``result.released`` is False when the gate blocked the release
+        (the folder then holds only the audit, the report and the manifest, marked BLOCKED).
+
+    Raises:
+        ConfigError / InputError / DataError / SchemaError / PolicyError: bad input, before any
+            training where possible (exit code 2 in the CLI).
+        BudgetExceededError: the privacy budget cannot cover the requested training (exit code 3).
+    """
+    console = console or Console(stderr=True, highlight=False, quiet=not verbose)
+    config_sha256: str | None = None
+    if isinstance(config, (str, Path)):
+        config, config_sha256 = load_release_config(config)
+    elif not isinstance(config, ReleaseConfig):
+        config = parse_release_config(config).resolved(Path.cwd())
+    policy = load_policy(config.policy)
+    audit_config = config.audit_config()
+    _check_output(config.output, overwrite)
+    seconds: dict[str, float] = {}
+
+    started = time.perf_counter()
+    console.print(f"[bold]1/6[/bold] reading {config.input}")
+    frame = read_table(config.input)
+    input_sha256 = sha256_file(config.input)
+    schema = _schema(config, frame)
+    if schema.target is None:
+        raise ConfigError(
+            "A release audits utility against a target column: set 'target' in the release config or the schema."
+        )
+    train, holdout = _split(frame, config.holdout, config.seed, audit_config.min_holdout_rows)
+    seconds["read"] = time.perf_counter() - started
+
+    from .synthesizers import Synthesizer
+
+    console.print(f"[bold]2/6[/bold] fitting {config.model} (epsilon={config.epsilon}, delta={config.delta:g})")
+    t = time.perf_counter()
+    synth = Synthesizer(
+        config.model,
+        epsilon=config.epsilon,
+        delta=config.delta,
+        random_state=config.seed,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        device=config.device,
+        verbose=verbose,
+    ).fit(train, schema)
+    privacy = synth.privacy_card()
+    seconds["fit"] = time.perf_counter() - t
+
+    console.print("[bold]3/6[/bold] sampling")
+    t = time.perf_counter()
+    synthetic = _sample(synth, config, schema)
+    seconds["sample"] = time.perf_counter() - t
+
+    console.print("[bold]4/6[/bold] auditing fidelity, privacy leakage and fairness")
+    t = time.perf_counter()
+    with console.status("auditing…"):
+        audit = run_audit(
+            train,
+            synthetic,
+            holdout=holdout,
+            target=schema.target,
+            sensitive=schema.sensitive,
+            epsilon_claimed=privacy["epsilon"] if privacy["is_dp"] else None,
+            random_state=config.seed,
+            schema=schema,
+            config=audit_config,
+        )
+    audit = AuditReport(
+        metrics=audit.metrics, meta={**audit.meta, "privacy": privacy}, notes=audit.notes, figures=audit.figures
+    )
+    seconds["audit"] = time.perf_counter() - t
+
+    console.print(f"[bold]5/6[/bold] gating against policy {policy.name!r}")
+    decision = evaluate_policy(policy, audit, privacy=privacy)
+    decision = decision.with_released(not decision.blocks)
+
+    console.print(f"[bold]6/6[/bold] writing {config.output}")
+    with _staging(config.output, overwrite) as folder:
+        files: dict[str, str] = {}
+        model_sha256 = None
+        if decision.released:
+            for fmt in config.formats:
+                write_table(synthetic, folder / f"synthetic.{fmt}")
+            synth.save(folder / "model")
+            model_sha256 = sha256_file(folder / "model" / "weights.safetensors")
+        (folder / "audit.json").write_text(audit.to_json(), encoding="utf-8")
+        _write_report(folder, audit, decision, privacy, config.report.audience)
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            files[path.relative_to(folder).as_posix()] = sha256_file(path)
+        manifest = _manifest(
+            config=config,
+            config_sha256=config_sha256,
+            input_sha256=input_sha256,
+            policy=policy,
+            decision=decision,
+            privacy=privacy,
+            model_sha256=model_sha256,
+            files=files,
+        )
+        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    seconds["total"] = time.perf_counter() - started
+    return ReleaseResult(
+        path=config.output, decision=decision, audit=audit, privacy=privacy, files=files, seconds=seconds
+    )
