@@ -175,10 +175,15 @@ def _metric_sections(audit: AuditReport) -> dict[str, list[dict[str, Any]]]:
 
 # ---- fairness --------------------------------------------------------------------------------
 def _count_ok(row: Mapping[str, Any], n_train: int | None, min_count: int) -> bool:
+    """Whether a group may be named: no training row (nobody to point at) or at least ``min_count``."""
     share = row.get("real_share")
     if share is None or n_train is None:
         return False
-    return share * n_train >= min_count - 1e-9
+    return share == 0 or share * n_train >= min_count - 1e-9
+
+
+def _empty(row: Mapping[str, Any]) -> bool:
+    return row.get("real_share") == 0 and row.get("synthetic_share") == 0
 
 
 def _fairness_groups(
@@ -193,6 +198,9 @@ def _fairness_groups(
     rate = audit["fairness.label_rate_gap"] if "fairness.label_rate_gap" in audit else None
     rep_rows = list(rep.details.get("groups") or ()) if rep is not None and rep.is_ok else []
     rate_rows = list(rate.details.get("groups") or ()) if rate is not None and rate.is_ok else []
+    empty = {(r.get("attribute"), r.get("group")) for r in rep_rows if _empty(r)}
+    rep_rows = [r for r in rep_rows if not _empty(r)]
+    rate_rows = [r for r in rate_rows if (r.get("attribute"), r.get("group")) not in empty]
     nameable = {(r.get("attribute"), r.get("group")) for r in rep_rows if _count_ok(r, n_train, min_count)}
     nameable |= {(r.get("attribute"), r.get("group")) for r in rate_rows if not r.get("small")}
     nameable |= {(r.get("attribute"), r.get("group")) for r in rep_rows if not r.get("small")}
@@ -231,11 +239,12 @@ def _fairness_groups(
             ("representation", ("real_share", "synthetic_share")),
             ("label_rate", ("real_rate", "synthetic_rate")),
         ):
-            rows_ = entry[kind]
+            big = [r for r in entry[kind] if not r["small"]]
             entry[f"{kind}_chart"] = {
-                "categories": [r["group"] for r in rows_],
-                "real": [None if r["small"] else r.get(real_key) for r in rows_],
-                "synthetic": [None if r["small"] else r.get(synth_key) for r in rows_],
+                "categories": [r["group"] for r in big],
+                "real": [r.get(real_key) for r in big],
+                "synthetic": [r.get(synth_key) for r in big],
+                "small_groups": [r["group"] for r in entry[kind] if r["small"]],
             }
     positive = rate.details.get("positive_label") if rate is not None and rate.is_ok else None
     return list(out.values()), ({"positive_label": positive} if positive is not None else None)

@@ -43,7 +43,19 @@ def _num(value: float) -> str:
 
 
 def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
+    if value is None:
+        return "-"
+    return "<0.1%" if 0 < value < 0.001 else f"{100 * value:.1f}%"
+
+
+def _tick(value: float) -> str:
+    """A short axis label: 250k, 1.5M, 0.25."""
+    size = abs(value)
+    if size >= 1e6:
+        return f"{value / 1e6:.3g}M"
+    if size >= 1e4:
+        return f"{value / 1e3:.3g}k"
+    return f"{value:.4g}"
 
 
 def _text(x: float, y: float, text: str, *, anchor: str = "start", cls: str = "", extra: str = "") -> str:
@@ -99,11 +111,17 @@ def histogram(fig: Mapping[str, Any]) -> Markup:
                 f'height="{h:.2f}" class="s{i}"><title>{escape(name)}: {_pct(share)} in '
                 f"[{_num(a)}, {_num(a + w)})</title></rect>"
             )
-    step = max(1, math.ceil((len(edges) - 1) / 6))
-    for e in edges[::step] + ([] if (len(edges) - 1) % step == 0 else [edges[-1]]):
+    ticks: list[float] = []
+    for e in edges:  # at most ~7 labels, at least a seventh of the axis apart
+        if not ticks or (e - ticks[-1]) / span >= 1 / 7:
+            ticks.append(e)
+    if ticks[-1] != edges[-1]:  # always label the right end; it replaces a tick too close to it
+        ticks[-1 if len(ticks) > 1 else len(ticks) :] = [edges[-1]]
+    for e in ticks:
         x = left + (e - lo) / span * pw
+        anchor = "end" if e == edges[-1] else "start" if e == edges[0] else "middle"
         body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top + ph}" y2="{top + ph + 4}" class="axis"/>')
-        body.append(_text(x, top + ph + 15, _num(e), anchor="middle"))
+        body.append(_text(x, top + ph + 15, _tick(e), anchor=anchor))
     body.append(_text(left - 6, top + 10, "density", anchor="end", cls="muted"))
     if fig.get("x_label"):
         body.append(_text(left + pw / 2, height - 6, str(fig["x_label"]), anchor="middle", cls="muted"))
@@ -136,14 +154,14 @@ def bar_chart(
     k = max(1, len(names))
     bar_h, gap = 9, 7
     row_h = k * bar_h + gap
-    left, right, top = 150, 70, 22
+    left, right, top = 200, 60, 22
     height = top + row_h * len(categories) + 10
     pw = _W - left - right
     peak = x_max or max((v for s in series.values() for v in s if v is not None), default=0.0) or 1.0
     body = _legend(names, left, 14) if len(names) > 1 else []
     for r, cat in enumerate(categories):
         y0 = top + r * row_h
-        body.append(_text(left - 6, y0 + k * bar_h / 2 + 4, _clip(str(cat)), anchor="end", extra=""))
+        body.append(_text(left - 6, y0 + k * bar_h / 2 + 4, _clip(str(cat), 30), anchor="end"))
         for i, name in enumerate(names):
             v = series[name][r]
             y = y0 + i * bar_h
