@@ -176,9 +176,10 @@ def _metric_sections(audit: AuditReport) -> dict[str, list[dict[str, Any]]]:
 # ---- fairness --------------------------------------------------------------------------------
 def _count_ok(row: Mapping[str, Any], n_train: int | None, min_count: int) -> bool:
     """Whether a group may be named: no training row (nobody to point at) or at least ``min_count``."""
-    share = row.get("real_share")
-    if share is None or n_train is None:
+    raw = row.get("real_share")
+    if raw is None or n_train is None:
         return False
+    share = float(raw)
     return share == 0 or share * n_train >= min_count - 1e-9
 
 
