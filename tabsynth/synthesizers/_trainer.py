@@ -15,6 +15,15 @@ Privacy argument, in the order the code runs:
    ``ModuleValidator`` (no BatchNorm).
 5. An empty Poisson batch still takes a noise-only step, so every accounted step releases
    exactly what the accountant assumes.
+6. A large Poisson batch may be split into physical micro-batches (``max_physical_batch_size``,
+   automatic on CUDA): the clipped per-sample gradient sums of the micro-batches are
+   accumulated and the noise is added and the optimizer steps *once* per logical batch, so the
+   release, and its accounting, do not change (Opacus's ``BatchMemoryManager`` protocol:
+   ``signal_skip_step`` before every micro-batch but the last).
+7. Across processes (``torchrun``, see :mod:`tabsynth.distributed`) each rank Poisson-samples
+   its own shard of the rows at the same rate with its own random stream, so the union is a
+   Poisson sample of the table; Opacus's distributed optimizer adds the noise on rank 0 only
+   and sums the ranks' clipped sums, so each step releases exactly the single-process update.
 """
 
 from __future__ import annotations
@@ -30,14 +39,19 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..distributed import DistributedInfo
 from ..exceptions import ConfigError, PrivacyWarning
 from ..privacy import BudgetExceededError, PrivacyLedger, noise_multiplier_for
 
-__all__ = ["EpochInfo", "TrainingConfig", "TrainResult", "resolve_device", "train"]
+__all__ = ["EpochInfo", "TrainingConfig", "TrainResult", "physical_batch_size", "resolve_device", "train"]
 
 logger = logging.getLogger(__name__)
 
 PerSampleLoss = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+
+# Rows per physical micro-batch on CUDA when not set: the bundled generators hold a few tens of
+# KB of activations per row under ghost clipping, so this stays well under 1 GB of GPU memory.
+CUDA_PHYSICAL_BATCH_SIZE = 8192
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +64,9 @@ class TrainingConfig:
         learning_rate: Adam learning rate.
         max_grad_norm: per-sample gradient clipping norm.
         device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        max_physical_batch_size: largest micro-batch run through the network at once; a larger
+            Poisson batch is split and its clipped gradients accumulated (same release, same
+            accounting). ``None``: no split on CPU, ``CUDA_PHYSICAL_BATCH_SIZE`` rows on CUDA.
     """
 
     epochs: int = 10
@@ -57,6 +74,7 @@ class TrainingConfig:
     learning_rate: float = 2e-3
     max_grad_norm: float = 1.0
     device: str = "auto"
+    max_physical_batch_size: int | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.epochs, int) and self.epochs >= 1):
@@ -65,6 +83,9 @@ class TrainingConfig:
             raise ConfigError(f"batch_size must be an integer >= 2, got {self.batch_size!r}.")
         if not (self.learning_rate > 0 and self.max_grad_norm > 0):
             raise ConfigError("learning_rate and max_grad_norm must be positive.")
+        physical = self.max_physical_batch_size
+        if physical is not None and (isinstance(physical, bool) or not isinstance(physical, int) or physical < 1):
+            raise ConfigError(f"max_physical_batch_size must be an integer >= 1 or None, got {physical!r}.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +107,8 @@ class TrainResult:
     steps: int
     stopped_early: bool
     history: tuple[EpochInfo, ...]
+    rows_per_second: float = 0.0  # over the whole training run (this process's rows)
+    world_size: int = 1
 
 
 def resolve_device(device: str) -> torch.device:
@@ -115,9 +138,24 @@ class _Criterion:
         return losses.mean() if self.reduction == "mean" else losses.sum()
 
 
-def _poisson_batch(n_rows: int, sample_rate: float, generator: torch.Generator, device: torch.device) -> torch.Tensor:
-    mask = torch.rand(n_rows, generator=generator, device=device) < sample_rate
-    return mask.nonzero(as_tuple=True)[0]
+def physical_batch_size(config: TrainingConfig, device: torch.device) -> int | None:
+    """The micro-batch size the trainer uses on ``device`` (``None``: never split)."""
+    if config.max_physical_batch_size is not None:
+        return config.max_physical_batch_size
+    return CUDA_PHYSICAL_BATCH_SIZE if device.type == "cuda" else None
+
+
+def _poisson_batch(rows: torch.Tensor, sample_rate: float, generator: torch.Generator) -> torch.Tensor:
+    """Each of ``rows`` independently with probability ``sample_rate`` (the accountant's sampling)."""
+    mask = torch.rand(len(rows), generator=generator, device=rows.device) < sample_rate
+    return rows[mask]
+
+
+def _rank_generator(generator: torch.Generator, rank: int, device: torch.device) -> torch.Generator:
+    """An independent stream per rank, derived from the shared one (ranks must not share Poisson draws)."""
+    base = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
+    seed = (base + 0x9E3779B97F4A7C15 * (rank + 1)) % 2**63
+    return torch.Generator(device=device).manual_seed(seed)
 
 
 def train(
@@ -135,6 +173,7 @@ def train(
     after_step: Callable[[nn.Module], None] | None = None,
     progress: bool = False,
     label: str = "training",
+    distributed: DistributedInfo | None = None,
 ) -> TrainResult:
     """Train ``module`` with DP-SGD (or plainly when the ledger is not DP).
 
@@ -145,27 +184,42 @@ def train(
         n_rows_estimate: DP estimate of the row count, which sets the sampling rate.
         after_step: called with the (private) model after each optimizer step; whatever it does
             must only read the model, never the data (post-processing).
+        distributed: this rank's place when training data-parallel across processes; every
+            rank must call ``train`` with the same table, ledger state and config.
     """
     from opacus.validators import ModuleValidator
 
     ModuleValidator.validate(module, strict=True)  # raises on BatchNorm and friends
+    if distributed is not None and after_step is not None:
+        raise ConfigError(
+            "Data-parallel training (torchrun) does not support a separate post-processing step such as "
+            "dp-ctgan's generator step: use dp-tvae under torchrun, or train dp-ctgan in one process."
+        )
     sample_rate = min(1.0, config.batch_size / max(n_rows_estimate, config.batch_size))
     planned_steps = max(1, math.ceil(config.epochs / sample_rate))
+    world = 1 if distributed is None else distributed.world_size
+    if distributed is None:
+        own_rows, sampler = torch.arange(n_rows, device=device), generator
+    else:  # this rank's shard, sampled with its own stream at the global rate
+        own_rows = torch.arange(distributed.rank, n_rows, world, device=device)
+        sampler = _rank_generator(generator, distributed.rank, device)
+    physical = physical_batch_size(config, device)
     optimizer = torch.optim.Adam(module.parameters(), lr=config.learning_rate)
     criterion = _Criterion(loss)
     if ledger.is_dp:
         sigma = noise_multiplier_for(ledger, sample_rate=sample_rate, steps=planned_steps)
-        model, optimizer, criterion = _make_private(module, optimizer, criterion, sigma, config, generator)
+        model, optimizer, criterion = _make_private(module, optimizer, criterion, sigma, config, generator, distributed)
     else:
         warnings.warn(
             "Training without DP (epsilon=None): the model is NOT differentially private.", PrivacyWarning, stacklevel=3
         )
-        sigma, model = None, module
+        sigma, model = None, _broadcast_parameters(module) if distributed is not None else module
     history: list[EpochInfo] = []
-    steps = 0
+    steps = total_rows = 0
     stopped = False
     bar = _ProgressBar(config.epochs, enabled=progress)
     model.train()
+    run_started = time.perf_counter()
     try:
         for epoch in range(1, config.epochs + 1):
             started, losses, rows = time.perf_counter(), [], 0
@@ -178,17 +232,18 @@ def train(
                         stopped = True
                         logger.warning("Privacy budget reached after %d steps; training stops here.", steps)
                         break
-                rows_idx = _poisson_batch(n_rows, sample_rate, generator, device)
-                losses.append(_step(model, optimizer, criterion, forward, rows_idx))
+                rows_idx = _poisson_batch(own_rows, sample_rate, sampler)
+                losses.append(_step(model, optimizer, criterion, forward, rows_idx, physical, distributed))
                 if after_step is not None:  # e.g. a GAN's generator step (post-processing)
                     after_step(model)
                 rows += len(rows_idx)
                 steps += 1
+            total_rows += rows
             info = EpochInfo(
                 epoch=epoch,
                 n_epochs=config.epochs,
                 steps=steps,
-                loss=float(sum(losses) / max(1, len(losses))),
+                loss=float(torch.stack(losses).mean().item()) if losses else 0.0,  # one device sync per epoch
                 epsilon=ledger.spent()[0] if ledger.is_dp else None,
                 rows_per_second=rows / max(time.perf_counter() - started, 1e-9),
             )
@@ -201,7 +256,14 @@ def train(
     finally:
         bar.close()
     model.eval()
-    return TrainResult(sigma, sample_rate, steps, stopped, tuple(history))
+    rate = total_rows / max(time.perf_counter() - run_started, 1e-9)
+    return TrainResult(sigma, sample_rate, steps, stopped, tuple(history), rate, world)
+
+
+def _broadcast_parameters(module: nn.Module) -> nn.Module:
+    from opacus.distributed import DifferentiallyPrivateDistributedDataParallel as DPDDP
+
+    return DPDDP(module)  # broadcasts rank 0's initial weights; forward is the module's
 
 
 def _make_private(
@@ -211,50 +273,103 @@ def _make_private(
     sigma: float,
     config: TrainingConfig,
     generator: torch.Generator,
+    distributed: DistributedInfo | None = None,
 ) -> tuple[nn.Module, Any, Any]:
     from opacus.grad_sample import GradSampleModuleFastGradientClipping
-    from opacus.optimizers import DPOptimizerFastGradientClipping
+    from opacus.optimizers import DistributedDPOptimizerFastGradientClipping, DPOptimizerFastGradientClipping
     from opacus.utils.fast_gradient_clipping_utils import DPLossFastGradientClipping
 
+    wrapped = module if distributed is None else _broadcast_parameters(module)
     model = GradSampleModuleFastGradientClipping(
-        module, batch_first=True, loss_reduction="mean", max_grad_norm=config.max_grad_norm, use_ghost_clipping=True
+        wrapped, batch_first=True, loss_reduction="mean", max_grad_norm=config.max_grad_norm, use_ghost_clipping=True
     )
-    dp_optimizer = DPOptimizerFastGradientClipping(
+    optimizer_cls: type[Any] = DPOptimizerFastGradientClipping
+    if distributed is not None:  # adds the noise on rank 0 only and sums the ranks' gradients
+        optimizer_cls = DistributedDPOptimizerFastGradientClipping
+    dp_optimizer = optimizer_cls(
         optimizer,
         noise_multiplier=sigma,
         max_grad_norm=config.max_grad_norm,
-        expected_batch_size=config.batch_size,
+        # Opacus's convention: the per-rank expected batch; the ranks' scaled sums are then
+        # summed and divided by the world size, i.e. divided by the global expected batch.
+        expected_batch_size=config.batch_size if distributed is None else config.batch_size / distributed.world_size,
         loss_reduction="mean",
         generator=generator,
     )
     return model, dp_optimizer, DPLossFastGradientClipping(model, dp_optimizer, criterion, "mean")
 
 
-def _step(model: nn.Module, optimizer: Any, criterion: Any, forward: Callable[..., Any], rows: torch.Tensor) -> float:
+def _step(
+    model: nn.Module,
+    optimizer: Any,
+    criterion: Any,
+    forward: Callable[..., Any],
+    rows: torch.Tensor,
+    physical: int | None = None,
+    distributed: DistributedInfo | None = None,
+) -> torch.Tensor:
+    """One logical step on the Poisson batch ``rows``, in micro-batches of at most ``physical`` rows.
+
+    Returns the batch's mean loss as a (detached) tensor, so the loop does not sync the device.
+    """
+    dp = hasattr(optimizer, "noise_multiplier")
     optimizer.zero_grad(set_to_none=True)
     if len(rows) == 0:
-        _noise_only_step(optimizer)
-        return 0.0
-    outputs = forward(model, rows)
-    loss = criterion(outputs, rows)
-    with warnings.catch_warnings():
-        # Opacus's ghost clipping hooks fire on module outputs by design; torch warns about it.
-        warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
-        loss.backward()
-    optimizer.step()
-    return float(loss.item() if hasattr(loss, "item") else loss)
+        _empty_step(model, optimizer, dp=dp, distributed=distributed)
+        return torch.zeros((), device=rows.device)
+    chunks = rows.split(physical) if physical is not None and len(rows) > physical else (rows,)
+    total = torch.zeros((), device=rows.device)
+    for i, chunk in enumerate(chunks):
+        outputs = forward(model, chunk)
+        if dp:
+            if i < len(chunks) - 1:  # accumulate the clipped sums; noise and step after the last one
+                optimizer.signal_skip_step(do_skip=True)
+            loss = criterion(outputs, chunk)
+        else:
+            loss = criterion.fn(outputs, chunk).sum() / len(rows)
+        with warnings.catch_warnings():
+            # Opacus's ghost clipping hooks fire on module outputs by design; torch warns about it.
+            warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+            loss.backward()
+        if dp:
+            optimizer.step()  # a signalled micro-batch only accumulates (Opacus pre_step)
+            total = total + loss.detach() * len(chunk)
+        else:
+            total = total + loss.detach() * len(rows)
+    if not dp:
+        if distributed is not None:
+            _average_gradients(model)
+        optimizer.step()
+    return total / len(rows)
 
 
-def _noise_only_step(optimizer: Any) -> None:
-    """An empty Poisson batch: release only the calibrated noise, as the accountant assumes."""
-    if not hasattr(optimizer, "noise_multiplier"):
-        return  # non-DP training: nothing to release
-    std = optimizer.noise_multiplier * optimizer.max_grad_norm
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            noise = torch.normal(0.0, std, p.shape, device=p.device, generator=optimizer.generator)
-            p.grad = noise / optimizer.expected_batch_size
-    optimizer.original_optimizer.step()
+def _average_gradients(model: nn.Module) -> None:
+    import torch.distributed as dist
+
+    for p in model.parameters():
+        if p.requires_grad:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+            p.grad /= dist.get_world_size()
+
+
+def _empty_step(model: nn.Module, optimizer: Any, *, dp: bool, distributed: DistributedInfo | None) -> None:
+    """An empty Poisson batch: release only the calibrated noise, as the accountant assumes.
+
+    The clipped-gradient sum is zero; the DP optimizer adds the noise (on rank 0 when
+    distributed), joins the ranks' all-reduce and steps, exactly as for a non-empty batch.
+    """
+    if not dp and distributed is None:
+        return  # non-DP training in one process: nothing to release
+    for p in model.parameters():
+        if p.requires_grad:
+            p.grad = torch.zeros_like(p)
+    if dp:
+        optimizer.step()
+    else:
+        _average_gradients(model)
+        optimizer.step()
 
 
 class _ProgressBar:
