@@ -107,6 +107,7 @@ def _manifest(synth: Synthesizer, weights_sha256: str) -> dict[str, Any]:
             "max_grad_norm": synth.max_grad_norm,
             "sampling": "poisson",
             "accountant": "rdp",
+            "world_size": result.world_size,  # > 1: trained data-parallel (same accounting)
         },
         "weights": {"file": WEIGHTS, "sha256": weights_sha256},
     }

@@ -29,7 +29,7 @@ from typing import Any
 
 from .exceptions import ConfigError
 
-__all__ = ["DistributedInfo", "current", "init_distributed", "is_main_process"]
+__all__ = ["DistributedInfo", "current", "init_distributed", "is_main_process", "shutdown_distributed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,3 +121,16 @@ def is_main_process() -> bool:
     """True in a single process and on rank 0 of a process group (the one that writes and prints)."""
     info = current()
     return info is None or info.is_main
+
+
+def shutdown_distributed(*, barrier: bool = True) -> None:
+    """Leave the process group (after a barrier, so rank 0 has finished writing); no-op without one.
+
+    Pass ``barrier=False`` on an error path, where the other ranks may never reach the barrier.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        if barrier:
+            dist.barrier()
+        dist.destroy_process_group()

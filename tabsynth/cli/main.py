@@ -102,27 +102,43 @@ def fit(
     epochs: Annotated[int | None, typer.Option("--epochs", help="Training epochs (default: the model's).")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="Expected Poisson batch (global under torchrun).")
+    ] = None,
+    max_physical_batch_size: Annotated[
+        int | None, typer.Option("--max-physical-batch-size", help="Micro-batch rows (default: 8192 on CUDA).")
+    ] = None,
 ) -> None:
-    """Fit a DP generator and write a model folder."""
+    """Fit a DP generator and write a model folder (data-parallel when run under torchrun)."""
+    from ..distributed import init_distributed, shutdown_distributed
     from ..io import read_table
     from ..schema import load_schema
     from ..synthesizers import Synthesizer
 
-    synth = Synthesizer(
-        model,
-        epsilon=_parse_epsilon(epsilon),
-        delta=delta,
-        random_state=seed,
-        epochs=epochs,
-        device=device,
-        verbose=True,
-    )
-    declared = load_schema(schema) if schema is not None else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PrivacyWarning)  # rendered below instead
-        synth.fit(read_table(data), declared, target=target, sensitive=sensitive or ())
-    synth.save(out)
-    render_fit(synth, out)
+    dist = init_distributed()  # None unless launched by torchrun with several processes
+    try:
+        synth = Synthesizer(
+            model,
+            epsilon=_parse_epsilon(epsilon),
+            delta=delta,
+            random_state=seed,
+            epochs=epochs,
+            batch_size=batch_size,
+            device=device,
+            max_physical_batch_size=max_physical_batch_size,
+            verbose=True,
+        )
+        declared = load_schema(schema) if schema is not None else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PrivacyWarning)  # rendered below instead
+            synth.fit(read_table(data), declared, target=target, sensitive=sensitive or ())
+        if dist is None or dist.is_main:  # every rank holds the same model; rank 0 alone writes
+            synth.save(out)
+            render_fit(synth, out)
+    except BaseException:
+        shutdown_distributed(barrier=False)
+        raise
+    shutdown_distributed()
 
 
 @app.command("sample")

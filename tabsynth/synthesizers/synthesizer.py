@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..distributed import DistributedInfo
+from ..distributed import current as current_distributed
 from ..exceptions import ConfigError, DataError, NotFittedError, PrivacyWarning, SchemaError
 from ..privacy import PrivacyLedger, check_budget, split_budget
 from ..schema import TableSchema, infer_schema
@@ -60,7 +62,9 @@ class Synthesizer:
             loudly flagged everywhere).
         delta: total delta, fixed up front (never derived from the data's size).
         random_state: seed for every random choice (same seed, same model, same samples).
-        epochs, batch_size, learning_rate, max_grad_norm, device: see :class:`TrainingConfig`.
+        epochs, batch_size, learning_rate, max_grad_norm, device, max_physical_batch_size: see
+            :class:`TrainingConfig`. Under ``torchrun`` (after ``tabsynth.distributed.init_distributed()``)
+            ``fit`` trains data-parallel; ``batch_size`` stays the global expected batch.
         preprocessing_share: share of epsilon for the transformer's DP statistics (default 20%, measured
             best on Adult: 10% loses too many categories, 30% starves training).
         n_bins: bins per numeric column.
@@ -84,6 +88,7 @@ class Synthesizer:
         learning_rate: float | None = None,
         max_grad_norm: float = 1.0,
         device: str = "auto",
+        max_physical_batch_size: int | None = None,
         preprocessing_share: float = 0.2,
         n_bins: int = 20,
         model_options: Mapping[str, Any] | None = None,
@@ -98,6 +103,7 @@ class Synthesizer:
         self.learning_rate = learning_rate
         self.max_grad_norm = max_grad_norm
         self.device = device
+        self.max_physical_batch_size = max_physical_batch_size
         self.preprocessing_share = preprocessing_share
         self.n_bins = n_bins
         self.model_options = dict(model_options or {})
@@ -120,7 +126,12 @@ class Synthesizer:
             }.items()
             if v is not None
         }
-        return TrainingConfig(**{**defaults, **overrides, "max_grad_norm": self.max_grad_norm, "device": self.device})
+        fixed = {
+            "max_grad_norm": self.max_grad_norm,
+            "device": self.device,
+            "max_physical_batch_size": self.max_physical_batch_size,
+        }
+        return TrainingConfig(**{**defaults, **overrides, **fixed})
 
     def _validate_params(self) -> None:
         if self.model not in MODELS:
@@ -148,7 +159,8 @@ class Synthesizer:
         if self.epsilon is None:
             warnings.warn("epsilon=None: this synthesizer is NOT differentially private.", PrivacyWarning, stacklevel=2)
         ledger = PrivacyLedger(self.epsilon, self.delta)
-        np_rng = np.random.default_rng(self.random_state)
+        dist = current_distributed()
+        np_rng = np.random.default_rng(self._shared_seed(dist))
         pre_eps = (
             split_budget(self.epsilon, {"pre": self.preprocessing_share, "train": 1 - self.preprocessing_share})["pre"]
             if self.epsilon is not None
@@ -158,6 +170,8 @@ class Synthesizer:
             frame, schema, ledger=ledger, epsilon=pre_eps, random_state=np_rng
         )
         _check_target_survived(transformer, schema)
+        if dist is not None:  # the DP statistics must be one release, identical on every rank
+            dist.check_same((frame.shape, ledger.to_json()), "The table or the preprocessing ledger")
         config = self._training_config(transformer.n_rows_estimate_)
         device = resolve_device(config.device)
         table = TensorTable(transformer.transform(frame), Layout.from_transformer(transformer), device)
@@ -176,10 +190,26 @@ class Synthesizer:
             ledger=ledger,
             config=config,
             callback=callback,
-            progress=self.verbose,
+            progress=self.verbose and (dist is None or dist.is_main),
+            distributed=dist,
         )
         self._set_fitted(transformer, model, ledger, result, device)
         return self
+
+    def _shared_seed(self, dist: DistributedInfo | None) -> int | None:
+        """The seed; under torchrun rank 0's (drawn fresh when None), so every rank fits the same transformer.
+
+        Also refuses, before anything is spent, a generator that cannot train data-parallel.
+        """
+        if dist is None:
+            return self.random_state
+        if self.model != "dp-tvae":
+            raise ConfigError(
+                f"{self.model} cannot train data-parallel (its generator steps outside DP-SGD): use dp-tvae "
+                "under torchrun, or run dp-ctgan in one process."
+            )
+        fresh = self.random_state if self.random_state is not None else int(np.random.SeedSequence().entropy % 2**63)
+        return int(dist.broadcast(fresh))
 
     def _resolve_schema(
         self, frame: pd.DataFrame, schema: TableSchema | None, target: str | None, sensitive: Sequence[str]
@@ -437,6 +467,7 @@ class Synthesizer:
                 "learning_rate",
                 "max_grad_norm",
                 "device",
+                "max_physical_batch_size",
                 "preprocessing_share",
                 "n_bins",
                 "model_options",
