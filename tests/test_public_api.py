@@ -12,5 +12,11 @@ def test_all_is_sorted_and_resolves() -> None:
 
 
 def test_main_entry_points_are_exported() -> None:
-    for name in ("Synthesizer", "TableSchema", "PrivacyLedger", "run_audit", "read_table", "infer_schema"):
+    for name in ("Synthesizer", "TableSchema", "PrivacyLedger", "run_audit", "read_table", "infer_schema", "release"):
         assert name in tabsynth.__all__
+
+
+def test_release_is_the_pipeline_function() -> None:
+    import tabsynth.pipeline
+
+    assert callable(tabsynth.release) and tabsynth.release is tabsynth.pipeline.release

@@ -56,6 +56,10 @@ METRIC_NAMES: dict[str, Direction] = {
 }
 
 
+#: Steps an audit reports to its ``progress`` callback (metric groups, then the figures).
+AUDIT_STEPS = 12
+
+
 def _reason(error: Exception) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
@@ -64,11 +68,20 @@ def _reason(error: Exception) -> str:
 class _Runner:
     """Runs each metric, turning any failure into an UNKNOWN result and timing every step."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Callable[[int, int, str], None] | None = None) -> None:
         self.results: dict[str, MetricResult] = {}
         self.seconds: dict[str, float] = {}
+        self.progress = progress
+        self.steps = 0
+
+    def step(self, label: str) -> None:
+        """Report progress: ``progress(done, total, label)`` before each step."""
+        if self.progress is not None:
+            self.progress(min(self.steps, AUDIT_STEPS), AUDIT_STEPS, label)
+        self.steps += 1
 
     def run(self, names: Sequence[str], compute: Callable[[], Sequence[MetricResult]]) -> None:
+        self.step(names[0])
         start = time.perf_counter()
         try:
             out = list(compute())
@@ -175,6 +188,7 @@ def run_audit(
     random_state: int | None = 0,
     schema: TableSchema | None = None,
     config: AuditConfig | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> AuditReport:
     """Audit a synthetic table for fidelity and privacy leakage against real training and holdout rows.
 
@@ -192,6 +206,7 @@ def run_audit(
         schema: declared column kinds (identifier/text columns are left out); inferred
             from the dtypes when omitted.
         config: sample sizes, attack sizes and the confidence level (:class:`AuditConfig`).
+        progress: called as ``progress(done, total, label)`` before each step (for a progress bar).
 
     Returns:
         An :class:`AuditReport` with every metric of :data:`METRIC_NAMES`; a metric that
@@ -213,14 +228,17 @@ def run_audit(
     seed = int(np.random.default_rng().integers(0, 2**31 - 1)) if random_state is None else int(random_state)
     start = time.perf_counter()
     data = prepare(real, synthetic, holdout=holdout, target=target, sensitive=sensitive, schema=schema, config=config)
-    runner = _Runner()
+    runner = _Runner(progress)
     _fidelity(runner, data, config, seed)
     samples, scores = _privacy(runner, data, config, seed, epsilon_claimed)
     runner.run(list(FAIRNESS_METRICS), lambda: fairness(data, config, child_rng(seed, "fairness")))
     metrics = runner.ordered()
+    runner.step("figures")
     figure_start = time.perf_counter()
     figures, figure_notes = figure_data(data, config=config, samples=samples, scores=scores, metrics=metrics)
     runner.seconds["figures"] = round(time.perf_counter() - figure_start, 3)
+    if progress is not None:
+        progress(AUDIT_STEPS, AUDIT_STEPS, "done")
     meta = {
         "tabsynth_version": __version__,
         "n_rows": {"train": len(data.train), "holdout": len(data.holdout), "synthetic": len(data.synthetic)},

@@ -27,7 +27,11 @@ def _number(value: Any) -> str:
 def render_decision(decision: dict[str, Any], console: Console) -> None:
     """The verdict, then one row per rule (failures first), then advice for each failure."""
     console = Console(
-        file=console.file, width=max(console.width, 100), highlight=False, no_color=console.no_color, stderr=console.stderr
+        file=console.file,
+        width=max(console.width, 100),
+        highlight=False,
+        no_color=console.no_color,
+        stderr=console.stderr,
     )
     verdict = decision["verdict"]
     policy = decision["policy"]["name"]
@@ -80,10 +84,14 @@ def release_command(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing release folder.")] = False,
 ) -> None:
     """Private table in, gated synthetic release out: fit, sample, audit, gate, write (exit 4 if blocked)."""
-    from ..release import release
+    from ..pipeline import release
 
+    finish_release(release(config, overwrite=overwrite, console=Console(stderr=True, highlight=False)))
+
+
+def finish_release(result: Any) -> None:
+    """Print the decision, the privacy spent and where everything went; exit 4 when blocked."""
     console = Console(highlight=False)
-    result = release(config, overwrite=overwrite, console=Console(stderr=True, highlight=False))
     decision = result.decision.to_dict()
     render_decision(decision, console)
     privacy = result.privacy
@@ -91,8 +99,14 @@ def release_command(
         console.print(f"privacy spent: epsilon = {privacy['epsilon']:.4g}, delta = {privacy['delta']:.3g}")
     else:
         console.print("[bold red]NOT differentially private[/bold red] (epsilon=none)")
-    state = "released" if result.released else "[bold red]BLOCKED[/bold red] (no synthetic table written)"
-    console.print(f"{state}: {result.path}  (report: {result.path / 'report.html'})")
+    if result.released:
+        tables = ", ".join(sorted(n for n in result.files if n.startswith("synthetic.")))
+        console.print(f"released: {result.path} ({tables}, model/, audit.json, manifest.json)")
+    else:
+        console.print(f"[bold red]BLOCKED[/bold red]: {result.path} holds the audit and the report, no synthetic table")
+    console.print(f"report: {result.path / 'report.html'}")
+    took = result.seconds
+    console.print(f"took {took['total']:.0f} s (fit {took['fit']:.0f} s, audit {took['audit']:.0f} s)")
     if not result.released:
         raise _blocked(decision)
 

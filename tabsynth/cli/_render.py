@@ -85,12 +85,3 @@ def render_budget(spent: dict[str, Any], *, as_json: bool) -> None:
             ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in event.items()),
         )
     console.print(table)
-
-
-def render_demo(result: Any) -> None:
-    console.print(f"Fitted DP-TVAE in {result.fit_seconds:.1f} s")
-    console.print(_privacy_line(result.privacy))
-    console.print(f"model:      {result.model_dir}")
-    console.print(f"synthetic:  {result.synthetic_path} ({result.n_rows:,} rows)")
-    console.print(f"minority:   {result.minority_path} (1,000 rows, income = >50K, exact)")
-    console.print("Where the budget went: tabsynth budget " + str(result.model_dir))

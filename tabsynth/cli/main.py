@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..exceptions import ALL_ERRORS, ConfigError, PrivacyWarning, exit_code_for
-from ._render import console, render_budget, render_demo, render_fit, render_sample, render_schema
+from ._render import console, render_budget, render_fit, render_sample, render_schema
 
 app = typer.Typer(
     name="tabsynth",
@@ -174,14 +174,20 @@ def budget(
 
 @app.command("demo")
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the demo's outputs.")] = Path("reports/demo"),
-    fast: Annotated[bool, typer.Option("--fast", help="A small, quick smoke run.")] = False,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the demo's releases.")] = Path("reports/demo"),
+    fast: Annotated[bool, typer.Option("--fast", help="A small, quick smoke run of the same pipeline.")] = False,
     epsilon: Annotated[float, typer.Option("--epsilon", help="Total privacy budget.")] = 1.0,
 ) -> None:
-    """Run tabsynth on the bundled Adult table: DP fit, conditional sampling, the ledger."""
+    """Run the gated release pipeline on the bundled Adult table (DP-TVAE, epsilon 1, partner policy)."""
     from ..demo import run_demo
+    from ._release import finish_release
 
-    render_demo(run_demo(out, fast=fast, epsilon=epsilon))
+    console = Console(stderr=True, highlight=False)
+    console.print(
+        "[bold]tabsynth demo[/bold]: bundled Adult table (target income; sensitive sex, race), DP-TVAE, "
+        f"epsilon={epsilon:g}, partner policy{' (fast smoke run)' if fast else ''}"
+    )
+    finish_release(run_demo(out, fast=fast, epsilon=epsilon, console=console))
 
 
 def _register_audit() -> None:

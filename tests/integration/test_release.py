@@ -14,8 +14,8 @@ import pytest
 from tabsynth.audit import AuditConfig, run_audit
 from tabsynth.demo import demo_table_path
 from tabsynth.exceptions import ConfigError
+from tabsynth.pipeline import release
 from tabsynth.policy import Verdict, evaluate_policy, load_policy
-from tabsynth.release import release
 
 AUDIT = {"n_attacks": 300, "mia_rows": 1000, "detection_rows": 2000, "n_bootstrap": 50}
 
@@ -112,7 +112,7 @@ def test_a_blocked_release_writes_no_table_and_exits_4(small_csv: Path, tmp_path
 def test_an_interrupted_release_leaves_nothing(
     small_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tabsynth.release as pipeline
+    import tabsynth.pipeline as pipeline
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt

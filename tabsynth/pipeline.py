@@ -82,6 +82,7 @@ class ReleaseConfig(BaseModel):
     target: str | None = None
     sensitive: tuple[str, ...] = ()
     holdout: float = Field(default=0.2, gt=0, description="a share in (0, 1) or a number of rows")
+    max_input_rows: int | None = Field(default=None, gt=0, description="use a random subset of at most this many rows")
     model: str = "dp-tvae"
     epsilon: float | None = Field(default=1.0, gt=0)
     delta: float = Field(default=1e-6, gt=0, lt=1)
@@ -292,6 +293,21 @@ def _manifest(
     }
 
 
+@contextmanager
+def _progress_bar(console: Console, label: str) -> Iterator[Any]:
+    """A rich progress bar driven by ``callback(done, total, step)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False, disable=console.quiet) as bar:
+        task = bar.add_task(label, total=None)
+
+        def callback(done: int, total: int, step: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"{label} ({step})" if step != "done" else label)
+
+        yield callback
+
+
 # ---- the pipeline ----------------------------------------------------------------------------
 def release(
     config: ReleaseConfig | Mapping[str, Any] | str | Path,
@@ -326,6 +342,8 @@ def release(
     console.print(f"[bold]1/6[/bold] reading {config.input}")
     frame = read_table(config.input)
     input_sha256 = sha256_file(config.input)
+    if config.max_input_rows is not None and len(frame) > config.max_input_rows:
+        frame = frame.sample(config.max_input_rows, random_state=config.seed).reset_index(drop=True)
     schema = _schema(config, frame)
     if schema.target is None:
         raise ConfigError(
@@ -358,7 +376,7 @@ def release(
 
     console.print("[bold]4/6[/bold] auditing fidelity, privacy leakage and fairness")
     t = time.perf_counter()
-    with console.status("auditing…"):
+    with _progress_bar(console, "auditing") as progress:
         audit = run_audit(
             train,
             synthetic,
@@ -369,6 +387,7 @@ def release(
             random_state=config.seed,
             schema=schema,
             config=audit_config,
+            progress=progress,
         )
     audit = AuditReport(
         metrics=audit.metrics, meta={**audit.meta, "privacy": privacy}, notes=audit.notes, figures=audit.figures
