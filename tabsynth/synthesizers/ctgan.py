@@ -8,15 +8,21 @@ Privacy argument:
   by at most ``max_grad_norm``, the sensitivity the accountant assumes. ``pac`` is 1.
 * The generator never sees records: its loss reads the discriminator's (already DP) weights
   through ``torch.func.functional_call`` with detached parameters, and the conditional vectors
-  it is given are drawn from the transformer's DP marginals. Its training is post-processing,
-  so it is not DP-trained and may use BatchNorm.
+  it is given are drawn from the transformer's DP marginals. Its marginal loss compares its own
+  outputs with those same DP marginals (released by the transformer through the ledger). Its
+  training is post-processing, so it is not DP-trained and may use BatchNorm.
 * The discriminator loss is the non-saturating BCE loss, not WGAN-GP: a gradient penalty needs
   double backward, which per-sample clipping does not support.
 
-Conditional vectors: one categorical column is picked at random and one of its categories is
-set. For a real row the category is the row's own (so no training-by-sampling of real rows);
-for generated rows it is drawn from the DP marginal. The generator's conditional loss (cross
-entropy between its output for that column and the condition) only involves generated data.
+Conditional vectors: by default (``condition_on="target"``) the condition is the target column,
+as at sampling time; with ``"all"`` one categorical column is picked at random. For a real row
+the category is the row's own (so no training-by-sampling of real rows); for generated rows it is
+drawn from the DP marginal. The generator's conditional loss (cross entropy between its output
+for that column and the condition) only involves generated data.
+
+Marginal loss: for every column (categories, and the bins of numeric columns) the generator is
+pulled towards KL(DP marginal || average of its softmax outputs over the batch). Since the
+conditions are drawn from the DP marginal, the batch average should equal the marginal.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..exceptions import ConfigError
 from ._data import Layout, TensorTable
 from ._nn import gumbel_argmax, init_linear_layers
 from ._trainer import TrainResult, train
@@ -40,11 +47,18 @@ class CTGANConfig:
     embedding: int = 64
     generator_dim: int = 128
     discriminator_dim: int = 128
-    generator_lr: float = 2e-4
+    # None: 2e-4 under DP (a faster generator outruns the noisy critic), the training learning rate without DP
+    generator_lr: float | None = None
     tau: float = 0.2
     generator_steps: int = 1  # generator updates per DP discriminator step (free: post-processing)
     condition_on: str = "target"  # training conditions: the "target" only (as at sampling) or "all" columns
     marginal_weight: float = 5.0  # generator loss: KL(DP marginal || batch-mean output), per column
+
+    def __post_init__(self) -> None:
+        if self.condition_on not in ("target", "all"):
+            raise ConfigError(f"condition_on must be 'target' or 'all', got {self.condition_on!r}.")
+        if self.marginal_weight < 0:
+            raise ConfigError(f"marginal_weight must be >= 0, got {self.marginal_weight!r}.")
 
     @property
     def needs_target(self) -> bool:
@@ -162,7 +176,10 @@ class CTGANModel:
         device = table.device
         self.generator_net.to(device)
         self.discriminator.to(device)
-        g_opt = torch.optim.Adam(self.generator_net.parameters(), lr=self.config.generator_lr, betas=(0.5, 0.9))
+        g_lr = self.config.generator_lr
+        if g_lr is None:
+            g_lr = 2e-4 if train_args["ledger"].is_dp else config.learning_rate
+        g_opt = torch.optim.Adam(self.generator_net.parameters(), lr=g_lr, betas=(0.5, 0.9))
         n_fake = config.batch_size
         self._marginal_tensors = [torch.as_tensor(m, dtype=torch.float32, device=device) for m in self.marginals]
 
@@ -210,8 +227,15 @@ class CTGANModel:
             g_opt.step()
 
         return train(
-            self.discriminator, forward=forward, loss=loss, n_rows=len(table), generator=generator,
-            device=device, config=config, after_step=generator_steps, **train_args,
+            self.discriminator,
+            forward=forward,
+            loss=loss,
+            n_rows=len(table),
+            generator=generator,
+            device=device,
+            config=config,
+            after_step=generator_steps,
+            **train_args,
         )
 
     # ---- sampling ---------------------------------------------------------------------------
@@ -242,4 +266,3 @@ class CTGANModel:
 
 def _heads(layout: Layout) -> int:
     return layout.onehot_dim + layout.n_numeric
-

@@ -31,8 +31,8 @@ MODELS: dict[str, ModelEntry] = {
     "dp-ctgan": ModelEntry(
         CTGANConfig,
         CTGANModel,
-        dp_defaults={"epochs": 20, "batch_size": 1024, "learning_rate": 2e-4},
-        plain_defaults={"epochs": 100, "batch_size": 500, "learning_rate": 2e-4},
+        dp_defaults={"epochs": 20, "batch_size": 1024, "learning_rate": 5e-4},
+        plain_defaults={"epochs": 60, "batch_size": 500, "learning_rate": 5e-4},
     ),
     "dp-tvae": ModelEntry(
         TVAEConfig,
