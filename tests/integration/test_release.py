@@ -214,3 +214,11 @@ def test_shuffled_columns_fail_on_fidelity(split: tuple[pd.DataFrame, ...]) -> N
     shuffled = unseen.apply(lambda col: pd.Series(rng.permutation(col.to_numpy()), name=col.name))
     failed = _failed(_judge(train, shuffled, holdout))
     assert "fidelity.tstr_auc" in failed, failed
+
+
+def test_the_example_release_config_is_valid() -> None:
+    from tabsynth.pipeline import load_release_config
+
+    config, digest = load_release_config(Path(__file__).resolve().parents[2] / "examples" / "release_adult.yaml")
+    assert config.input.is_file() and config.table_schema is not None and config.table_schema.is_file()
+    assert config.policy == "partner" and config.epsilon == 1.0 and len(digest) == 64
