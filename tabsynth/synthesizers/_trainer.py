@@ -263,7 +263,8 @@ def train(
 def _broadcast_parameters(module: nn.Module) -> nn.Module:
     from opacus.distributed import DifferentiallyPrivateDistributedDataParallel as DPDDP
 
-    return DPDDP(module)  # broadcasts rank 0's initial weights; forward is the module's
+    wrapped: nn.Module = DPDDP(module)  # broadcasts rank 0's initial weights; forward is the module's
+    return wrapped
 
 
 def _make_private(
@@ -317,7 +318,7 @@ def _step(
     if len(rows) == 0:
         _empty_step(model, optimizer, dp=dp, distributed=distributed)
         return torch.zeros((), device=rows.device)
-    chunks = rows.split(physical) if physical is not None and len(rows) > physical else (rows,)
+    chunks = torch.split(rows, physical) if physical is not None and len(rows) > physical else (rows,)
     total = torch.zeros((), device=rows.device)
     for i, chunk in enumerate(chunks):
         outputs = forward(model, chunk)

@@ -208,7 +208,7 @@ class Synthesizer:
                 f"{self.model} cannot train data-parallel (its generator steps outside DP-SGD): use dp-tvae "
                 "under torchrun, or run dp-ctgan in one process."
             )
-        fresh = self.random_state if self.random_state is not None else int(np.random.SeedSequence().entropy % 2**63)
+        fresh = self.random_state if self.random_state is not None else int(np.random.default_rng().integers(2**62))
         return int(dist.broadcast(fresh))
 
     def _resolve_schema(
