@@ -271,6 +271,21 @@ class TableSchema:
             sensitive=self.sensitive if sensitive is None else tuple(sensitive),
         )
 
+    def with_categories(self, column: str, categories: Sequence[Any]) -> TableSchema:
+        """A copy declaring ``column``'s categories as public knowledge (no budget spent on discovering them).
+
+        Example:
+            >>> schema = infer_schema(frame, target="y").with_categories("y", ["No", "Yes"])  # doctest: +SKIP
+        """
+        spec = self[column]
+        if not spec.kind.is_discrete:
+            raise SchemaError(f"Column {column!r} is {spec.kind.value}; only categorical columns take categories.")
+        columns = tuple(
+            replace(c, categories=tuple(_category_key(v) for v in categories)) if c.name == column else c
+            for c in self.columns
+        )
+        return TableSchema(columns=columns, target=self.target, sensitive=self.sensitive)
+
     # ---- validation against data ---------------------------------------------------
     def validate_frame(self, frame: pd.DataFrame) -> None:
         """Check ``frame`` against the schema; raise one :class:`SchemaError` listing all problems."""
