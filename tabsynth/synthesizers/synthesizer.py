@@ -292,9 +292,10 @@ class Synthesizer:
     ) -> pd.DataFrame:
         """Exactly ``n_rows`` synthetic rows, all meeting ``conditions`` (no rejection sampling).
 
-        With ``fair=True`` the target and every sensitive column are drawn *independently* from
-        their DP marginals and the rest of each row is generated given them, so the target is
-        statistically independent of the sensitive attributes (demographic parity by
+        With ``fair=True`` the target is drawn from its DP marginal *independently* of the
+        (categorical) sensitive columns, which keep their joint distribution from a first,
+        unconditioned pass of the model; the rest of each row is then generated given both. The
+        target is statistically independent of the sensitive attributes (demographic parity by
         construction): de-biased data rather than a faithful copy of the bias.
         """
         self._check_fitted()
@@ -310,7 +311,7 @@ class Synthesizer:
             size = min(_SAMPLE_CHUNK, int(n_rows) - start)
             given = {j: torch.full((size,), s, dtype=torch.long, device=self.device_) for j, s in fixed.items()}
             if fair:
-                given.update(self._draw_independently(size, given, gen))
+                given.update(self._fair_conditions(size, given, gen))
             given.update(self._draw_target(size, given, gen))
             s, p = self.generator_.sample(size, given, gen, self.device_)
             slots.append(s.cpu().numpy())
@@ -325,17 +326,25 @@ class Synthesizer:
                 "fair sampling draws the target independently of the sensitive columns: fit with a target "
                 f"and at least one sensitive column (target={schema.target!r}, sensitive={list(schema.sensitive)})."
             )
+        if len(self.generator_.cond_columns) < 2:
+            raise ConfigError(
+                f"fair sampling conditions on categorical sensitive columns, but {list(schema.sensitive)} are numeric: "
+                "bin them into categories (e.g. age bands) before fitting, or declare a categorical sensitive column."
+            )
 
-    def _draw_independently(
+    def _fair_conditions(
         self, size: int, given: dict[int, torch.Tensor], gen: torch.Generator
     ) -> dict[int, torch.Tensor]:
-        """Every conditioning column (target, sensitive) not given, each from its own DP marginal."""
-        out = {}
-        for col in self.generator_.cond_columns:
-            if col not in given:
-                enc = self.transformer_.encoders_[col]
-                probs = torch.as_tensor(enc.marginal, dtype=torch.float32, device=self.device_)
-                out[col] = torch.multinomial(probs, size, replacement=True, generator=gen)
+        """Sensitive columns from a first model pass (their joint kept), the target from its own DP marginal."""
+        target, *sensitive = self.generator_.cond_columns
+        first = dict(given)
+        first.update(self._draw_target(size, first, gen))
+        slots, _ = self.generator_.sample(size, first, gen, self.device_)
+        out = {col: slots[:, col].to(torch.long) for col in sensitive if col not in given}
+        if target not in given:
+            enc = self.transformer_.encoders_[target]
+            probs = torch.as_tensor(enc.marginal, dtype=torch.float32, device=self.device_)
+            out[target] = torch.multinomial(probs, size, replacement=True, generator=gen)
         return out
 
     def _draw_target(self, size: int, given: dict[int, torch.Tensor], gen: torch.Generator) -> dict[int, torch.Tensor]:
