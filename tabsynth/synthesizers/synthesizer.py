@@ -19,7 +19,7 @@ import torch
 from ..distributed import DistributedInfo
 from ..distributed import current as current_distributed
 from ..exceptions import ConfigError, DataError, NotFittedError, PrivacyWarning, SchemaError
-from ..privacy import PrivacyLedger, check_budget, split_budget
+from ..privacy import PrivacyLedger, RDPAccountant, check_budget, split_budget
 from ..schema import TableSchema, infer_schema
 from ..transform import CategoricalEncoder, DPTableTransformer, EncodedTable
 from ._data import Layout, TensorTable
@@ -419,6 +419,20 @@ class Synthesizer:
         data = self.ledger_.to_dict()
         return {"epsilon": data["epsilon"], "delta": data["delta"], "is_dp": data["is_dp"], "entries": data["entries"]}
 
+    def _entries_with_epsilon(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each ledger entry with the epsilon it would cost on its own (at the ledger's delta).
+
+        Rényi composition makes the total smaller than the sum of these; they show where the
+        budget went, not an additive split.
+        """
+        if not self.ledger_.is_dp:
+            return entries
+        out = []
+        for entry, raw in zip(self.ledger_.entries, entries, strict=True):
+            alone = RDPAccountant().compose(entry.event).get_epsilon(self.ledger_.delta)
+            out.append({**raw, "epsilon": alone})
+        return out
+
     def privacy_card(self) -> dict[str, Any]:
         """Everything a reader needs to judge the guarantee: generator, (epsilon, delta), accountant,
         DP-SGD settings and the ledger's entries (where the budget went)."""
@@ -434,7 +448,7 @@ class Synthesizer:
             "neighboring": ledger["neighboring"],
             "max_grad_norm": self.max_grad_norm,
             "sampling": "poisson",
-            "entries": ledger["entries"],
+            "entries": self._entries_with_epsilon(ledger["entries"]),
         }
         if result is not None:
             config = self._training_config(self.transformer_.n_rows_estimate_)

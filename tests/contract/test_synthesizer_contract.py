@@ -163,3 +163,10 @@ def test_fair_sampling_needs_sensitive_columns() -> None:
     plain = _synth("dp-tvae", epsilon=5.0).fit(make_frame(200), SCHEMA.with_roles(target="label", sensitive=()))
     with pytest.raises(ConfigError, match="at least one sensitive column"):
         plain.sample(10, fair=True)
+
+
+def test_privacy_card_shows_where_the_budget_went(fitted: Synthesizer) -> None:
+    card = fitted.privacy_card()
+    assert card["generator"] == fitted.model and card["is_dp"] and card["sampling"] == "poisson"
+    assert card["noise_multiplier"] > 0 and 0 < card["sample_rate"] <= 1 and card["steps"] >= 1
+    assert card["entries"] and all(0 < e["epsilon"] <= card["epsilon"] + 1e-9 for e in card["entries"])
