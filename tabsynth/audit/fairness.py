@@ -26,7 +26,7 @@ downstream gaps, a Poisson bootstrap of the holdout rows with both models fixed.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -268,7 +268,8 @@ def _predictions(data: AuditData, source: Role, positive_label: str, rng: np.ran
         model = _classifier(data, features, seed_from(rng)).fit(x_train, y_train)
         proba = _aligned_proba(model, x_test, info.classes)
     others = [j for j, c in enumerate(info.classes) if c != positive_label]
-    return proba[:, info.classes.index(positive_label)] > proba[:, others].max(axis=1)
+    positive: NDArray[np.bool_] = proba[:, info.classes.index(positive_label)] > proba[:, others].max(axis=1)
+    return positive
 
 
 FloatArray = NDArray[np.float64]
@@ -385,11 +386,12 @@ def fairness(data: AuditData, config: AuditConfig, rng: np.random.Generator) -> 
     except MetricUnavailable as reason:
         return _unknown_all(str(reason))
     results: list[MetricResult] = []
-    for names, compute in (
+    steps: tuple[tuple[list[str], Callable[[], list[MetricResult]]], ...] = (
         ([REPRESENTATION], lambda: [representation(data, attrs, config, z)]),
         ([LABEL_RATE_GAP], lambda: [label_rate_gap(data, attrs, positive, config, z)]),
         ([DOWNSTREAM_DP_GAP, DOWNSTREAM_EO_GAP], lambda: downstream_gaps(data, attrs, positive, config, rng)),
-    ):
+    )
+    for names, compute in steps:
         try:
             results.extend(compute())
         except MetricUnavailable as reason:

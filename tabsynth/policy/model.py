@@ -140,7 +140,7 @@ class Rule(BaseModel):
             return self
         if self.margin != 0.0:
             raise ValueError("'margin' only applies to a 'baseline' or 'claimed_epsilon' threshold")
-        threshold = float(self.threshold)  # type: ignore[arg-type]
+        threshold = float(self.threshold)
         if not (math.isfinite(threshold) and spec.low <= threshold <= spec.high):
             raise ValueError(
                 f"threshold {threshold:g} is outside the range [{spec.low:g}, {spec.high:g}] of {self.metric}"
