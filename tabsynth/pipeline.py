@@ -253,6 +253,22 @@ def _sample(synth: Any, config: ReleaseConfig, schema: TableSchema) -> pd.DataFr
     return synth.sample(n_rows, fair=config.sample.fair, random_state=config.seed + 1)
 
 
+def _gated_audit(audit: AuditReport, decision: GateDecision) -> AuditReport:
+    """The audit as released: its meta says RELEASED or BLOCKED, with every failing rule and its advice."""
+    failing = [r for r in decision.to_dict()["rules"] if r["outcome"] in ("fail", "unknown")]
+    release = {
+        "status": "RELEASED" if decision.released else "BLOCKED",
+        "verdict": decision.verdict.value,
+        "policy": decision.policy.name,
+        "failing_rules": [
+            {k: r[k] for k in ("metric", "hard", "judged_value", "threshold", "reason", "advice")} for r in failing
+        ],
+    }
+    return AuditReport(
+        metrics=audit.metrics, meta={**audit.meta, "release": release}, notes=audit.notes, figures=audit.figures
+    )
+
+
 def _write_report(
     folder: Path, audit: AuditReport, decision: GateDecision, privacy: dict[str, Any], audience: str
 ) -> None:
@@ -407,7 +423,7 @@ def release(
                 write_table(synthetic, folder / f"synthetic.{fmt}")
             synth.save(folder / "model")
             model_sha256 = sha256_file(folder / "model" / "weights.safetensors")
-        (folder / "audit.json").write_text(audit.to_json(), encoding="utf-8")
+        (folder / "audit.json").write_text(_gated_audit(audit, decision).to_json(), encoding="utf-8")
         _write_report(folder, audit, decision, privacy, config.report.audience)
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             files[path.relative_to(folder).as_posix()] = sha256_file(path)

@@ -10,17 +10,19 @@ the config, else the training minority class (as in TSTR).
   rows. The value is the worst group's ``min(ratio, 1 / ratio)``, so the usual four-fifths
   band 0.8 <= ratio <= 1.25 reads as value >= 0.8 (higher is better).
 * ``fairness.label_rate_gap``: per group, the positive-label rate in synthetic minus real rows
-  (a fairlearn ``MetricFrame`` of ``selection_rate`` with the label as the prediction). The
-  value is the largest absolute gap: whether the generator amplified or erased a bias.
+  (a fairlearn ``MetricFrame`` of ``selection_rate`` with the label as the prediction), with a
+  parametric bootstrap interval. The value is the largest absolute gap: whether the generator
+  amplified or erased a bias.
 * ``fairness.downstream_dp_gap`` / ``fairness.downstream_eo_gap``: a classifier trained on
   synthetic rows and one trained on real rows are both scored on the real holdout; the value
   is the synthetic model's demographic-parity (equalized-odds) difference minus the real
   model's, maximised over attributes. Positive: training on synthetic data made the model
   less fair than training on the real data would have; the baseline is 0.
 
-Intervals: for the two table metrics, each group's normal interval (delta method on binomial
-shares and rates) folded and combined like the value (the worst group's ends); for the
-downstream gaps, a Poisson bootstrap of the holdout rows with both models fixed.
+Intervals: each group's interval (delta method on the log share ratio for representation, a
+parametric bootstrap of the two binomial rates for the label-rate gap), folded and combined like
+the value (the worst group's ends); for the downstream gaps, a Poisson bootstrap of the holdout
+rows with both models fixed.
 """
 
 from __future__ import annotations
@@ -198,13 +200,33 @@ def _rates(labels: NDArray[np.object_], positive: NDArray[np.bool_]) -> pd.Serie
     return frame.by_group
 
 
+def _gap_interval(
+    real: tuple[float, int], synthetic: tuple[float, int], config: AuditConfig, rng: np.random.Generator
+) -> tuple[float, float]:
+    """Parametric bootstrap interval of one group's signed rate gap (binomial resamples of both sides)."""
+    (r, n_r), (s, n_s) = real, synthetic
+    draws = rng.binomial(n_s, s, config.n_bootstrap) / n_s - rng.binomial(n_r, r, config.n_bootstrap) / n_r
+    ci = percentile_ci(draws.astype(np.float64), config.confidence_level)
+    gap = s - r
+    return (min(ci[0], gap), max(ci[1], gap)) if ci is not None else (gap, gap)
+
+
+def _fold(lo: float, hi: float) -> tuple[float, float]:
+    """The interval of |gap| given one of the signed gap."""
+    if lo >= 0:
+        return lo, hi
+    if hi <= 0:
+        return -hi, -lo
+    return 0.0, max(-lo, hi)
+
+
 def label_rate_gap(
-    data: AuditData, attrs: Sequence[_Attribute], positive_label: str, config: AuditConfig, z: float
+    data: AuditData, attrs: Sequence[_Attribute], positive_label: str, config: AuditConfig, rng: np.random.Generator
 ) -> MetricResult:
     """``fairness.label_rate_gap``: the largest |synthetic - real| positive-label rate over groups.
 
-    The interval is simultaneous over groups: each gap +- z standard errors (two binomial
-    rates), folded and maximised like the value.
+    Each group's gap has a parametric bootstrap interval (binomial resamples of both rates);
+    the metric's interval folds those to |gap| and takes the worst group's ends, like the value.
     """
     pos_real = (data.train[data.target] == positive_label).to_numpy()
     pos_syn = (data.synthetic[data.target] == positive_label).to_numpy()
@@ -221,10 +243,9 @@ def label_rate_gap(
             r, s = float(rate_real.get(group, np.nan)), float(rate_syn.get(group, np.nan))
             row: dict[str, Any] = {"attribute": attr.name, "group": str(group), "small": small}
             if not small:
-                se = math.sqrt(r * (1 - r) / n_r + s * (1 - s) / n_s)
-                gap = s - r
-                row.update(real_rate=r, synthetic_rate=s, gap=gap, ci=[gap - z * se, gap + z * se])
-                folded.append((abs(gap), max(abs(gap) - z * se, 0.0), abs(gap) + z * se))
+                lo, hi = _gap_interval((r, n_r), (s, n_s), config, rng)
+                row.update(real_rate=r, synthetic_rate=s, gap=s - r, ci=[lo, hi])
+                folded.append((abs(s - r), *_fold(lo, hi)))
                 kept.append((r, s))
             rows.append(row)
         if kept:
@@ -388,7 +409,7 @@ def fairness(data: AuditData, config: AuditConfig, rng: np.random.Generator) -> 
     results: list[MetricResult] = []
     steps: tuple[tuple[list[str], Callable[[], list[MetricResult]]], ...] = (
         ([REPRESENTATION], lambda: [representation(data, attrs, config, z)]),
-        ([LABEL_RATE_GAP], lambda: [label_rate_gap(data, attrs, positive, config, z)]),
+        ([LABEL_RATE_GAP], lambda: [label_rate_gap(data, attrs, positive, config, rng)]),
         ([DOWNSTREAM_DP_GAP, DOWNSTREAM_EO_GAP], lambda: downstream_gaps(data, attrs, positive, config, rng)),
     )
     for names, compute in steps:

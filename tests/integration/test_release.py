@@ -106,6 +106,9 @@ def test_a_blocked_release_writes_no_table_and_exits_4(small_csv: Path, tmp_path
     assert manifest["verdict"] == "FAIL" and not manifest["released"]
     assert manifest["gate"]["rules"][0]["outcome"] == "fail" and manifest["gate"]["rules"][0]["advice"]
     assert "BLOCKED" in (out / "report.html").read_text()
+    release_meta = json.loads((out / "audit.json").read_text())["meta"]["release"]
+    assert release_meta["status"] == "BLOCKED" and release_meta["failing_rules"][0]["metric"] == "fidelity.quality"
+    assert release_meta["failing_rules"][0]["advice"]
     assert run(["release", str(config), "--overwrite"]) == 4  # --overwrite replaces the blocked folder
 
 
