@@ -1,0 +1,489 @@
+"""tabsynth against its peers: one script, one machine, one judge, on Adult and credit_default.
+
+Usage (from the repo root, with the shared folder next to it):
+
+    OMP_NUM_THREADS=2 python benchmarks/peers.py [--datasets credit_default,adult]
+        [--epsilons 0.5,1,3,8,none] [--systems tabsynth-dp-tvae,...] [--ctgan-epochs 100]
+        [--skip-smartnoise] [--sn-python /tmp/sn-venv/bin/python] [--timeout 1800]
+        [--threads 2] [--stop-at 18:55] [--out benchmarks/results/peers.json]
+        [--plot docs/img/peers.svg] [--plot-only]
+
+Systems (``--systems``, comma separated; default all):
+  * ``tabsynth-dp-tvae``, ``tabsynth-dp-ctgan``: tabsynth at every epsilon (``none`` = no DP),
+    delta = 1e-5, default settings, schema inferred (every statistic paid from the budget);
+  * ``ctgan-tvae``, ``ctgan-ctgan``: the ``ctgan`` package (non-DP; run only for ``none``),
+    ``--ctgan-epochs`` epochs, otherwise its defaults;
+  * ``sn-dpctgan``, ``sn-mst``, ``sn-aim``: SmartNoise synth (finite epsilons only), run in its own
+    virtual environment by ``benchmarks/_smartnoise_runner.py`` (10% of epsilon goes to its
+    preprocessor to find numeric bounds; its DPCTGAN epsilon assumes Poisson sampling that it does
+    not do, so that epsilon is not a proven bound).
+
+Every run fits in a child process (killed after ``--timeout`` seconds and recorded as timed out),
+samples as many rows as the training table and writes them to a CSV; this process then scores
+every table the same way: ``../shared/judge/score.py`` (TSTR AUC, quality, DCR share, exact
+copies) and tabsynth's audit with a reduced :class:`AuditConfig` (MIA AUC, and its own DCR
+share). One record per run is written to ``--out`` as soon as it finishes (a record with the
+same dataset, system and epsilon is replaced), so an interrupted run keeps what finished.
+The plot (TSTR AUC and quality against epsilon per dataset) is an inline SVG written by hand
+(no plotting library needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(SHARED / "judge"))
+
+import score as judge  # noqa: E402
+
+DATASETS: dict[str, dict[str, Any]] = {
+    "adult": {"target": "income", "sensitive": ["sex", "race"]},
+    "credit_default": {"target": "default", "sensitive": ["student"]},
+}
+DP_SYSTEMS = ("tabsynth-dp-tvae", "tabsynth-dp-ctgan")
+NON_DP_SYSTEMS = ("ctgan-tvae", "ctgan-ctgan")
+SN_SYSTEMS = ("sn-dpctgan", "sn-mst", "sn-aim")
+ALL_SYSTEMS = DP_SYSTEMS + NON_DP_SYSTEMS + SN_SYSTEMS
+LABELS = {
+    "tabsynth-dp-tvae": "tabsynth DP-TVAE",
+    "tabsynth-dp-ctgan": "tabsynth DP-CTGAN",
+    "ctgan-tvae": "ctgan TVAE",
+    "ctgan-ctgan": "ctgan CTGAN",
+    "sn-dpctgan": "SmartNoise DPCTGAN",
+    "sn-mst": "SmartNoise MST",
+    "sn-aim": "SmartNoise AIM",
+}
+MISSING = "__missing__"
+AUDIT_SETTINGS = {
+    "max_real_rows": 5000,
+    "dcr_synthetic_rows": 2000,
+    "max_synthetic_rows": 5000,
+    "mia_rows": 2000,
+    "detection_rows": 2000,
+    "n_attacks": 200,
+    "n_bootstrap": 50,
+    "singling_out_max_attempts": 20_000,
+    "fairness_intersections": False,
+}
+
+
+def _eps_key(eps: float | None) -> str:
+    return "none" if eps is None else f"{eps:g}"
+
+
+def _parse_eps(text: str) -> list[float | None]:
+    out: list[float | None] = []
+    for part in text.split(","):
+        part = part.strip().lower()
+        out.append(None if part in ("none", "inf", "") else float(part))
+    return out
+
+
+# --------------------------------------------------------------------------- child: fit + sample
+
+
+def _child(spec: dict[str, Any]) -> None:
+    """Fit one in-process system (tabsynth or ctgan), sample, write CSV + timing JSON."""
+    import torch
+
+    torch.set_num_threads(spec["threads"])
+    torch.manual_seed(0)
+    np.random.seed(0)  # noqa: NPY002 (ctgan draws from the legacy global RNG)
+    np.seterr(all="ignore")
+    dataset, system, eps = spec["dataset"], spec["system"], spec["epsilon"]
+    train, _, _ = judge.load(dataset)
+    info: dict[str, Any] = {}
+    if system.startswith("tabsynth-"):
+        from tabsynth.synthesizers import Synthesizer
+
+        kind = system.removeprefix("tabsynth-")
+        synth = Synthesizer(kind, epsilon=eps, delta=1e-5, random_state=0, device="cpu")
+        started = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            synth.fit(train, target=DATASETS[dataset]["target"], sensitive=DATASETS[dataset]["sensitive"])
+        fit_s = time.perf_counter() - started
+        started = time.perf_counter()
+        synthetic = synth.sample(len(train), random_state=1)
+        sample_s = time.perf_counter() - started
+        result = synth.train_result_
+        info["epochs"] = round(result.steps * result.sample_rate, 2)
+        info["epsilon_spent"] = synth.privacy_spent()["epsilon"] if eps is not None else None
+    else:
+        from ctgan import CTGAN, TVAE
+
+        discrete = [c for c in train.columns if not pd.api.types.is_numeric_dtype(train[c])]
+        epochs = spec["ctgan_epochs"]
+        model = CTGAN(epochs=epochs, enable_gpu=False) if system == "ctgan-ctgan" else TVAE(epochs=epochs, cuda=False)
+        model.set_random_state(0)
+        data = train.copy()
+        for c in discrete:
+            data[c] = data[c].fillna(MISSING)
+        started = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(data, discrete_columns=discrete)
+        fit_s = time.perf_counter() - started
+        started = time.perf_counter()
+        synthetic = model.sample(len(train))
+        sample_s = time.perf_counter() - started
+        for c in discrete:
+            synthetic[c] = synthetic[c].where(synthetic[c].astype(str) != MISSING, np.nan)
+        info["epochs"] = epochs
+    synthetic.to_csv(spec["out_csv"], index=False)
+    info |= {
+        "fit_s": round(fit_s, 2),
+        "sample_s": round(sample_s, 3),
+        "sample_rows_per_s": round(len(train) / sample_s) if sample_s > 0 else None,
+        "threads": spec["threads"],
+    }
+    Path(spec["out_json"]).write_text(json.dumps(info))
+
+
+# --------------------------------------------------------------------------- parent: run + score
+
+
+def _run_with_timeout(cmd: list[str], timeout: float, env: dict[str, str]) -> tuple[str, str]:
+    """Run ``cmd`` in its own process group; returns (status, stderr tail)."""
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
+    )
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        return "timeout", (out or "")[-1500:]
+    return ("ok" if proc.returncode == 0 else f"error (exit {proc.returncode})"), (out or "")[-1500:]
+
+
+def _coerce(synthetic: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
+    """Give the synthetic table the training table's column types (for the audit's type check)."""
+    out = synthetic[list(train.columns)].copy()
+    for c in train.columns:
+        if pd.api.types.is_numeric_dtype(train[c]):
+            values = pd.to_numeric(out[c], errors="coerce")
+            if pd.api.types.is_integer_dtype(train[c]) and not values.isna().any():
+                values = values.round().astype(train[c].dtype)
+            out[c] = values
+        else:
+            out[c] = out[c].astype(object).where(out[c].notna(), np.nan)
+            out[c] = out[c].map(lambda v: v if isinstance(v, str) or v is np.nan else str(v))
+    return out
+
+
+def _audit(dataset: str, synthetic: pd.DataFrame) -> dict[str, Any]:
+    from tabsynth.audit import AuditConfig, run_audit
+
+    train, test, _ = judge.load(dataset)
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = run_audit(
+            train,
+            _coerce(synthetic, train),
+            holdout=test,
+            target=DATASETS[dataset]["target"],
+            sensitive=DATASETS[dataset]["sensitive"],
+            config=AuditConfig(**AUDIT_SETTINGS),
+        )
+
+    def value(name: str) -> float | None:
+        v = report[name].value
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 4)
+
+    return {
+        "mia_auc": value("privacy.mia_auc"),
+        "audit_dcr_share": value("privacy.dcr_share"),
+        "audit_s": round(time.perf_counter() - started, 1),
+    }
+
+
+def _one_run(args: argparse.Namespace, dataset: str, system: str, eps: float | None, work: Path) -> dict[str, Any]:
+    train, _, _ = judge.load(dataset)
+    tag = f"{dataset}_{system}_{_eps_key(eps)}"
+    out_csv, out_json = work / f"{tag}.csv", work / f"{tag}.json"
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[var] = str(args.threads)
+    if system in SN_SYSTEMS:
+        train_csv = work / f"{dataset}_train.csv"
+        if not train_csv.exists():
+            train.to_csv(train_csv, index=False)
+        cmd = [
+            args.sn_python,
+            str(ROOT / "benchmarks" / "_smartnoise_runner.py"),
+            "--train",
+            str(train_csv),
+            "--system",
+            system.removeprefix("sn-"),
+            "--epsilon",
+            str(eps),
+            "--threads",
+            str(args.threads),
+            "--out-csv",
+            str(out_csv),
+            "--out-json",
+            str(out_json),
+        ]
+    else:
+        spec = {
+            "dataset": dataset,
+            "system": system,
+            "epsilon": eps,
+            "threads": args.threads,
+            "ctgan_epochs": args.ctgan_epochs,
+            "out_csv": str(out_csv),
+            "out_json": str(out_json),
+        }
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--_child", json.dumps(spec)]
+    record: dict[str, Any] = {
+        "dataset": dataset,
+        "system": system,
+        "label": LABELS[system],
+        "epsilon": eps,
+        "delta": 1e-5 if eps is not None else None,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "train_rows": len(train),
+    }
+    if system in NON_DP_SYSTEMS:
+        record["epochs"] = args.ctgan_epochs
+    started = time.perf_counter()
+    status, tail = _run_with_timeout(cmd, args.timeout, env)
+    record["wall_s"] = round(time.perf_counter() - started, 1)
+    record["status"] = status
+    if status == "timeout":
+        record["timeout_s"] = args.timeout
+        return record
+    if status != "ok" or not out_csv.exists():
+        record["status"] = status if status != "ok" else "error (no output)"
+        record["error"] = tail
+        return record
+    record |= json.loads(out_json.read_text())
+    synthetic = pd.read_csv(out_csv)
+    scored = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        record |= judge.score(dataset, synthetic)
+    record["judge_s"] = round(time.perf_counter() - scored, 1)
+    try:
+        record |= _audit(dataset, synthetic)
+    except Exception as exc:  # the judge numbers still count when the audit cannot run
+        record["audit_error"] = f"{type(exc).__name__}: {exc}"
+    return record
+
+
+def _load_results(path: Path) -> dict[str, Any]:
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"runs": []}
+
+
+def _save_record(path: Path, record: dict[str, Any], meta: dict[str, Any]) -> None:
+    data = _load_results(path)
+    key = (record["dataset"], record["system"], _eps_key(record["epsilon"]))
+    data["runs"] = [r for r in data["runs"] if (r["dataset"], r["system"], _eps_key(r["epsilon"])) != key]
+    data["runs"].append(record)
+    data["meta"] = meta
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
+
+
+# --------------------------------------------------------------------------- plot (inline SVG)
+
+COLORS = {
+    "tabsynth-dp-tvae": "#1f77b4",
+    "tabsynth-dp-ctgan": "#17becf",
+    "ctgan-tvae": "#7f7f7f",
+    "ctgan-ctgan": "#bcbd22",
+    "sn-dpctgan": "#d62728",
+    "sn-mst": "#ff7f0e",
+    "sn-aim": "#2ca02c",
+}
+
+
+def _svg_plot(runs: list[dict[str, Any]], path: Path) -> None:
+    ok = [r for r in runs if r.get("status") == "ok" and r.get("tstr_auc") is not None]
+    datasets = [d for d in ("credit_default", "adult") if any(r["dataset"] == d for r in ok)]
+    if not datasets:
+        return
+    metrics = [("tstr_auc", "TSTR AUC", "trtr_auc"), ("quality", "quality", "quality_ceiling")]
+    xs = [0.5, 1.0, 3.0, 8.0]
+    pw, ph, ml, mt, gap = 330, 230, 55, 40, 30
+    width = ml + 2 * (pw + gap) + 170
+    height = mt + len(datasets) * (ph + 70) + 10
+    lx0, lx1 = math.log(0.4), math.log(10.0)
+
+    def xpos(eps: float | None, x0: float) -> float:
+        if eps is None:
+            return x0 + pw - 22
+        return x0 + 10 + (math.log(eps) - lx0) / (lx1 - lx0) * (pw - 60)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="sans-serif" font-size="11">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{ml}" y="18" font-size="13" font-weight="bold">Utility against epsilon '
+        "(judge: ../shared/judge/score.py; delta = 1e-5; rightmost tick = no DP)</text>",
+    ]
+    for row, dataset in enumerate(datasets):
+        rows = [r for r in ok if r["dataset"] == dataset]
+        for col, (metric, title, ceiling_key) in enumerate(metrics):
+            x0 = ml + col * (pw + gap)
+            y0 = mt + row * (ph + 70) + 15
+            values = [r[metric] for r in rows if r.get(metric) is not None]
+            ceiling = next((r[ceiling_key] for r in rows if r.get(ceiling_key) is not None), None)
+            lo = min(values + ([ceiling] if ceiling else [])) if values else 0.4
+            hi = max(values + ([ceiling] if ceiling else [])) if values else 1.0
+            lo, hi = math.floor(lo * 20) / 20, min(1.0, math.ceil(hi * 20) / 20 + 1e-9)
+            if hi - lo < 0.1:
+                lo = hi - 0.1
+
+            def ypos(v: float, lo: float = lo, hi: float = hi, y0: float = y0) -> float:
+                return y0 + ph - (v - lo) / (hi - lo) * ph
+
+            parts.append(f'<text x="{x0}" y="{y0 - 6}" font-weight="bold">{dataset}: {title}</text>')
+            parts.append(f'<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>')
+            tick = lo
+            while tick <= hi + 1e-9:
+                y = ypos(tick)
+                parts.append(f'<line x1="{x0}" x2="{x0 + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
+                parts.append(f'<text x="{x0 - 4}" y="{y + 4:.1f}" text-anchor="end">{tick:.2f}</text>')
+                tick += 0.05 if hi - lo <= 0.4 else 0.1
+            for eps in [*xs, None]:
+                x = xpos(eps, x0)
+                label = "none" if eps is None else f"{eps:g}"
+                parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y0 + ph}" y2="{y0 + ph + 4}" stroke="#444"/>')
+                parts.append(f'<text x="{x:.1f}" y="{y0 + ph + 16}" text-anchor="middle">{label}</text>')
+            parts.append(f'<text x="{x0 + pw / 2}" y="{y0 + ph + 32}" text-anchor="middle">epsilon (log scale)</text>')
+            if ceiling is not None:
+                y = ypos(ceiling)
+                parts.append(
+                    f'<line x1="{x0}" x2="{x0 + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#000" stroke-dasharray="5,4"/>'
+                )
+                parts.append(f'<text x="{x0 + 4}" y="{y - 3:.1f}" fill="#000">real data {ceiling:.3f}</text>')
+            for system in ALL_SYSTEMS:
+                pts = sorted(
+                    ((r["epsilon"], r[metric]) for r in rows if r["system"] == system and r.get(metric) is not None),
+                    key=lambda p: math.inf if p[0] is None else p[0],
+                )
+                if not pts:
+                    continue
+                color = COLORS[system]
+                finite = [(xpos(e, x0), ypos(v)) for e, v in pts if e is not None]
+                if len(finite) > 1:
+                    d = " ".join(f"{x:.1f},{y:.1f}" for x, y in finite)
+                    parts.append(f'<polyline points="{d}" fill="none" stroke="{color}" stroke-width="2"/>')
+                for e, v in pts:
+                    x, y = xpos(e, x0), ypos(v)
+                    if system in NON_DP_SYSTEMS:
+                        parts.append(
+                            f'<rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" fill="{color}" stroke="#000"/>'
+                        )
+                    else:
+                        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{color}"/>')
+    lx, ly = ml + 2 * (pw + gap), mt + 15
+    for i, system in enumerate(s for s in ALL_SYSTEMS if any(r["system"] == s for r in ok)):
+        y = ly + i * 18
+        parts.append(f'<rect x="{lx}" y="{y - 8}" width="12" height="10" fill="{COLORS[system]}"/>')
+        parts.append(f'<text x="{lx + 18}" y="{y + 1}">{LABELS[system]}</text>')
+    parts.append("</svg>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts) + "\n")
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _past(stop_at: str | None) -> bool:
+    if not stop_at:
+        return False
+    now = dt.datetime.now(dt.UTC)
+    hour, minute = (int(x) for x in stop_at.split(":"))
+    return (now.hour, now.minute) >= (hour, minute)
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--_child":
+        _child(json.loads(sys.argv[2]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", default="credit_default,adult")
+    parser.add_argument("--epsilons", default="0.5,1,3,8,none")
+    parser.add_argument("--systems", default=",".join(ALL_SYSTEMS))
+    parser.add_argument("--ctgan-epochs", type=int, default=100)
+    parser.add_argument("--skip-smartnoise", action="store_true")
+    parser.add_argument("--sn-python", default="/tmp/sn-venv/bin/python")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per run (fit + sample)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--stop-at", default=None, help="HH:MM UTC; no new run starts after it")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "peers.json")
+    parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "img" / "peers.svg")
+    parser.add_argument("--plot-only", action="store_true")
+    args = parser.parse_args()
+    if args.plot_only:
+        _svg_plot(_load_results(args.out)["runs"], args.plot)
+        return
+    datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
+    epsilons = _parse_eps(args.epsilons)
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = [s for s in systems if s not in ALL_SYSTEMS] + [d for d in datasets if d not in DATASETS]
+    if unknown:
+        parser.error(f"unknown systems/datasets: {unknown}")
+    if args.skip_smartnoise:
+        systems = [s for s in systems if s not in SN_SYSTEMS]
+    meta = {
+        "command": " ".join(shlex.quote(a) for a in ["python", "benchmarks/peers.py", *sys.argv[1:]]),
+        "machine": f"{platform.node()} ({os.cpu_count()} CPUs, shared with other work; times are rough)",
+        "audit_config": AUDIT_SETTINGS,
+        "delta": 1e-5,
+    }
+    plan = []
+    for dataset in datasets:
+        for system in systems:
+            for eps in epsilons:
+                if system in NON_DP_SYSTEMS and eps is not None:
+                    continue
+                if system in SN_SYSTEMS and eps is None:
+                    continue
+                plan.append((dataset, system, eps))
+    skipped = []
+    with tempfile.TemporaryDirectory(prefix="peers_") as tmp:
+        for dataset, system, eps in plan:
+            if _past(args.stop_at):
+                skipped.append((dataset, system, _eps_key(eps)))
+                continue
+            print(f"[{dt.datetime.now(dt.UTC):%H:%M:%S}] {dataset} {system} eps={_eps_key(eps)}", flush=True)
+            record = _one_run(args, dataset, system, eps, Path(tmp))
+            _save_record(args.out, record, meta)
+            shown = {k: record.get(k) for k in ("status", "fit_s", "tstr_auc", "quality", "dcr_share", "mia_auc")}
+            print(json.dumps(shown), flush=True)
+            _svg_plot(_load_results(args.out)["runs"], args.plot)
+    if skipped:
+        print("not started (past --stop-at):", json.dumps(skipped), flush=True)
+    _svg_plot(_load_results(args.out)["runs"], args.plot)
+
+
+if __name__ == "__main__":
+    main()
