@@ -146,7 +146,7 @@ class ColumnSpec:
         if unknown:
             errors.append(f"{where}: unknown keys {unknown}; allowed keys are {sorted(allowed)}.")
         try:
-            kind = ColumnKind(data.get("kind"))
+            kind = ColumnKind(str(data.get("kind")))
         except ValueError:
             kinds = ", ".join(k.value for k in ColumnKind)
             errors.append(f"{where}: kind must be one of {kinds}, got {data.get('kind')!r}.")
@@ -342,7 +342,7 @@ class TableSchema:
             "# kinds: categorical, continuous, integer, boolean, datetime, identifier, text.\n"
             "# identifier/text columns are never modelled: handling 'drop' or 'fake'.\n"
         )
-        return header + yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+        return header + str(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True))
 
     def save(self, path: str | Path) -> Path:
         return write_text(self.to_yaml(), path)

@@ -68,7 +68,7 @@ def _laplace_curve(epsilon: float) -> np.ndarray:
     # Mironov 2017, Prop. 6, with scale b = 1/epsilon, in log space for stability.
     terms = np.stack([np.log(a / (2 * a - 1)) + (a - 1) * epsilon, np.log((a - 1) / (2 * a - 1)) - a * epsilon])
     curve = logsumexp(terms, axis=0) / (a - 1)
-    return np.minimum(curve, epsilon)
+    return np.asarray(np.minimum(curve, epsilon), dtype=np.float64)
 
 
 def rdp_curve(event: DPEvent) -> np.ndarray:
@@ -122,8 +122,10 @@ class RDPAccountant:
         self.rdp = self.rdp + rdp_curve(event)
         self.delta_extra += delta_extra(event)
         if self.pure_epsilon is not None:
-            is_pure = isinstance(event, (LaplaceEvent, PureDPEvent))
-            self.pure_epsilon = self.pure_epsilon + event.epsilon if is_pure else None
+            if isinstance(event, (LaplaceEvent, PureDPEvent)):
+                self.pure_epsilon = self.pure_epsilon + event.epsilon
+            else:
+                self.pure_epsilon = None
         return self
 
     def copy(self) -> RDPAccountant:

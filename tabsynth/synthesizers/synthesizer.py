@@ -76,6 +76,8 @@ class Synthesizer:
         >>> rich = synth.sample(1000, conditions={"income": ">50K"})
     """
 
+    manifest_: dict[str, Any]  # set by Synthesizer.load: the model folder's manifest
+
     def __init__(
         self,
         model: str = "dp-tvae",

@@ -78,11 +78,13 @@ class _AutoregressiveHeads(nn.Module):
 
     def column_shift(self, j: int, inputs: torch.Tensor) -> torch.Tensor:
         prefix = inputs[:, : self.offsets[j]] if self.offsets[j] else torch.zeros_like(inputs[:, :1])
-        return self.columns[j](prefix)
+        out: torch.Tensor = self.columns[j](prefix)
+        return out
 
     def position_shift(self, k: int, inputs: torch.Tensor) -> torch.Tensor:
         j = self.numeric[k]
-        return self.positions[k](inputs[:, : self.offsets[j] + self.n_slots[j]])
+        out: torch.Tensor = self.positions[k](inputs[:, : self.offsets[j] + self.n_slots[j]])
+        return out
 
     def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = torch.cat([self.column_shift(j, inputs) for j in range(len(self.columns))], dim=1)
@@ -112,7 +114,8 @@ class _VAE(nn.Module):
         return heads, mu, logvar
 
     def decode(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        return self.decoder(torch.cat([z, cond], dim=1))
+        out: torch.Tensor = self.decoder(torch.cat([z, cond], dim=1))
+        return out
 
 
 class TVAEModel:

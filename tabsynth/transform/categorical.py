@@ -77,7 +77,7 @@ class CategoricalEncoder:
             if not self.nullable:
                 raise SchemaError(f"Column {self.name!r} is declared nullable: false but has missing values.")
             codes[is_null] = self.null_slot
-        return codes
+        return np.asarray(codes, dtype=np.int32)
 
     def inverse_transform(self, slots: np.ndarray) -> pd.Series:
         lookup = np.empty(self.n_slots, dtype=object)
@@ -202,14 +202,14 @@ def fit_categorical(
     )
     order = np.argsort([str(c) for c in released.categories], kind="stable")
     categories = tuple(released.categories[i] for i in order)
-    cells = [*released.counts[order], released.other_count]
+    found: list[float] = [*released.counts[order], released.other_count]
     if spec.nullable:
-        cells.append(released.null_count)
+        found.append(released.null_count)
     return CategoricalEncoder(
         name=spec.name,
         kind=spec.kind,
         categories=categories,
         has_other=True,
         nullable=spec.nullable,
-        marginal=_normalise(np.asarray(cells, dtype=float)),
+        marginal=_normalise(np.asarray(found, dtype=float)),
     )

@@ -101,7 +101,7 @@ class NumericEncoder:
         value = np.clip(value, self.lower, self.upper)
         if self.nullable:
             value = np.where(slot == self.null_slot, np.nan, value)
-        return value
+        return np.asarray(value, dtype=np.float64)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -72,7 +72,7 @@ def _to_float(col: pd.Series, kind: ColumnKind) -> np.ndarray:
         if seconds is None:
             seconds = np.array([t.timestamp() if pd.notna(t) else np.nan for t in stamps], dtype=float)
         return seconds.astype(float)
-    return pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return np.asarray(pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan), dtype=np.float64)
 
 
 def _from_float(values: np.ndarray, kind: ColumnKind) -> pd.Series:
@@ -172,7 +172,7 @@ class DPTableTransformer:
         return spec.kind is ColumnKind.CATEGORICAL and spec.categories is None
 
     def _calibrate(
-        self, ledger: PrivacyLedger, epsilon: float | None, n_mech: int, schema: TableSchema
+        self, ledger: PrivacyLedger, epsilon: float | None, n_mech: float, schema: TableSchema
     ) -> tuple[float, float]:
         if not ledger.is_dp:
             return 1.0, ledger.delta
