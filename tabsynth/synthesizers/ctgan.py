@@ -3,9 +3,13 @@
 Privacy argument:
 
 * Only the discriminator reads records. Each discriminator step takes a Poisson batch of real
-  rows plus a fixed number of generated rows, clips every row's gradient (ghost clipping) and
-  adds Gaussian noise through the shared trainer; a real row's presence changes the clipped sum
-  by at most ``max_grad_norm``, the sensitivity the accountant assumes. ``pac`` is 1.
+  rows plus a fixed number of generated rows (``fake_share`` of the expected batch), clips every
+  row's gradient (ghost clipping) and adds Gaussian noise through the shared trainer; a real
+  row's presence changes the clipped sum by at most ``max_grad_norm``, the sensitivity the
+  accountant assumes. ``pac`` is 1. What the discriminator reads of a row (the row, its
+  condition and, with ``interactions``, the row times its target one-hot) is a fixed function of
+  that one row, so per-row clipping still bounds its influence. The generated rows (fresh, or
+  with ``reuse_fakes`` those of the previous generator step) depend only on released weights.
 * The generator never sees records: its loss reads the discriminator's (already DP) weights
   through ``torch.func.functional_call`` with detached parameters, and the conditional vectors
   it is given are drawn from the transformer's DP marginals. Its marginal loss compares its own
@@ -46,17 +50,23 @@ __all__ = ["CTGANConfig", "CTGANModel"]
 class CTGANConfig:
     embedding: int = 64
     generator_dim: int = 128
-    discriminator_dim: int = 128
+    discriminator_dim: int = 64
     # None: 2e-4 under DP (a faster generator outruns the noisy critic), the training learning rate without DP
     generator_lr: float | None = None
     tau: float = 0.2
     generator_steps: int = 1  # generator updates per DP discriminator step (free: post-processing)
     condition_on: str = "target"  # training conditions: the "target" only (as at sampling) or "all" columns
+    interactions: bool = True  # the discriminator also reads (target one-hot) x row: class-wise features
+    reuse_fakes: bool = True  # the discriminator step reuses the last generator step's rows (one update old)
+    fake_share: float = 0.5  # generated rows per step (discriminator and generator), as a share of the batch size
+    straight_through: bool = True  # generated one-hots are exact in the forward pass (gradients via the soft ones)
     marginal_weight: float = 5.0  # generator loss: KL(DP marginal || batch-mean output), per column
 
     def __post_init__(self) -> None:
         if self.condition_on not in ("target", "all"):
             raise ConfigError(f"condition_on must be 'target' or 'all', got {self.condition_on!r}.")
+        if not 0 < self.fake_share <= 4:
+            raise ConfigError(f"fake_share must be in (0, 4], got {self.fake_share!r}.")
         if self.marginal_weight < 0:
             raise ConfigError(f"marginal_weight must be >= 0, got {self.marginal_weight!r}.")
 
@@ -113,7 +123,13 @@ class CTGANModel:
         target_only = config.condition_on == "target" and cond_columns
         self.train_columns = (cond_columns[0],) if target_only else self.discrete
         self.generator_net = _Generator(config.embedding + layout.onehot_dim, config.generator_dim, _heads(layout))
-        self.discriminator = _discriminator(layout.dense_dim + layout.onehot_dim, config.discriminator_dim)
+        interact = cond_columns and config.interactions and config.condition_on == "target"
+        self.interact = cond_columns[0] if interact else None
+        if self.interact is None:
+            d_in = layout.dense_dim + layout.onehot_dim
+        else:
+            d_in = (1 + layout.n_slots[self.interact]) * layout.dense_dim
+        self.discriminator = _discriminator(d_in, config.discriminator_dim)
         for module in (self.generator_net, self.discriminator):
             init_linear_layers(module, generator)
 
@@ -149,7 +165,11 @@ class CTGANModel:
                 blocks.append(F.one_hot(gumbel_argmax(logits, gen), width).float())
             else:
                 u = torch.rand(logits.shape, generator=gen, device=cond.device).clamp_min(1e-20)
-                blocks.append(F.softmax((logits - torch.log(-torch.log(u))) / self.config.tau, dim=1))
+                soft = F.softmax((logits - torch.log(-torch.log(u))) / self.config.tau, dim=1)
+                if self.config.straight_through:
+                    hard_block = F.one_hot(soft.argmax(dim=1), width).to(soft.dtype)
+                    soft = hard_block - soft.detach() + soft
+                blocks.append(soft)
         positions = torch.tanh(raw[:, self.layout.onehot_dim :])
         return torch.cat([*blocks, positions], dim=1), raw
 
@@ -171,6 +191,14 @@ class CTGANModel:
             total = total + (target * (torch.log(target.clamp_min(1e-8)) - torch.log(mean))).sum()
         return total / len(self.layout.n_slots)
 
+    def _d_input(self, dense: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """What the discriminator reads: the row, its condition and (optionally) row x target one-hot."""
+        if self.interact is None:
+            return torch.cat([dense, cond], 1)
+        start, width = self.layout.offsets[self.interact], self.layout.n_slots[self.interact]
+        outer = cond[:, start : start + width, None] * dense[:, None, :]
+        return torch.cat([dense, outer.flatten(1)], 1)  # (the condition is the row's own target block)
+
     # ---- training ---------------------------------------------------------------------------
     def fit(self, table: TensorTable, *, generator: torch.Generator, config: Any, **train_args: Any) -> TrainResult:
         device = table.device
@@ -180,17 +208,23 @@ class CTGANModel:
         if g_lr is None:
             g_lr = 2e-4 if train_args["ledger"].is_dp else config.learning_rate
         g_opt = torch.optim.Adam(self.generator_net.parameters(), lr=g_lr, betas=(0.5, 0.9))
-        n_fake = config.batch_size
+        n_fake = max(2, round(self.config.fake_share * config.batch_size))
         self._marginal_tensors = [torch.as_tensor(m, dtype=torch.float32, device=device) for m in self.marginals]
+
+        recent: list[tuple[torch.Tensor, torch.Tensor]] = []  # generated rows for the next discriminator step
 
         def forward(module: nn.Module, rows: torch.Tensor) -> torch.Tensor:
             column = self._random_columns(len(rows), generator, device)
             real_cond = self._cond_from_slots(column, table.slots[rows, column], device)
-            fake_column = self._random_columns(n_fake, generator, device)
-            fake_cond = self._cond_from_slots(fake_column, self._marginal_slots(fake_column, generator, device), device)
-            with torch.no_grad():
-                fake, _ = self._generate(fake_cond, generator, hard=False)
-            x = torch.cat([torch.cat([table.dense(rows), real_cond], 1), torch.cat([fake, fake_cond], 1)])
+            if recent:  # the last generator step's rows (one update old): saves a generator pass
+                fake, fake_cond = recent.pop()
+            else:
+                fake_column = self._random_columns(n_fake, generator, device)
+                fake_slot = self._marginal_slots(fake_column, generator, device)
+                fake_cond = self._cond_from_slots(fake_column, fake_slot, device)
+                with torch.no_grad():
+                    fake, _ = self._generate(fake_cond, generator, hard=False)
+            x = torch.cat([self._d_input(table.dense(rows), real_cond), self._d_input(fake, fake_cond)])
             return module(x).squeeze(1)
 
         def loss(logits: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -208,13 +242,15 @@ class CTGANModel:
             slot = self._marginal_slots(column, generator, device)
             cond = self._cond_from_slots(column, slot, device)
             fake, raw = self._generate(cond, generator, hard=False)
+            if self.config.reuse_fakes:
+                recent[:] = [(fake.detach(), cond)]
             d_module = getattr(model, "_module", model)
             params = {name: p.detach() for name, p in d_module.named_parameters()}
             hooks = getattr(model, "disable_hooks", None)
             if hooks is not None:  # the generator step is not a DP step: no per-sample bookkeeping
                 model.disable_hooks()
             try:
-                logits = torch.func.functional_call(d_module, params, (torch.cat([fake, cond], 1),)).squeeze(1)
+                logits = torch.func.functional_call(d_module, params, (self._d_input(fake, cond),)).squeeze(1)
                 g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
                 g_loss = g_loss + self._conditional_loss(raw, column, slot)
                 if self.config.marginal_weight > 0:
