@@ -27,6 +27,7 @@ from .events import (
     DPSGDEvent,
     GaussianEvent,
     LaplaceEvent,
+    ParallelEvent,
     PureDPEvent,
     ThresholdedGaussianEvent,
 )
@@ -83,6 +84,9 @@ def rdp_curve(event: DPEvent) -> np.ndarray:
         if event.steps == 0:
             return np.zeros_like(ORDERS)
         return _sgd_step_curve(float(event.noise_multiplier), float(event.sample_rate)) * event.steps
+    if isinstance(event, ParallelEvent):  # disjoint partitions: the worst branch, order by order
+        curves = [np.sum([rdp_curve(e) for e in branch], axis=0) for branch in event.branches]
+        return np.asarray(np.max(np.stack(curves), axis=0), dtype=np.float64)
     raise PrivacyError(f"The RDP accountant does not support {type(event).__name__}.")
 
 
@@ -91,6 +95,8 @@ def delta_extra(event: DPEvent) -> float:
     if isinstance(event, ThresholdedGaussianEvent):
         z = (event.threshold - 1.0) / event.noise_multiplier
         return 0.5 * math.erfc(z / math.sqrt(2.0))
+    if isinstance(event, ParallelEvent):
+        return max(sum(delta_extra(e) for e in branch) for branch in event.branches)
     return 0.0
 
 

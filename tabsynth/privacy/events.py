@@ -23,6 +23,7 @@ __all__ = [
     "DPSGDEvent",
     "GaussianEvent",
     "LaplaceEvent",
+    "ParallelEvent",
     "PureDPEvent",
     "ThresholdedGaussianEvent",
     "event_from_dict",
@@ -120,7 +121,35 @@ class DPSGDEvent:
             raise PrivacyError(f"steps must be a non-negative integer, got {self.steps!r}.")
 
 
-DPEvent = GaussianEvent | ThresholdedGaussianEvent | LaplaceEvent | PureDPEvent | DPSGDEvent
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParallelEvent:
+    """Mechanisms run on *disjoint* partitions of the records (parallel composition).
+
+    Each branch is the sequence of events run on one partition, where the partition is chosen
+    by a property of the record itself (e.g. its target class). Under add/remove-one-record
+    neighbouring, only the branch of the added or removed record sees a different input, so
+    the cost is that of the most expensive branch (per Rényi order).
+
+    Args:
+        branches: one tuple of (non-parallel) events per partition.
+        partition: what the records are partitioned by, for the ledger's reader.
+    """
+
+    type: ClassVar[str] = "parallel"
+    branches: tuple[tuple[SimpleEvent, ...], ...]
+    partition: str = ""
+
+    def __post_init__(self) -> None:
+        branches = tuple(tuple(branch) for branch in self.branches)
+        object.__setattr__(self, "branches", branches)
+        if not branches or any(not branch for branch in branches):
+            raise PrivacyError("A parallel event needs at least one branch, each with at least one event.")
+        if any(isinstance(e, ParallelEvent) for branch in branches for e in branch):
+            raise PrivacyError("Parallel events cannot be nested.")
+
+
+SimpleEvent = GaussianEvent | ThresholdedGaussianEvent | LaplaceEvent | PureDPEvent | DPSGDEvent
+DPEvent = SimpleEvent | ParallelEvent
 
 _EVENT_TYPES: dict[str, type[Any]] = {
     cls.type: cls for cls in (GaussianEvent, ThresholdedGaussianEvent, LaplaceEvent, PureDPEvent, DPSGDEvent)
@@ -129,11 +158,23 @@ _EVENT_TYPES: dict[str, type[Any]] = {
 
 def event_to_dict(event: DPEvent) -> dict[str, Any]:
     """Serialise an event to a JSON-ready dictionary with a ``type`` tag."""
+    if isinstance(event, ParallelEvent):
+        return {
+            "type": event.type,
+            "partition": event.partition,
+            "branches": [[event_to_dict(e) for e in branch] for branch in event.branches],
+        }
     return {"type": event.type, **asdict(event)}
 
 
 def event_from_dict(data: dict[str, Any]) -> DPEvent:
     """Rebuild an event from :func:`event_to_dict` output; unknown types or fields raise."""
+    if isinstance(data, dict) and data.get("type") == ParallelEvent.type:
+        extra = set(data) - {"type", "partition", "branches"}
+        if extra or not isinstance(data.get("branches"), list):
+            raise PrivacyError(f"Parallel privacy event with unknown fields {sorted(extra)} or no 'branches' list.")
+        branches = tuple(tuple(event_from_dict(e) for e in branch) for branch in data["branches"])
+        return ParallelEvent(branches=branches, partition=str(data.get("partition", "")))  # type: ignore[arg-type]
     if not isinstance(data, dict) or data.get("type") not in _EVENT_TYPES:
         known = ", ".join(sorted(_EVENT_TYPES))
         raise PrivacyError(f"Unknown privacy event {data!r}: expected a 'type' among {known}.")

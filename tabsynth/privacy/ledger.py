@@ -77,6 +77,18 @@ class PrivacyLedger:
     def entries(self) -> tuple[LedgerEntry, ...]:
         return tuple(self._entries)
 
+    def fork(self, epsilon: float) -> PrivacyLedger:
+        """A ledger with the same spends and another budget: one branch of a parallel composition.
+
+        The caller records the branches' new events in this ledger as one
+        :class:`~tabsynth.privacy.events.ParallelEvent`.
+        """
+        child = PrivacyLedger(epsilon, self.delta)
+        for entry in self._entries:
+            child._entries.append(entry)
+            child._accountant.compose(entry.event)
+        return child
+
     def epsilon_if(self, *events: DPEvent) -> float:
         """Total epsilon (at the budget's delta) if ``events`` were spent as well."""
         trial = self._accountant.copy()
