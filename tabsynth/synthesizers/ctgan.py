@@ -59,7 +59,8 @@ class CTGANConfig:
     interactions: bool = True  # the discriminator also reads (target one-hot) x row: class-wise features
     reuse_fakes: bool = True  # the discriminator step reuses the last generator step's rows (one update old)
     fake_share: float = 0.5  # generated rows per step (discriminator and generator), as a share of the batch size
-    straight_through: bool = True  # generated one-hots are exact in the forward pass (gradients via the soft ones)
+    # generated one-hots exact in the forward pass (gradients via the soft ones); None: under DP only (measured best)
+    straight_through: bool | None = None
     marginal_weight: float = 5.0  # generator loss: KL(DP marginal || batch-mean output), per column
 
     def __post_init__(self) -> None:
@@ -120,6 +121,7 @@ class CTGANModel:
         self.config = config
         self.discrete = tuple(j for j in range(len(layout.n_slots)) if j not in layout.numeric)
         self.marginals = layout.marginals  # DP: released by the transformer
+        self._straight_through = bool(config.straight_through)  # resolved in fit (None: under DP)
         target_only = config.condition_on == "target" and cond_columns
         self.train_columns = (cond_columns[0],) if target_only else self.discrete
         self.generator_net = _Generator(config.embedding + layout.onehot_dim, config.generator_dim, _heads(layout))
@@ -166,7 +168,7 @@ class CTGANModel:
             else:
                 u = torch.rand(logits.shape, generator=gen, device=cond.device).clamp_min(1e-20)
                 soft = F.softmax((logits - torch.log(-torch.log(u))) / self.config.tau, dim=1)
-                if self.config.straight_through:
+                if self._straight_through:
                     hard_block = F.one_hot(soft.argmax(dim=1), width).to(soft.dtype)
                     soft = hard_block - soft.detach() + soft
                 blocks.append(soft)
@@ -204,9 +206,12 @@ class CTGANModel:
         device = table.device
         self.generator_net.to(device)
         self.discriminator.to(device)
+        dp = train_args["ledger"].is_dp
+        st = self.config.straight_through
+        self._straight_through = dp if st is None else st
         g_lr = self.config.generator_lr
         if g_lr is None:
-            g_lr = 2e-4 if train_args["ledger"].is_dp else config.learning_rate
+            g_lr = 2e-4 if dp else config.learning_rate
         g_opt = torch.optim.Adam(self.generator_net.parameters(), lr=g_lr, betas=(0.5, 0.9))
         n_fake = max(2, round(self.config.fake_share * config.batch_size))
         self._marginal_tensors = [torch.as_tensor(m, dtype=torch.float32, device=device) for m in self.marginals]
