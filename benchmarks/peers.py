@@ -113,14 +113,16 @@ def _child(spec: dict[str, Any]) -> None:
     train, _, _ = judge.load(dataset)
     info: dict[str, Any] = {}
     if system.startswith("tabsynth-"):
+        from tabsynth.schema import load_schema
         from tabsynth.synthesizers import Synthesizer
 
         kind = system.removeprefix("tabsynth-")
+        schema = load_schema(spec["schema"]) if spec.get("schema") else None
         synth = Synthesizer(kind, epsilon=eps, delta=1e-5, random_state=0, device="cpu")
         started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            synth.fit(train, target=DATASETS[dataset]["target"], sensitive=DATASETS[dataset]["sensitive"])
+            synth.fit(train, schema, target=DATASETS[dataset]["target"], sensitive=DATASETS[dataset]["sensitive"])
         fit_s = time.perf_counter() - started
         started = time.perf_counter()
         synthetic = synth.sample(len(train), random_state=1)
@@ -220,7 +222,8 @@ def _audit(dataset: str, synthetic: pd.DataFrame) -> dict[str, Any]:
 
 def _one_run(args: argparse.Namespace, dataset: str, system: str, eps: float | None, work: Path) -> dict[str, Any]:
     train, _, _ = judge.load(dataset)
-    tag = f"{dataset}_{system}_{_eps_key(eps)}"
+    schema = args.schema_paths.get(dataset) if system in DP_SYSTEMS else None
+    tag = f"{dataset}_{system}_{_eps_key(eps)}{'_schema' if schema else ''}"
     out_csv, out_json = work / f"{tag}.csv", work / f"{tag}.json"
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -252,6 +255,7 @@ def _one_run(args: argparse.Namespace, dataset: str, system: str, eps: float | N
             "epsilon": eps,
             "threads": args.threads,
             "ctgan_epochs": args.ctgan_epochs,
+            "schema": schema,
             "out_csv": str(out_csv),
             "out_json": str(out_json),
         }
@@ -259,7 +263,8 @@ def _one_run(args: argparse.Namespace, dataset: str, system: str, eps: float | N
     record: dict[str, Any] = {
         "dataset": dataset,
         "system": system,
-        "label": LABELS[system],
+        "label": LABELS[system] + (" (public category lists)" if schema else ""),
+        "variant": "schema: " + Path(schema).name if schema else "schema inferred" if system in DP_SYSTEMS else None,
         "epsilon": eps,
         "delta": 1e-5 if eps is not None else None,
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -298,10 +303,14 @@ def _load_results(path: Path) -> dict[str, Any]:
     return {"runs": []}
 
 
+def _key(record: dict[str, Any]) -> tuple[str, str, str, str]:
+    variant = record.get("variant") or ("schema inferred" if record["system"] in DP_SYSTEMS else "")
+    return record["dataset"], record["system"], _eps_key(record["epsilon"]), variant
+
+
 def _save_record(path: Path, record: dict[str, Any], meta: dict[str, Any]) -> None:
     data = _load_results(path)
-    key = (record["dataset"], record["system"], _eps_key(record["epsilon"]))
-    data["runs"] = [r for r in data["runs"] if (r["dataset"], r["system"], _eps_key(r["epsilon"])) != key]
+    data["runs"] = [r for r in data["runs"] if _key(r) != _key(record)]
     data["runs"].append(record)
     data["meta"] = meta
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -321,6 +330,15 @@ COLORS = {
     "sn-mst": "#ff7f0e",
     "sn-aim": "#2ca02c",
 }
+
+
+def _has_schema(record: dict[str, Any]) -> bool:
+    return str(record.get("variant") or "").startswith("schema: ")
+
+
+def _series(runs: list[dict[str, Any]]) -> list[tuple[str, bool]]:
+    present = {(r["system"], _has_schema(r)) for r in runs}
+    return [(s, v) for s in ALL_SYSTEMS for v in (False, True) if (s, v) in present]
 
 
 def _svg_plot(runs: list[dict[str, Any]], path: Path) -> None:
@@ -356,7 +374,7 @@ def _svg_plot(runs: list[dict[str, Any]], path: Path) -> None:
             ceiling = next((r[ceiling_key] for r in rows if r.get(ceiling_key) is not None), None)
             lo = min(values + ([ceiling] if ceiling else [])) if values else 0.4
             hi = max(values + ([ceiling] if ceiling else [])) if values else 1.0
-            lo, hi = math.floor(lo * 20) / 20, min(1.0, math.ceil(hi * 20) / 20 + 1e-9)
+            lo, hi = math.floor(lo * 20) / 20, min(1.0, math.ceil(hi * 20) / 20 + 0.05)
             if hi - lo < 0.1:
                 lo = hi - 0.1
 
@@ -383,18 +401,23 @@ def _svg_plot(runs: list[dict[str, Any]], path: Path) -> None:
                     f'<line x1="{x0}" x2="{x0 + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#000" stroke-dasharray="5,4"/>'
                 )
                 parts.append(f'<text x="{x0 + 4}" y="{y - 3:.1f}" fill="#000">real data {ceiling:.3f}</text>')
-            for system in ALL_SYSTEMS:
+            for system, schema_given in _series(ok):
                 pts = sorted(
-                    ((r["epsilon"], r[metric]) for r in rows if r["system"] == system and r.get(metric) is not None),
+                    (
+                        (r["epsilon"], r[metric])
+                        for r in rows
+                        if r["system"] == system and _has_schema(r) == schema_given and r.get(metric) is not None
+                    ),
                     key=lambda p: math.inf if p[0] is None else p[0],
                 )
                 if not pts:
                     continue
                 color = COLORS[system]
+                dash = ' stroke-dasharray="6,3"' if schema_given else ""
                 finite = [(xpos(e, x0), ypos(v)) for e, v in pts if e is not None]
                 if len(finite) > 1:
                     d = " ".join(f"{x:.1f},{y:.1f}" for x, y in finite)
-                    parts.append(f'<polyline points="{d}" fill="none" stroke="{color}" stroke-width="2"/>')
+                    parts.append(f'<polyline points="{d}" fill="none" stroke="{color}" stroke-width="2"{dash}/>')
                 for e, v in pts:
                     x, y = xpos(e, x0), ypos(v)
                     if system in NON_DP_SYSTEMS:
@@ -404,13 +427,50 @@ def _svg_plot(runs: list[dict[str, Any]], path: Path) -> None:
                     else:
                         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{color}"/>')
     lx, ly = ml + 2 * (pw + gap), mt + 15
-    for i, system in enumerate(s for s in ALL_SYSTEMS if any(r["system"] == s for r in ok)):
+    for i, (system, schema_given) in enumerate(_series(ok)):
         y = ly + i * 18
+        label = LABELS[system] + (", public categories (dashed)" if schema_given else "")
         parts.append(f'<rect x="{lx}" y="{y - 8}" width="12" height="10" fill="{COLORS[system]}"/>')
-        parts.append(f'<text x="{lx + 18}" y="{y + 1}">{LABELS[system]}</text>')
+        parts.append(f'<text x="{lx + 18}" y="{y + 1}">{label}</text>')
     parts.append("</svg>")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(parts) + "\n")
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}" if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def markdown_table(runs: list[dict[str, Any]], dataset: str) -> str:
+    """The measured runs of one dataset as a Markdown table (status shown for runs without scores)."""
+    order = {s: i for i, s in enumerate(ALL_SYSTEMS)}
+    rows = sorted(
+        (r for r in runs if r["dataset"] == dataset),
+        key=lambda r: (order[r["system"]], _has_schema(r), math.inf if r["epsilon"] is None else r["epsilon"]),
+    )
+    lines = [
+        "| system | ε | TSTR AUC | quality | DCR share (judge) | MIA AUC (audit) | exact | fit (s) | sample rows/s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        label = r.get("label", LABELS[r["system"]])
+        eps = _eps_key(r["epsilon"])
+        if r.get("status") != "ok":
+            status = r.get("status", "?")
+            if status == "timeout":
+                status = f"timed out after {r.get('timeout_s', 0):.0f} s"
+            lines.append(f"| {label} | {eps} | {status} | | | | | | |")
+            continue
+        lines.append(
+            f"| {label} | {eps} | {_fmt(r.get('tstr_auc'))} | {_fmt(r.get('quality'))} | {_fmt(r.get('dcr_share'))} "
+            f"| {_fmt(r.get('mia_auc'))} | {_fmt(r.get('exact'))} | {_fmt(r.get('fit_s'), 1)} "
+            f"| {_fmt(r.get('sample_rows_per_s'))} |"
+        )
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- main
@@ -440,11 +500,25 @@ def main() -> None:
     parser.add_argument("--stop-at", default=None, help="HH:MM UTC; no new run starts after it")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "peers.json")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "img" / "peers.svg")
-    parser.add_argument("--plot-only", action="store_true")
+    parser.add_argument("--plot-only", action="store_true", help="only redraw the plot from --out")
+    parser.add_argument("--table", action="store_true", help="print Markdown tables of --out and exit")
+    parser.add_argument(
+        "--schema",
+        action="append",
+        default=[],
+        metavar="DATASET=PATH",
+        help="tabsynth runs on DATASET use this schema (e.g. public category lists) instead of inferring it",
+    )
     args = parser.parse_args()
+    if args.table:
+        runs = _load_results(args.out)["runs"]
+        for dataset in dict.fromkeys(r["dataset"] for r in runs):
+            print(f"\n{dataset}\n\n{markdown_table(runs, dataset)}")
+        return
     if args.plot_only:
         _svg_plot(_load_results(args.out)["runs"], args.plot)
         return
+    args.schema_paths = dict(item.split("=", 1) for item in args.schema)
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     epsilons = _parse_eps(args.epsilons)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
