@@ -76,11 +76,16 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--share", type=float, default=0.2, help="minority share after adding rows")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-stratify", dest="stratify", action="store_false", help="one joint model instead")
     args = parser.parse_args(argv)
 
     frame = pd.read_csv(args.data)
     train, test = train_test_split(frame, test_size=0.3, stratify=frame[args.target], random_state=args.seed)
-    synth = Synthesizer("dp-tvae", epsilon=args.epsilon, delta=1e-6, random_state=args.seed, epochs=args.epochs)
+    # stratify: one DP model per class, each on its own rows (parallel composition), so the rare
+    # class gets its own batches and noise instead of being drowned in the joint model's steps.
+    synth = Synthesizer(
+        "dp-tvae", epsilon=args.epsilon, delta=1e-6, random_state=args.seed, epochs=args.epochs, stratify=args.stratify
+    )
     # The label's two values are public knowledge: declare them, so DP category discovery cannot drop
     # the rare class. Everything else (bounds, bins, class counts) is paid from epsilon.
     schema = infer_schema(train, target=args.target).with_categories(args.target, sorted(frame[args.target].unique()))

@@ -73,6 +73,14 @@ class TensorTable:
     def __len__(self) -> int:
         return int(self.slots.shape[0])
 
+    def subset(self, rows: torch.Tensor) -> TensorTable:
+        """The given rows as a table of their own (e.g. one target class)."""
+        out = TensorTable.__new__(TensorTable)
+        out.layout, out.device, out._offsets = self.layout, self.device, self._offsets
+        out.slots, out.positions = self.slots[rows], self.positions[rows]
+        out.interval_mask = self.interval_mask[rows]
+        return out
+
     def dense(self, rows: torch.Tensor) -> torch.Tensor:
         """One-hot blocks followed by positions, for the given row indices."""
         slots = self.slots[rows]

@@ -47,8 +47,22 @@ def build_model(
     name: str, layout: Layout, cond_columns: tuple[int, ...], options: Mapping[str, Any], *, generator: torch.Generator
 ) -> Any:
     entry = MODELS[name]
+    options = dict(options)
+    stratify = bool(options.pop("stratify", False))
+    trained = tuple(options.pop("trained_classes", ()) or ()) or None
     allowed = {f.name for f in fields(entry.config_cls)}
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise ConfigError(f"Unknown model_options {unknown} for {name!r}; allowed: {sorted(allowed)}.")
-    return entry.model_cls(layout, cond_columns, entry.config_cls(**options), generator)
+    config = entry.config_cls(**options)
+    if not stratify:
+        return entry.model_cls(layout, cond_columns, config, generator)
+    from .stratified import StratifiedConfig, StratifiedModel
+
+    return StratifiedModel(
+        lambda gen: entry.model_cls(layout, cond_columns, config, gen),
+        layout,
+        cond_columns,
+        StratifiedConfig(config, trained),
+        generator,
+    )
