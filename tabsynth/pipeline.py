@@ -84,6 +84,7 @@ class ReleaseConfig(BaseModel):
     holdout: float = Field(default=0.2, gt=0, description="a share in (0, 1) or a number of rows")
     max_input_rows: int | None = Field(default=None, gt=0, description="use a random subset of at most this many rows")
     model: str = "dp-tvae"
+    stratify: bool = Field(default=False, description="one DP generator per target class (better minority rows)")
     epsilon: float | None = Field(default=1.0, gt=0)
     delta: float = Field(default=1e-6, gt=0, lt=1)
     epochs: int | None = Field(default=None, gt=0)
@@ -380,6 +381,7 @@ def release(
         epochs=config.epochs,
         batch_size=config.batch_size,
         device=config.device,
+        stratify=config.stratify,
         verbose=verbose,
     ).fit(train, schema)
     privacy = synth.privacy_card()

@@ -108,6 +108,9 @@ def fit(
     max_physical_batch_size: Annotated[
         int | None, typer.Option("--max-physical-batch-size", help="Micro-batch rows (default: 8192 on CUDA).")
     ] = None,
+    stratify: Annotated[
+        bool, typer.Option("--stratify", help="One DP generator per target class (better minority-class rows).")
+    ] = False,
 ) -> None:
     """Fit a DP generator and write a model folder (data-parallel when run under torchrun)."""
     from ..distributed import init_distributed, shutdown_distributed
@@ -126,6 +129,7 @@ def fit(
             batch_size=batch_size,
             device=device,
             max_physical_batch_size=max_physical_batch_size,
+            stratify=stratify,
             verbose=True,
         )
         declared = load_schema(schema) if schema is not None else None
