@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-stratify", dest="stratify", action="store_false", help="one joint model instead")
+    parser.set_defaults(stratify=True)
     args = parser.parse_args(argv)
 
     frame = pd.read_csv(args.data)

@@ -84,7 +84,9 @@ class ReleaseConfig(BaseModel):
     holdout: float = Field(default=0.2, gt=0, description="a share in (0, 1) or a number of rows")
     max_input_rows: int | None = Field(default=None, gt=0, description="use a random subset of at most this many rows")
     model: str = "dp-tvae"
-    stratify: bool = Field(default=False, description="one DP generator per target class (better minority rows)")
+    stratify: bool | Literal["auto"] = Field(
+        default="auto", description="one DP generator per target class (auto: when a class is under 10%)"
+    )
     epsilon: float | None = Field(default=1.0, gt=0)
     delta: float = Field(default=1e-6, gt=0, lt=1)
     epochs: int | None = Field(default=None, gt=0)

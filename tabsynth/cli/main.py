@@ -109,8 +109,12 @@ def fit(
         int | None, typer.Option("--max-physical-batch-size", help="Micro-batch rows (default: 8192 on CUDA).")
     ] = None,
     stratify: Annotated[
-        bool, typer.Option("--stratify", help="One DP generator per target class (better minority-class rows).")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--stratify/--no-stratify",
+            help="One DP generator per target class (default: when the smallest class is under 10%).",
+        ),
+    ] = None,
 ) -> None:
     """Fit a DP generator and write a model folder (data-parallel when run under torchrun)."""
     from ..distributed import init_distributed, shutdown_distributed
@@ -129,7 +133,7 @@ def fit(
             batch_size=batch_size,
             device=device,
             max_physical_batch_size=max_physical_batch_size,
-            stratify=stratify,
+            stratify="auto" if stratify is None else stratify,
             verbose=True,
         )
         declared = load_schema(schema) if schema is not None else None

@@ -25,10 +25,14 @@ from ..transform import CategoricalEncoder, DPTableTransformer, EncodedTable
 from ._data import Layout, TensorTable
 from ._trainer import EpochInfo, TrainingConfig, TrainResult, resolve_device
 from .registry import MODELS, build_model
+from .stratified import MIN_CLASS_ROWS, StratifiedModel
 
 __all__ = ["Synthesizer"]
 
 _SAMPLE_CHUNK = 65_536
+AUTO = "auto"
+#: ``stratify="auto"`` trains per class when the smallest class is under this share of the rows.
+AUTO_STRATIFY_SHARE = 0.1
 
 
 def _largest_remainder(total: int, shares: Sequence[float]) -> list[int]:
@@ -70,7 +74,9 @@ class Synthesizer:
         n_bins: bins per numeric column.
         stratify: train one generator per target class, each on its class's rows only
             (parallel composition: the budget is not split between classes). Much better
-            minority-class rows on imbalanced tables; needs a categorical target.
+            minority-class rows on imbalanced tables; needs a categorical target. ``"auto"``
+            (default) stratifies when the target's smallest class (of at least 32 rows, by
+            its DP count) is under 10% of the rows; the choice is in ``stratified_``.
         model_options: generator-specific settings (e.g. ``{"hidden": 256}``).
         verbose: show a progress bar while training.
 
@@ -97,7 +103,7 @@ class Synthesizer:
         preprocessing_share: float = 0.2,
         n_bins: int = 20,
         model_options: Mapping[str, Any] | None = None,
-        stratify: bool = False,
+        stratify: bool | str = "auto",
         verbose: bool = False,
     ) -> None:
         self.model = model
@@ -161,6 +167,8 @@ class Synthesizer:
     ) -> Synthesizer:
         """Fit the DP transformer and the generator; every statistic is spent from one ledger."""
         self._validate_params()
+        if not (isinstance(self.stratify, bool) or self.stratify == AUTO):
+            raise ConfigError(f"stratify must be True, False or 'auto', got {self.stratify!r}.")
         self._training_config()  # validates the training options before any privacy is spent
         schema = self._resolve_schema(frame, schema, target, sensitive)
         if self.epsilon is None:
@@ -184,14 +192,15 @@ class Synthesizer:
         table = TensorTable(transformer.transform(frame), Layout.from_transformer(transformer), device)
         generator = torch.Generator(device=device).manual_seed(int(np_rng.integers(2**62)))
         cond_columns = self._cond_columns(transformer, schema)
+        stratified = self._decide_stratify(transformer, cond_columns, transformer.n_rows_estimate_, dist)
         model = build_model(
             self.model,
             table.layout,
             cond_columns,
-            {**self.model_options, "stratify": True} if self.stratify else self.model_options,
+            {**self.model_options, "stratify": True} if stratified else self.model_options,
             generator=torch.Generator().manual_seed(int(np_rng.integers(2**62))),
         )
-        if self.stratify:  # per-class sizes from the target's DP marginal (already paid for)
+        if stratified:  # per-class sizes from the target's DP marginal (already paid for)
             model.class_shares = list(transformer.encoders_[cond_columns[0]].marginal)
         result = model.fit(
             table,
@@ -235,6 +244,19 @@ class Synthesizer:
             return infer_schema(frame, target=target, sensitive=sensitive)
         return schema.with_roles(target=target, sensitive=tuple(sensitive) or None)
 
+    def _decide_stratify(
+        self, transformer: DPTableTransformer, cond_columns: tuple[int, ...], n_rows: float, dist: Any
+    ) -> bool:
+        """``stratify`` resolved: "auto" looks at the target's DP marginal (post-processing)."""
+        if self.stratify != AUTO:
+            if self.stratify and not cond_columns:
+                raise ConfigError("stratify=True trains one model per target class: fit with a categorical target.")
+            return bool(self.stratify)
+        if not cond_columns or dist is not None:
+            return False
+        shares = [s for s in transformer.encoders_[cond_columns[0]].marginal if s * n_rows >= MIN_CLASS_ROWS]
+        return len(shares) >= 2 and min(shares) < AUTO_STRATIFY_SHARE
+
     @staticmethod
     def _cond_columns(transformer: DPTableTransformer, schema: TableSchema) -> tuple[int, ...]:
         names = [e.name for e in transformer.encoders_]
@@ -253,6 +275,7 @@ class Synthesizer:
     ) -> None:
         self.transformer_ = transformer
         self.generator_ = model
+        self.stratified_ = isinstance(model, StratifiedModel)
         self.ledger_ = ledger
         self.train_result_ = result
         self.device_ = device
@@ -458,6 +481,7 @@ class Synthesizer:
             "neighboring": ledger["neighboring"],
             "max_grad_norm": self.max_grad_norm,
             "sampling": "poisson",
+            "stratified_by_target": self.stratified_,
             "entries": self._entries_with_epsilon(ledger["entries"]),
         }
         if result is not None:

@@ -42,3 +42,20 @@ def test_save_load_round_trip(stratified: Synthesizer, tmp_path: Path) -> None:
     loaded = Synthesizer.load(stratified.save(tmp_path / "model"), device="cpu")
     assert loaded.stratify
     pd.testing.assert_frame_equal(stratified.sample(50, random_state=3), loaded.sample(50, random_state=3))
+
+
+def test_auto_stratifies_only_imbalanced_targets() -> None:
+    frame = make_frame(1500, seed=3)
+    balanced = Synthesizer(epsilon=5.0, random_state=0, epochs=1).fit(frame, SCHEMA)
+    assert balanced.stratify == "auto" and not balanced.stratified_  # "yes" is ~30% of the rows
+    rare = frame.copy()
+    rare.loc[rare.index[rare["label"] == "yes"][60:], "label"] = "no"  # 60 "yes" rows: 4%
+    imbalanced = Synthesizer(epsilon=5.0, random_state=0, epochs=1).fit(rare, SCHEMA)
+    assert imbalanced.stratified_ and imbalanced.privacy_card()["stratified_by_target"]
+
+
+def test_stratify_must_be_a_bool_or_auto() -> None:
+    from tabsynth.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match="stratify must be True, False or 'auto'"):
+        Synthesizer(stratify="yes").fit(make_frame(200), SCHEMA)  # type: ignore[arg-type]
