@@ -130,6 +130,8 @@ def _child(spec: dict[str, Any]) -> None:
         result = synth.train_result_
         info["epochs"] = round(result.steps * result.sample_rate, 2)
         info["epsilon_spent"] = synth.privacy_spent()["epsilon"] if eps is not None else None
+        info["stratified"] = getattr(synth, "stratified_", getattr(synth, "stratify", None))
+        info["tabsynth_tree"] = _git_state()
     else:
         from ctgan import CTGAN, TVAE
 
@@ -159,6 +161,16 @@ def _child(spec: dict[str, Any]) -> None:
         "threads": spec["threads"],
     }
     Path(spec["out_json"]).write_text(json.dumps(info))
+
+
+def _git_state() -> str:
+    """HEAD commit, plus "+ uncommitted changes in tabsynth/" when the package differs from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "tabsynth"], cwd=ROOT).returncode
+    except OSError:
+        return "unknown"
+    return head.stdout.strip() + (" + uncommitted changes in tabsynth/" if dirty else "")
 
 
 # --------------------------------------------------------------------------- parent: run + score
@@ -349,7 +361,7 @@ def _svg_plot(runs: list[dict[str, Any]], path: Path) -> None:
     metrics = [("tstr_auc", "TSTR AUC", "trtr_auc"), ("quality", "quality", "quality_ceiling")]
     xs = [0.5, 1.0, 3.0, 8.0]
     pw, ph, ml, mt, gap = 330, 230, 55, 40, 30
-    width = ml + 2 * (pw + gap) + 170
+    width = ml + 2 * (pw + gap) + 300
     height = mt + len(datasets) * (ph + 70) + 10
     lx0, lx1 = math.log(0.4), math.log(10.0)
 
@@ -374,9 +386,13 @@ def _svg_plot(runs: list[dict[str, Any]], path: Path) -> None:
             ceiling = next((r[ceiling_key] for r in rows if r.get(ceiling_key) is not None), None)
             lo = min(values + ([ceiling] if ceiling else [])) if values else 0.4
             hi = max(values + ([ceiling] if ceiling else [])) if values else 1.0
+            if metric == "tstr_auc":
+                lo = min(lo, 0.5)  # show the chance line
             lo, hi = math.floor(lo * 20) / 20, min(1.0, math.ceil(hi * 20) / 20 + 0.05)
             if hi - lo < 0.1:
                 lo = hi - 0.1
+            step = 0.05 if hi - lo <= 0.4 else 0.1
+            lo = math.floor(lo / step + 1e-9) * step
 
             def ypos(v: float, lo: float = lo, hi: float = hi, y0: float = y0) -> float:
                 return y0 + ph - (v - lo) / (hi - lo) * ph
@@ -388,13 +404,19 @@ def _svg_plot(runs: list[dict[str, Any]], path: Path) -> None:
                 y = ypos(tick)
                 parts.append(f'<line x1="{x0}" x2="{x0 + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
                 parts.append(f'<text x="{x0 - 4}" y="{y + 4:.1f}" text-anchor="end">{tick:.2f}</text>')
-                tick += 0.05 if hi - lo <= 0.4 else 0.1
+                tick += step
             for eps in [*xs, None]:
                 x = xpos(eps, x0)
                 label = "none" if eps is None else f"{eps:g}"
                 parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y0 + ph}" y2="{y0 + ph + 4}" stroke="#444"/>')
                 parts.append(f'<text x="{x:.1f}" y="{y0 + ph + 16}" text-anchor="middle">{label}</text>')
             parts.append(f'<text x="{x0 + pw / 2}" y="{y0 + ph + 32}" text-anchor="middle">epsilon (log scale)</text>')
+            if metric == "tstr_auc":
+                y = ypos(0.5)
+                parts.append(
+                    f'<line x1="{x0}" x2="{x0 + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#999" stroke-dasharray="2,3"/>'
+                )
+                parts.append(f'<text x="{x0 + pw - 4}" y="{y - 3:.1f}" fill="#777" text-anchor="end">chance</text>')
             if ceiling is not None:
                 y = ypos(ceiling)
                 parts.append(
@@ -424,12 +446,16 @@ def _svg_plot(runs: list[dict[str, Any]], path: Path) -> None:
                         parts.append(
                             f'<rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" fill="{color}" stroke="#000"/>'
                         )
+                    elif schema_given:
+                        parts.append(
+                            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="white" stroke="{color}" stroke-width="2"/>'
+                        )
                     else:
                         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{color}"/>')
     lx, ly = ml + 2 * (pw + gap), mt + 15
     for i, (system, schema_given) in enumerate(_series(ok)):
         y = ly + i * 18
-        label = LABELS[system] + (", public categories (dashed)" if schema_given else "")
+        label = LABELS[system] + (", public categories (hollow)" if schema_given else "")
         parts.append(f'<rect x="{lx}" y="{y - 8}" width="12" height="10" fill="{COLORS[system]}"/>')
         parts.append(f'<text x="{lx + 18}" y="{y + 1}">{label}</text>')
     parts.append("</svg>")
@@ -463,6 +489,9 @@ def markdown_table(runs: list[dict[str, Any]], dataset: str) -> str:
             status = r.get("status", "?")
             if status == "timeout":
                 status = f"timed out after {r.get('timeout_s', 0):.0f} s"
+            elif r.get("error"):
+                last = [line for line in r["error"].strip().splitlines() if line.strip()][-1]
+                status = f"failed: {last.split(': ', 1)[0].split('.')[-1]}: {last.split(': ', 1)[-1][:70]}"
             lines.append(f"| {label} | {eps} | {status} | | | | | | |")
             continue
         lines.append(
