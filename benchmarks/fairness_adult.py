@@ -34,9 +34,7 @@ def main() -> None:
     config = AuditConfig(n_attacks=200, mia_rows=500)  # only the fairness metrics matter here
     for mode in ("faithful", "fair"):
         synthetic = synth.sample(len(train), fair=mode == "fair", random_state=1)
-        report = run_audit(
-            train, synthetic, holdout=holdout, target="income", sensitive=["sex", "race"], config=config
-        )
+        report = run_audit(train, synthetic, holdout=holdout, target="income", sensitive=["sex", "race"], config=config)
         out = {"mode": mode, "epsilon": synth.privacy_spent()["epsilon"], "fit_seconds": round(fit_seconds, 1)}
         for name in ("fidelity.quality", "fidelity.tstr_auc", *(n for n in report.names if n.startswith("fairness."))):
             metric = report[name]

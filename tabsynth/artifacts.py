@@ -14,7 +14,6 @@ written to a temporary sibling and renamed, so a failed save leaves nothing behi
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ from safetensors.torch import load_file, save_file
 
 from ._version import __version__
 from .exceptions import IncompatibleModelError
+from .io import sha256_file
 from .privacy import PrivacyError, PrivacyLedger
 from .synthesizers._data import Layout
 from .synthesizers._trainer import TrainResult, resolve_device
@@ -43,14 +43,6 @@ MANIFEST = "manifest.json"
 WEIGHTS = "weights.safetensors"
 FORMAT = "tabsynth-model"
 FORMAT_VERSION = 1
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _flat_state(model: Any) -> dict[str, torch.Tensor]:
@@ -70,7 +62,7 @@ def save_synthesizer(synth: Synthesizer, path: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         save_file(_flat_state(synth.generator_), str(tmp / WEIGHTS))
-        manifest = _manifest(synth, _sha256(tmp / WEIGHTS))
+        manifest = _manifest(synth, sha256_file(tmp / WEIGHTS))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         if path.exists():
             shutil.rmtree(path)
@@ -142,7 +134,7 @@ def _load_weights(path: Path, manifest: dict[str, Any]) -> dict[str, torch.Tenso
     if not weights_path.is_file():
         raise IncompatibleModelError(f"{weights_path} is missing; the model folder is incomplete.")
     expected = manifest.get("weights", {}).get("sha256")
-    if _sha256(weights_path) != expected:
+    if sha256_file(weights_path) != expected:
         raise IncompatibleModelError(
             f"{weights_path} does not match the SHA-256 in the manifest: the model was modified or damaged."
         )

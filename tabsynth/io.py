@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ import polars as pl
 
 from .exceptions import DataError
 
-__all__ = ["SUPPORTED_SUFFIXES", "atomic_path", "read_table", "write_table", "write_text"]
+__all__ = ["SUPPORTED_SUFFIXES", "atomic_path", "read_table", "sha256_file", "write_table", "write_text"]
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".pq")
 _NULLS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?"]
@@ -137,3 +138,12 @@ def write_text(text: str, path: str | os.PathLike[str]) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -39,7 +39,7 @@ from rich.console import Console
 from ._version import __version__
 from .audit import AuditConfig, AuditReport, run_audit
 from .exceptions import ConfigError, InputError
-from .io import read_table, write_table
+from .io import read_table, sha256_file, write_table
 from .policy import GateDecision, ReleasePolicy, evaluate_policy, load_policy
 from .schema import TableSchema, infer_schema, load_schema
 
@@ -184,14 +184,6 @@ class ReleaseResult:
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _split(frame: pd.DataFrame, holdout: float, seed: int, min_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     n = len(frame)
     n_holdout = round(holdout * n) if holdout < 1 else int(holdout)
