@@ -21,8 +21,8 @@ The privacy argument (what :mod:`tabsynth.synthesizers._trainer` does with this 
 
 from __future__ import annotations
 
+import json
 import os
-import pickle
 from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
@@ -56,7 +56,7 @@ class DistributedInfo:
         """Raise on every rank when ``obj`` differs between ranks (compared by digest)."""
         import torch.distributed as dist
 
-        digest = sha256(pickle.dumps(obj)).hexdigest()
+        digest = sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
         digests: list[Any] = [None] * self.world_size
         dist.all_gather_object(digests, digest)
         if len(set(digests)) != 1:
