@@ -13,13 +13,23 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import polars as pl
+import yaml
 
 from .exceptions import DataError
 
-__all__ = ["SUPPORTED_SUFFIXES", "atomic_path", "read_table", "sha256_file", "write_table", "write_text"]
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "atomic_path",
+    "read_table",
+    "read_yaml_mapping",
+    "sha256_file",
+    "write_table",
+    "write_text",
+]
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".pq")
 _NULLS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?"]
@@ -147,3 +157,20 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_yaml_mapping(
+    path: Path, *, what: str, expected: str, error: type[Exception] = DataError
+) -> tuple[dict[str, Any], bytes]:
+    """A YAML file that must hold a mapping, and its bytes (for hashing).
+
+    Raises ``error`` saying what was expected when the YAML is invalid or not a mapping.
+    """
+    raw_bytes = path.read_bytes()
+    try:
+        raw = yaml.safe_load(raw_bytes)
+    except yaml.YAMLError as exc:
+        raise error(f"{what} {path}: invalid YAML ({exc}).") from None
+    if not isinstance(raw, dict):
+        raise error(f"{what} {path}: expected a mapping with {expected}, found {type(raw).__name__}.")
+    return raw, raw_bytes

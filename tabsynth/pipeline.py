@@ -32,14 +32,13 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from rich.console import Console
 
 from ._version import __version__
 from .audit import AuditConfig, AuditReport, run_audit
 from .exceptions import ConfigError, InputError
-from .io import read_table, sha256_file, write_table
+from .io import read_table, read_yaml_mapping, sha256_file, write_table
 from .policy import GateDecision, ReleasePolicy, evaluate_policy, load_policy
 from .schema import TableSchema, infer_schema, load_schema
 
@@ -142,13 +141,9 @@ def load_release_config(path: str | Path) -> tuple[ReleaseConfig, str]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Release config {path} not found: expected a YAML file (see examples/release_adult.yaml).")
-    raw_bytes = path.read_bytes()
-    try:
-        raw = yaml.safe_load(raw_bytes)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"Release config {path}: invalid YAML ({exc}).") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"Release config {path}: expected a mapping with at least 'input' and 'output'.")
+    raw, raw_bytes = read_yaml_mapping(
+        path, what="Release config", expected="at least 'input' and 'output'", error=ConfigError
+    )
     return parse_release_config(raw, where=str(path)).resolved(path.resolve().parent), hashlib.sha256(
         raw_bytes
     ).hexdigest()

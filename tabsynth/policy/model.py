@@ -38,12 +38,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..audit.results import Direction
 from ..audit.runner import METRIC_NAMES
 from ..exceptions import PolicyError
+from ..io import read_yaml_mapping
 
 __all__ = [
     "BASELINE",
@@ -202,13 +202,7 @@ def load_policy(source: str | Path) -> ReleasePolicy:
         raise PolicyError(
             f"Policy {str(source)!r} not found: expected a YAML file or one of {', '.join(BUILTIN_POLICIES)}."
         )
-    text = path.read_bytes()
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"Policy {path}: invalid YAML ({exc}).") from None
-    if not isinstance(raw, dict):
-        raise PolicyError(f"Policy {path}: expected a mapping with 'name' and 'rules', found {type(raw).__name__}.")
+    raw, text = read_yaml_mapping(path, what="Policy", expected="'name' and 'rules'", error=PolicyError)
     try:
         policy = ReleasePolicy.model_validate(raw)
     except ValidationError as exc:
