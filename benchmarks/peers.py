@@ -5,8 +5,9 @@ Usage (from the repo root, with the shared folder next to it):
     OMP_NUM_THREADS=2 python benchmarks/peers.py [--datasets credit_default,adult]
         [--epsilons 0.5,1,3,8,none] [--systems tabsynth-dp-tvae,...] [--ctgan-epochs 100]
         [--skip-smartnoise] [--sn-python /tmp/sn-venv/bin/python] [--timeout 1800]
-        [--threads 2] [--stop-at 18:55] [--out benchmarks/results/peers.json]
-        [--plot docs/img/peers.svg] [--plot-only]
+        [--threads 1] [--jobs 2] [--stop-at 18:55] [--out benchmarks/results/peers.json]
+        [--plot docs/img/peers.svg] [--plot-only] [--table]
+        [--schema credit_default=benchmarks/schema_credit_default.yaml]
 
 Systems (``--systems``, comma separated; default all):
   * ``tabsynth-dp-tvae``, ``tabsynth-dp-ctgan``: tabsynth at every epsilon (``none`` = no DP),
@@ -18,9 +19,16 @@ Systems (``--systems``, comma separated; default all):
     preprocessor to find numeric bounds; its DPCTGAN epsilon assumes Poisson sampling that it does
     not do, so that epsilon is not a proven bound).
 
+``--schema DATASET=PATH`` adds a variant: the tabsynth systems on DATASET also run with that schema
+(public category lists, as SmartNoise reads them from the data for free), next to the inferred one.
+
+``--jobs N`` runs N runs at a time, each with ``--threads`` threads, longest first. SmartNoise
+DPCTGAN trains until its budget is spent, so its run time grows with epsilon: its epsilons run in
+increasing order and, once one times out, the larger ones are recorded as not run.
+
 Every run fits in a child process (killed after ``--timeout`` seconds and recorded as timed out),
-samples as many rows as the training table and writes them to a CSV; this process then scores
-every table the same way: ``../shared/judge/score.py`` (TSTR AUC, quality, DCR share, exact
+samples as many rows as the training table and writes them to a CSV; another child process then
+scores every table the same way: ``../shared/judge/score.py`` (TSTR AUC, quality, DCR share, exact
 copies) and tabsynth's audit with a reduced :class:`AuditConfig` (MIA AUC, and its own DCR
 share). One record per run is written to ``--out`` as soon as it finishes (a record with the
 same dataset, system and epsilon is replaced), so an interrupted run keeps what finished.
@@ -31,6 +39,7 @@ The plot (TSTR AUC and quality against epsilon per dataset) is an inline SVG wri
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import datetime as dt
 import json
 import math
@@ -41,6 +50,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -73,6 +83,9 @@ LABELS = {
     "sn-aim": "SmartNoise AIM",
 }
 MISSING = "__missing__"
+SCORE_TIMEOUT_S = 1200.0
+# Rough single-thread cost ranks, used only to start the longest runs first under --jobs.
+EXPECTED_COST = {"sn-dpctgan": 6, "sn-aim": 5, "ctgan-ctgan": 4, "ctgan-tvae": 3}
 AUDIT_SETTINGS = {
     "max_real_rows": 5000,
     "dcr_synthetic_rows": 2000,
@@ -232,9 +245,40 @@ def _audit(dataset: str, synthetic: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _one_run(args: argparse.Namespace, dataset: str, system: str, eps: float | None, work: Path) -> dict[str, Any]:
+def _score_child(spec: dict[str, Any]) -> None:
+    """Score one synthetic CSV with the judge and tabsynth's audit; write the numbers as JSON."""
+    dataset = spec["dataset"]
+    synthetic = pd.read_csv(spec["csv"])
+    record: dict[str, Any] = {}
+    scored = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        record |= judge.score(dataset, synthetic)
+    record["judge_s"] = round(time.perf_counter() - scored, 1)
+    try:
+        record |= _audit(dataset, synthetic)
+    except Exception as exc:  # the judge numbers still count when the audit cannot run
+        record["audit_error"] = f"{type(exc).__name__}: {exc}"
+    Path(spec["out_json"]).write_text(json.dumps(record))
+
+
+def _base_record(dataset: str, system: str, eps: float | None, schema: str | None, rows: int) -> dict[str, Any]:
+    return {
+        "dataset": dataset,
+        "system": system,
+        "label": LABELS[system] + (" (public category lists)" if schema else ""),
+        "variant": "schema: " + Path(schema).name if schema else "schema inferred" if system in DP_SYSTEMS else None,
+        "epsilon": eps,
+        "delta": 1e-5 if eps is not None else None,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "train_rows": rows,
+    }
+
+
+def _one_run(
+    args: argparse.Namespace, dataset: str, system: str, eps: float | None, schema: str | None, work: Path
+) -> dict[str, Any]:
     train, _, _ = judge.load(dataset)
-    schema = args.schema_paths.get(dataset) if system in DP_SYSTEMS else None
     tag = f"{dataset}_{system}_{_eps_key(eps)}{'_schema' if schema else ''}"
     out_csv, out_json = work / f"{tag}.csv", work / f"{tag}.json"
     env = dict(os.environ)
@@ -272,16 +316,8 @@ def _one_run(args: argparse.Namespace, dataset: str, system: str, eps: float | N
             "out_json": str(out_json),
         }
         cmd = [sys.executable, str(Path(__file__).resolve()), "--_child", json.dumps(spec)]
-    record: dict[str, Any] = {
-        "dataset": dataset,
-        "system": system,
-        "label": LABELS[system] + (" (public category lists)" if schema else ""),
-        "variant": "schema: " + Path(schema).name if schema else "schema inferred" if system in DP_SYSTEMS else None,
-        "epsilon": eps,
-        "delta": 1e-5 if eps is not None else None,
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "train_rows": len(train),
-    }
+    record = _base_record(dataset, system, eps, schema, len(train))
+    record["threads"] = args.threads
     if system in NON_DP_SYSTEMS:
         record["epochs"] = args.ctgan_epochs
     started = time.perf_counter()
@@ -296,16 +332,14 @@ def _one_run(args: argparse.Namespace, dataset: str, system: str, eps: float | N
         record["error"] = tail
         return record
     record |= json.loads(out_json.read_text())
-    synthetic = pd.read_csv(out_csv)
-    scored = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        record |= judge.score(dataset, synthetic)
-    record["judge_s"] = round(time.perf_counter() - scored, 1)
-    try:
-        record |= _audit(dataset, synthetic)
-    except Exception as exc:  # the judge numbers still count when the audit cannot run
-        record["audit_error"] = f"{type(exc).__name__}: {exc}"
+    score_json = work / f"{tag}_score.json"
+    spec = {"dataset": dataset, "csv": str(out_csv), "out_json": str(score_json)}
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--_score", json.dumps(spec)]
+    status, tail = _run_with_timeout(cmd, SCORE_TIMEOUT_S, env)
+    if status != "ok" or not score_json.exists():
+        record["score_error"] = f"{status}: {tail}"
+        return record
+    record |= json.loads(score_json.read_text())
     return record
 
 
@@ -489,6 +523,8 @@ def markdown_table(runs: list[dict[str, Any]], dataset: str) -> str:
             status = r.get("status", "?")
             if status == "timeout":
                 status = f"timed out after {r.get('timeout_s', 0):.0f} s"
+            elif status == "skipped":
+                status = f"not run: {r.get('reason', '')}"
             elif r.get("error"):
                 last = [line for line in r["error"].strip().splitlines() if line.strip()][-1]
                 status = f"failed: {last.split(': ', 1)[0].split('.')[-1]}: {last.split(': ', 1)[-1][:70]}"
@@ -517,6 +553,9 @@ def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--_child":
         _child(json.loads(sys.argv[2]))
         return
+    if len(sys.argv) == 3 and sys.argv[1] == "--_score":
+        _score_child(json.loads(sys.argv[2]))
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="credit_default,adult")
     parser.add_argument("--epsilons", default="0.5,1,3,8,none")
@@ -525,7 +564,8 @@ def main() -> None:
     parser.add_argument("--skip-smartnoise", action="store_true")
     parser.add_argument("--sn-python", default="/tmp/sn-venv/bin/python")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per run (fit + sample)")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="threads per run")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time (jobs x threads <= cores)")
     parser.add_argument("--stop-at", default=None, help="HH:MM UTC; no new run starts after it")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "peers.json")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "img" / "peers.svg")
@@ -558,34 +598,76 @@ def main() -> None:
         systems = [s for s in systems if s not in SN_SYSTEMS]
     meta = {
         "command": " ".join(shlex.quote(a) for a in ["python", "benchmarks/peers.py", *sys.argv[1:]]),
-        "machine": f"{platform.node()} ({os.cpu_count()} CPUs, shared with other work; times are rough)",
+        "machine": f"{platform.node()} ({os.cpu_count()} CPUs)",
+        "parallel": f"{args.jobs} run(s) at a time, {args.threads} thread(s) each",
         "audit_config": AUDIT_SETTINGS,
         "delta": 1e-5,
     }
-    plan = []
-    for dataset in datasets:
-        for system in systems:
-            for eps in epsilons:
-                if system in NON_DP_SYSTEMS and eps is not None:
-                    continue
-                if system in SN_SYSTEMS and eps is None:
-                    continue
-                plan.append((dataset, system, eps))
-    skipped = []
-    with tempfile.TemporaryDirectory(prefix="peers_") as tmp:
-        for dataset, system, eps in plan:
-            if _past(args.stop_at):
-                skipped.append((dataset, system, _eps_key(eps)))
-                continue
-            print(f"[{dt.datetime.now(dt.UTC):%H:%M:%S}] {dataset} {system} eps={_eps_key(eps)}", flush=True)
-            record = _one_run(args, dataset, system, eps, Path(tmp))
+    tasks = _plan(datasets, systems, epsilons, args.schema_paths)
+    lock = threading.Lock()
+    skipped: list[tuple[str, str, str]] = []
+
+    def save(record: dict[str, Any]) -> None:
+        with lock:
             _save_record(args.out, record, meta)
-            shown = {k: record.get(k) for k in ("status", "fit_s", "tstr_auc", "quality", "dcr_share", "mia_auc")}
-            print(json.dumps(shown), flush=True)
             _svg_plot(_load_results(args.out)["runs"], args.plot)
+
+    def run_chain(chain: list[tuple[str, str, float | None, str | None]], work: Path) -> None:
+        timed_out: float | None = None
+        for dataset, system, eps, schema in chain:
+            name = f"{dataset} {system} eps={_eps_key(eps)}{' (schema)' if schema else ''}"
+            if _past(args.stop_at):
+                with lock:
+                    skipped.append((dataset, system, _eps_key(eps)))
+                continue
+            if timed_out is not None:
+                # SmartNoise DPCTGAN trains until its budget is spent: its run time grows with
+                # epsilon, so a larger epsilon cannot finish where a smaller one timed out.
+                record = _base_record(dataset, system, eps, schema, len(judge.load(dataset)[0]))
+                record |= {"status": "skipped", "reason": f"epsilon {timed_out:g} timed out"}
+                save(record)
+                continue
+            print(f"[{dt.datetime.now(dt.UTC):%H:%M:%S}] start {name}", flush=True)
+            record = _one_run(args, dataset, system, eps, schema, work)
+            save(record)
+            shown = {k: record.get(k) for k in ("status", "fit_s", "tstr_auc", "quality", "dcr_share", "mia_auc")}
+            print(f"[{dt.datetime.now(dt.UTC):%H:%M:%S}] done {name} {json.dumps(shown)}", flush=True)
+            if record["status"] == "timeout" and system == "sn-dpctgan":
+                timed_out = eps
+
+    with tempfile.TemporaryDirectory(prefix="peers_") as tmp:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            futures = [pool.submit(run_chain, chain, Path(tmp)) for chain in tasks]
+            for future in concurrent.futures.as_completed(futures):
+                future.result()
     if skipped:
         print("not started (past --stop-at):", json.dumps(skipped), flush=True)
     _svg_plot(_load_results(args.out)["runs"], args.plot)
+
+
+def _plan(
+    datasets: list[str], systems: list[str], epsilons: list[float | None], schema_paths: dict[str, str]
+) -> list[list[tuple[str, str, float | None, str | None]]]:
+    """Runs grouped into chains (run in order), longest first; SmartNoise DPCTGAN is one chain
+    per dataset in increasing epsilon, every other run a chain of its own."""
+    chains: list[list[tuple[str, str, float | None, str | None]]] = []
+    for dataset in datasets:
+        for system in systems:
+            variants: list[str | None] = [None]
+            if system in DP_SYSTEMS and dataset in schema_paths:
+                variants.append(schema_paths[dataset])
+            runs = [
+                (dataset, system, eps, schema)
+                for eps in epsilons
+                for schema in variants
+                if not (system in NON_DP_SYSTEMS and eps is not None) and not (system in SN_SYSTEMS and eps is None)
+            ]
+            if system == "sn-dpctgan":
+                chains.append(sorted(runs, key=lambda r: math.inf if r[2] is None else r[2]))
+            else:
+                chains.extend([run] for run in runs)
+    size = {d: len(judge.load(d)[0]) for d in datasets}
+    return sorted(chains, key=lambda c: (-EXPECTED_COST.get(c[0][1], 0), -size[c[0][0]]))
 
 
 if __name__ == "__main__":
