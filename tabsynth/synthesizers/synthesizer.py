@@ -74,9 +74,11 @@ class Synthesizer:
         n_bins: bins per numeric column.
         stratify: train one generator per target class, each on its class's rows only
             (parallel composition: the budget is not split between classes). Much better
-            minority-class rows on imbalanced tables; needs a categorical target. ``"auto"``
-            (default) stratifies when the target's smallest class (of at least 32 rows, by
-            its DP count) is under 10% of the rows; the choice is in ``stratified_``.
+            minority-class rows on imbalanced tables; needs a categorical target and
+            ``dp-tvae`` (``dp-ctgan`` refuses it). ``"auto"`` (default) stratifies ``dp-tvae``
+            when the target's smallest category (of at least 32 rows, by its DP count; the
+            "other" and "missing" slots do not count) is under 10% of the rows; the choice is in
+            ``stratified_``.
         model_options: generator-specific settings (e.g. ``{"hidden": 256}``).
         verbose: show a progress bar while training.
 
@@ -169,6 +171,12 @@ class Synthesizer:
         self._validate_params()
         if not (isinstance(self.stratify, bool) or self.stratify == AUTO):
             raise ConfigError(f"stratify must be True, False or 'auto', got {self.stratify!r}.")
+        if self.stratify is True and not MODELS[self.model].stratifiable:
+            raise ConfigError(
+                f"stratify=True is not available for {self.model}: its generator is trained to match the "
+                "table-wide DP marginals of every column, so per-class models would all learn the same rows. "
+                "Use model='dp-tvae' for per-class training, or stratify=False."
+            )
         self._training_config()  # validates the training options before any privacy is spent
         schema = self._resolve_schema(frame, schema, target, sensitive)
         if self.epsilon is None:
@@ -252,9 +260,13 @@ class Synthesizer:
             if self.stratify and not cond_columns:
                 raise ConfigError("stratify=True trains one model per target class: fit with a categorical target.")
             return bool(self.stratify)
-        if not cond_columns or dist is not None:
+        if not cond_columns or dist is not None or not MODELS[self.model].stratifiable:
             return False
-        shares = [s for s in transformer.encoders_[cond_columns[0]].marginal if s * n_rows >= MIN_CLASS_ROWS]
+        target = transformer.encoders_[cond_columns[0]]
+        # Only the target's categories count as classes: its "other" and "missing" slots hold DP
+        # noise when the data has no such rows (on Adult ~0.5%, which would trigger stratification).
+        classes = target.marginal[: len(target.categories)]
+        shares = [s for s in classes if s * n_rows >= MIN_CLASS_ROWS]
         return len(shares) >= 2 and min(shares) < AUTO_STRATIFY_SHARE
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,7 @@ from tests.conftest import make_frame
 from tests.contract.test_synthesizer_contract import SCHEMA
 
 
-@pytest.fixture(scope="module", params=sorted(MODELS))
+@pytest.fixture(scope="module", params=[m for m in sorted(MODELS) if MODELS[m].stratifiable])
 def stratified(request: pytest.FixtureRequest) -> Synthesizer:
     synth = Synthesizer(request.param, epsilon=5.0, delta=1e-6, random_state=0, epochs=2, batch_size=64, stratify=True)
     return synth.fit(make_frame(600), SCHEMA)
@@ -59,3 +60,38 @@ def test_stratify_must_be_a_bool_or_auto() -> None:
 
     with pytest.raises(ConfigError, match="stratify must be True, False or 'auto'"):
         Synthesizer(stratify="yes").fit(make_frame(200), SCHEMA)  # type: ignore[arg-type]
+
+
+def test_dp_ctgan_refuses_stratification_and_auto_keeps_it_joint() -> None:
+    from tabsynth.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match="stratify=True is not available for dp-ctgan"):
+        Synthesizer("dp-ctgan", stratify=True).fit(make_frame(200), SCHEMA)
+    rare = make_frame(1500, seed=3)
+    rare.loc[rare.index[rare["label"] == "yes"][60:], "label"] = "no"  # 4% "yes", as above
+    synth = Synthesizer("dp-ctgan", epsilon=5.0, random_state=0, epochs=1).fit(rare, SCHEMA)
+    assert not synth.stratified_
+
+
+def test_auto_ignores_the_noise_in_other_and_missing_slots() -> None:
+    from types import SimpleNamespace
+
+    from tabsynth.schema import ColumnKind
+    from tabsynth.transform import CategoricalEncoder
+
+    # Adult's income after DP discovery: two categories, then "other" 0 and "missing" 0.45%
+    # (noise: the data has no missing label). 0.0045 * 32,000 = 144 rows would pass the
+    # 32-row floor and, at under 10%, would have stratified the table.
+    target = CategoricalEncoder(
+        name="income",
+        kind=ColumnKind.CATEGORICAL,
+        categories=("<=50K", ">50K"),
+        has_other=True,
+        nullable=True,
+        marginal=(0.7527, 0.2428, 0.0, 0.0045),
+    )
+    transformer = SimpleNamespace(encoders_=[target])
+    synth = Synthesizer("dp-tvae")
+    assert not synth._decide_stratify(transformer, (0,), 32_000, None)  # type: ignore[arg-type]
+    rare = SimpleNamespace(encoders_=[replace(target, marginal=(0.93, 0.065, 0.0, 0.005))])
+    assert synth._decide_stratify(rare, (0,), 32_000, None)  # type: ignore[arg-type]
