@@ -97,7 +97,8 @@ class _Generator(nn.Module):
         self.head = nn.Linear(d_in + 2 * hidden, d_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x))
+        out: torch.Tensor = self.head(self.body(x))
+        return out
 
 
 def _discriminator(d_in: int, hidden: int) -> nn.Sequential:
@@ -230,7 +231,8 @@ class CTGANModel:
                 with torch.no_grad():
                     fake, _ = self._generate(fake_cond, generator, hard=False)
             x = torch.cat([self._d_input(table.dense(rows), real_cond), self._d_input(fake, fake_cond)])
-            return module(x).squeeze(1)
+            logits: torch.Tensor = module(x).squeeze(1)
+            return logits
 
         def loss(logits: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
             real = torch.ones(len(rows), device=device)
@@ -251,20 +253,21 @@ class CTGANModel:
                 recent[:] = [(fake.detach(), cond)]
             d_module = getattr(model, "_module", model)
             params = {name: p.detach() for name, p in d_module.named_parameters()}
-            hooks = getattr(model, "disable_hooks", None)
-            if hooks is not None:  # the generator step is not a DP step: no per-sample bookkeeping
-                model.disable_hooks()
+            disable_hooks = getattr(model, "disable_hooks", None)
+            enable_hooks = getattr(model, "enable_hooks", None)
+            if disable_hooks is not None:  # the generator step is not a DP step: no per-sample bookkeeping
+                disable_hooks()
             try:
                 logits = torch.func.functional_call(d_module, params, (self._d_input(fake, cond),)).squeeze(1)
-                g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+                g_loss: torch.Tensor = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
                 g_loss = g_loss + self._conditional_loss(raw, column, slot)
                 if self.config.marginal_weight > 0:
                     g_loss = g_loss + self.config.marginal_weight * self._marginal_loss(raw)
                 g_opt.zero_grad(set_to_none=True)
-                g_loss.backward()
+                torch.autograd.backward(g_loss)
             finally:
-                if hooks is not None:
-                    model.enable_hooks()
+                if enable_hooks is not None:
+                    enable_hooks()
             g_opt.step()
 
         return train(

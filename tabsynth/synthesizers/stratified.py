@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..exceptions import ConfigError
+from ..exceptions import ConfigError, PrivacyError
 from ..privacy import DPSGDEvent, ParallelEvent, PrivacyLedger, noise_multiplier_for
 from ._data import Layout, TensorTable
 from ._trainer import TrainingConfig, TrainResult
@@ -149,7 +149,11 @@ class StratifiedModel:
                 **train_args,
             )
             if ledger.is_dp:
-                branches.append(tuple(e.event for e in branch.entries[before:]))
+                events = [e.event for e in branch.entries[before:]]
+                simple = [e for e in events if not isinstance(e, ParallelEvent)]
+                if len(simple) != len(events):
+                    raise PrivacyError("A per-class branch recorded a parallel event; they cannot be nested.")
+                branches.append(tuple(simple))
         if ledger.is_dp and any(branches):
             event = ParallelEvent(branches=tuple(b for b in branches if b), partition="target class")
             ledger.spend("train:per target class", event)
