@@ -263,6 +263,7 @@ class Synthesizer:
         if not cond_columns or dist is not None or not MODELS[self.model].stratifiable:
             return False
         target = transformer.encoders_[cond_columns[0]]
+        assert isinstance(target, CategoricalEncoder)  # cond columns are categorical by construction
         # Only the target's categories count as classes: its "other" and "missing" slots hold DP
         # noise when the data has no such rows (on Adult ~0.5%, which would trigger stratification).
         classes = target.marginal[: len(target.categories)]
