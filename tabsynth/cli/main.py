@@ -112,7 +112,7 @@ def fit(
         bool | None,
         typer.Option(
             "--stratify/--no-stratify",
-            help="One DP generator per target class (default: when the smallest class is under 10%).",
+            help="One DP generator per target class, dp-tvae only (default: when the smallest class is under 10%).",
         ),
     ] = None,
 ) -> None:
