@@ -62,6 +62,9 @@ class CTGANConfig:
     # generated one-hots exact in the forward pass (gradients via the soft ones); None: under DP only (measured best)
     straight_through: bool | None = None
     marginal_weight: float = 5.0  # generator loss: KL(DP marginal || batch-mean output), per column
+    # generated rows' training conditions are drawn with probability proportional to marginal ** power:
+    # 1 follows the DP marginal, < 1 gives rare classes more generator updates (importance-weighted back)
+    condition_power: float = 1.0
 
     def __post_init__(self) -> None:
         if self.condition_on not in ("target", "all"):
@@ -70,6 +73,8 @@ class CTGANConfig:
             raise ConfigError(f"fake_share must be in (0, 4], got {self.fake_share!r}.")
         if self.marginal_weight < 0:
             raise ConfigError(f"marginal_weight must be >= 0, got {self.marginal_weight!r}.")
+        if not 0 <= self.condition_power <= 1:
+            raise ConfigError(f"condition_power must be in [0, 1], got {self.condition_power!r}.")
 
     @property
     def needs_target(self) -> bool:
@@ -147,14 +152,31 @@ class CTGANModel:
         choice = torch.randint(len(self.train_columns), (n,), generator=gen, device=device)
         return torch.as_tensor(self.train_columns, device=device)[choice]
 
-    def _marginal_slots(self, column: torch.Tensor, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    def _marginal_slots(
+        self, column: torch.Tensor, gen: torch.Generator, device: torch.device, power: float = 1.0
+    ) -> torch.Tensor:
+        """A category per row of its ``column``, drawn with probability proportional to marginal ** power."""
         slots = torch.zeros_like(column)
         for j in self.discrete:
             mask = column == j
             if mask.any():
-                probs = torch.as_tensor(self.marginals[j], dtype=torch.float32, device=device)
+                probs = _tilted(torch.as_tensor(self.marginals[j], dtype=torch.float32, device=device), power)
                 slots[mask] = torch.multinomial(probs, int(mask.sum()), replacement=True, generator=gen)
         return slots
+
+    def _importance(self, column: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:
+        """Weights (mean 1 in expectation) taking conditions drawn from marginal ** power back to the marginal."""
+        power = self.config.condition_power
+        weights = torch.ones(len(column), device=column.device)
+        if power == 1.0:
+            return weights
+        for j in self.discrete:
+            mask = column == j
+            if mask.any():
+                marginal = self._marginal_tensors[j]
+                ratio = marginal / _tilted(marginal, power).clamp_min(1e-12)
+                weights[mask] = ratio[slot[mask]]
+        return weights
 
     # ---- networks ---------------------------------------------------------------------------
     def _generate(self, cond: torch.Tensor, gen: torch.Generator, hard: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -185,12 +207,13 @@ class CTGANModel:
                 loss[mask] = F.cross_entropy(raw[mask, start : start + width], slot[mask], reduction="none")
         return loss.mean()
 
-    def _marginal_loss(self, raw: torch.Tensor) -> torch.Tensor:
-        """KL(DP marginal || batch-average generated distribution), averaged over columns."""
+    def _marginal_loss(self, raw: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """KL(DP marginal || weighted batch-average generated distribution), averaged over columns."""
         total = raw.new_zeros(())
+        w = (weights / weights.sum())[:, None]
         for j, (start, width) in enumerate(zip(self.layout.offsets, self.layout.n_slots, strict=True)):
             target = self._marginal_tensors[j]
-            mean = F.softmax(raw[:, start : start + width], dim=1).mean(dim=0).clamp_min(1e-8)
+            mean = (F.softmax(raw[:, start : start + width], dim=1) * w).sum(dim=0).clamp_min(1e-8)
             total = total + (target * (torch.log(target.clamp_min(1e-8)) - torch.log(mean))).sum()
         return total / len(self.layout.n_slots)
 
@@ -246,7 +269,7 @@ class CTGANModel:
         def generator_step(model: nn.Module) -> None:
             self.generator_net.train()
             column = self._random_columns(n_fake, generator, device)
-            slot = self._marginal_slots(column, generator, device)
+            slot = self._marginal_slots(column, generator, device, self.config.condition_power)
             cond = self._cond_from_slots(column, slot, device)
             fake, raw = self._generate(cond, generator, hard=False)
             if self.config.reuse_fakes:
@@ -262,7 +285,8 @@ class CTGANModel:
                 g_loss: torch.Tensor = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
                 g_loss = g_loss + self._conditional_loss(raw, column, slot)
                 if self.config.marginal_weight > 0:
-                    g_loss = g_loss + self.config.marginal_weight * self._marginal_loss(raw)
+                    weights = self._importance(column, slot)
+                    g_loss = g_loss + self.config.marginal_weight * self._marginal_loss(raw, weights)
                 g_opt.zero_grad(set_to_none=True)
                 torch.autograd.backward(g_loss)
             finally:
@@ -306,6 +330,12 @@ class CTGANModel:
 
     def modules(self) -> dict[str, nn.Module]:
         return {"generator": self.generator_net, "discriminator": self.discriminator}
+
+
+def _tilted(probs: torch.Tensor, power: float) -> torch.Tensor:
+    """``probs ** power``, renormalised (categories with probability 0 stay at 0)."""
+    tilted = torch.where(probs > 0, probs.clamp_min(1e-12) ** power, torch.zeros_like(probs))
+    return tilted / tilted.sum()
 
 
 def _heads(layout: Layout) -> int:

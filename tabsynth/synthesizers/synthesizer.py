@@ -43,6 +43,12 @@ def _largest_remainder(total: int, shares: Sequence[float]) -> list[int]:
     return [int(c) for c in counts]
 
 
+def _epochs_for_min_steps(epochs: int, *, batch_size: int, n_rows: int, min_steps: int) -> int:
+    """``epochs``, raised so that training takes at least ``min_steps`` steps (steps = epochs / rate)."""
+    sample_rate = min(1.0, batch_size / max(n_rows, batch_size))
+    return max(epochs, math.ceil(min_steps * sample_rate))
+
+
 def _check_target_survived(transformer: DPTableTransformer, schema: TableSchema) -> None:
     """Refuse to train when DP category discovery erased the target's classes."""
     if schema.target is None:
@@ -132,6 +138,12 @@ class Synthesizer:
             # between 128 and the model's default: small tables get more, smaller steps.
             auto = 2 ** round(math.log2(max(n_rows_estimate / 8, 1)))
             defaults["batch_size"] = int(min(defaults["batch_size"], max(128, auto)))
+            defaults["epochs"] = _epochs_for_min_steps(
+                defaults["epochs"],
+                batch_size=self.batch_size or defaults["batch_size"],
+                n_rows=n_rows_estimate,
+                min_steps=MODELS[self.model].dp_min_steps,
+            )
         overrides = {
             k: v
             for k, v in {
