@@ -357,8 +357,10 @@ def _key(record: dict[str, Any]) -> tuple[str, str, str, str]:
 def _save_record(path: Path, record: dict[str, Any], meta: dict[str, Any]) -> None:
     data = _load_results(path)
     data["runs"] = [r for r in data["runs"] if _key(r) != _key(record)]
-    data["runs"].append(record)
-    data["meta"] = meta
+    data["runs"].append(record | {"command": meta["command"]})
+    commands = [c for c in data.get("meta", {}).get("commands", []) if any(r.get("command") == c for r in data["runs"])]
+    data["meta"] = {k: v for k, v in meta.items() if k != "command"}
+    data["meta"]["commands"] = [*commands, meta["command"]] if meta["command"] not in commands else commands
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
@@ -526,8 +528,7 @@ def markdown_table(runs: list[dict[str, Any]], dataset: str) -> str:
             elif status == "skipped":
                 status = f"not run: {r.get('reason', '')}"
             elif r.get("error"):
-                last = [line for line in r["error"].strip().splitlines() if line.strip()][-1]
-                status = f"failed: {last.split(': ', 1)[0].split('.')[-1]}: {last.split(': ', 1)[-1][:70]}"
+                status = _error_cell(r["error"])
             lines.append(f"| {label} | {eps} | {status} | | | | | | |")
             continue
         lines.append(
@@ -643,6 +644,19 @@ def main() -> None:
     if skipped:
         print("not started (past --stop-at):", json.dumps(skipped), flush=True)
     _svg_plot(_load_results(args.out)["runs"], args.plot)
+
+
+REFUSALS = ("SchemaError", "ConfigError", "PrivacyError", "BudgetExceededError", "DataError")
+
+
+def _error_cell(error: str) -> str:
+    """The last traceback line: "refused (SchemaError): first sentence" for tabsynth's own errors."""
+    last = [line for line in error.strip().splitlines() if line.strip()][-1]
+    kind, _, message = last.partition(": ")
+    kind = kind.split(".")[-1]
+    if kind in REFUSALS:
+        return f"refused ({kind}): {message.split('. ')[0].rstrip('.')}"
+    return f"failed ({kind}): {message[:100]}"
 
 
 def _plan(
