@@ -8,8 +8,8 @@ Usage (from the repo root, with the shared folder next to it):
 For every seed, fits tabsynth DP-CTGAN (public target categories from
 ``benchmarks/schema_<dataset>.yaml``, everything else paid from epsilon, delta = 1e-5) three ways:
 the old default (20 epochs, credit_default: 137 steps; generator conditions drawn from the DP
-marginal), at least 1,000 steps with the same conditions, and the current default (at least 1,000
-steps, conditions drawn from marginal ** 0.5, ``model_options={"condition_power": 0.5}``). Scores
+marginal), the current default (at least 1,000 steps, the same conditions), and at least 1,000
+steps with conditions drawn from marginal ** 0.5 (``model_options={"condition_power": 0.5}``). Scores
 each synthetic table (as many rows as the training table) with the shared judge's TSTR AUC and
 quality; prints one JSON line per fit and a mean / min / max summary per setting.
 """
@@ -37,8 +37,8 @@ from tabsynth.synthesizers import Synthesizer  # noqa: E402
 
 SETTINGS: dict[str, dict[str, Any]] = {
     "20 epochs, condition_power 1 (old default)": {"epochs": 20, "model_options": {"condition_power": 1.0}},
-    ">= 1,000 steps, condition_power 1": {"model_options": {"condition_power": 1.0}},
-    ">= 1,000 steps, condition_power 0.5 (default)": {"model_options": {"condition_power": 0.5}},
+    ">= 1,000 steps, condition_power 1 (default)": {"model_options": {"condition_power": 1.0}},
+    ">= 1,000 steps, condition_power 0.5": {"model_options": {"condition_power": 0.5}},
 }
 
 

@@ -21,9 +21,10 @@ Privacy argument:
 Conditional vectors: by default (``condition_on="target"``) the condition is the target column,
 as at sampling time; with ``"all"`` one categorical column is picked at random. For a real row
 the category is the row's own (so no training-by-sampling of real rows); for generated rows it is
-drawn with probability proportional to (DP marginal) ** ``condition_power`` (0.5 by default, so a
-3% class gets 15% of the generator's updates). The generator's conditional loss (cross entropy
-between its output for that column and the condition) only involves generated data.
+drawn with probability proportional to (DP marginal) ** ``condition_power`` (1 by default: the
+marginal itself; 0.5 would give a 3% class 15% of the generator's updates). The generator's
+conditional loss (cross entropy between its output for that column and the condition) only
+involves generated data.
 
 Marginal loss: for every column (categories, and the bins of numeric columns) the generator is
 pulled towards KL(DP marginal || average of its softmax outputs over the batch), the average
@@ -66,8 +67,8 @@ class CTGANConfig:
     marginal_weight: float = 5.0  # generator loss: KL(DP marginal || batch-mean output), per column
     # generated rows' training conditions are drawn with probability proportional to marginal ** power:
     # 1 follows the DP marginal, < 1 gives rare classes more generator updates (importance-weighted back
-    # in the marginal loss). 0.5 measured: credit_default TSTR 0.76 vs 0.71 (mean of 6 seeds), Adult equal
-    condition_power: float = 0.5
+    # in the marginal loss). 0.5 was not better overall (docs/benchmarks.md), hence 1
+    condition_power: float = 1.0
 
     def __post_init__(self) -> None:
         if self.condition_on not in ("target", "all"):
