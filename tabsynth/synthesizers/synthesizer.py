@@ -74,7 +74,9 @@ class Synthesizer:
         random_state: seed for every random choice (same seed, same model, same samples).
         epochs, batch_size, learning_rate, max_grad_norm, device, max_physical_batch_size: see
             :class:`TrainingConfig`. Under ``torchrun`` (after ``tabsynth.distributed.init_distributed()``)
-            ``fit`` trains data-parallel; ``batch_size`` stays the global expected batch.
+            ``fit`` trains data-parallel; ``batch_size`` stays the global expected batch. Under DP
+            the default batch is about 1/8 of the DP row count, and ``dp-ctgan``'s default epochs
+            grow on small tables so that it trains at least 1,000 steps (a GAN needs many steps).
         preprocessing_share: share of epsilon for the transformer's DP statistics (default 20%, measured
             best on Adult: 10% loses too many categories, 30% starves training).
         n_bins: bins per numeric column.
