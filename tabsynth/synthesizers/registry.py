@@ -41,8 +41,8 @@ MODELS: dict[str, ModelEntry] = {
         # models would all be pulled to the same rows (measured: Adult TSTR 0.51 at epsilon 1).
         stratifiable=False,
         # A GAN needs many small steps: on credit_default (7,000 rows, 3% positives) the default
-        # 20 epochs are 137 steps and the minority conditional is not learned (TSTR 0.25 at
-        # epsilon 3); at 1,000 steps TSTR is 0.70 on average over 6 seeds (docs/benchmarks.md).
+        # 20 epochs are 137 steps and the minority conditional is not learned (TSTR 0.375 at
+        # epsilon 3, mean of 6 seeds); at 1,000 steps 0.713 (benchmarks/ctgan_seeds.py).
         dp_min_steps=1000,
     ),
     "dp-tvae": ModelEntry(
