@@ -33,7 +33,11 @@ def _format_ci(metric: MetricResult) -> str:
 def render_audit(report: AuditReport, out: Path, console: Console | None = None) -> None:
     """Print a one-table summary of ``report`` and where its JSON went."""
     console = console or Console(highlight=False)
-    table = Table(title=f"Audit written to {out}", box=box.SIMPLE, caption="↑ higher is better, ↓ lower is better")
+    # At least 100 columns (pipes and CI logs default to 80, which would truncate metric names);
+    # the path goes on its own soft-wrapped line so that it can be copied whole.
+    console = Console(file=console.file, width=max(console.width, 100), highlight=False, no_color=console.no_color)
+    console.print(f"Audit written to {escape(str(out))}", soft_wrap=True)
+    table = Table(box=box.SIMPLE, caption="↑ higher is better, ↓ lower is better")
     table.add_column("metric", no_wrap=True)
     table.add_column("value", no_wrap=True)
     table.add_column("CI", no_wrap=True)
@@ -89,4 +93,6 @@ def audit_command(
     render_audit(result, out)
     if report is not None:
         html, _ = write_report(report, audit=result, decision=None, audience=audience)
-        Console(highlight=False).print(f"Report written to {escape(str(html))} (audience: {audience.value})")
+        Console(highlight=False).print(
+            f"Report written to {escape(str(html))} (audience: {audience.value})", soft_wrap=True
+        )

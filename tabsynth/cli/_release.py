@@ -101,10 +101,13 @@ def finish_release(result: Any) -> None:
         console.print("[bold red]NOT differentially private[/bold red] (epsilon=none)")
     if result.released:
         tables = ", ".join(sorted(n for n in result.files if n.startswith("synthetic.")))
-        console.print(f"released: {result.path} ({tables}, model/, audit.json, manifest.json)")
+        console.print(f"released: {result.path} ({tables}, model/, audit.json, manifest.json)", soft_wrap=True)
     else:
-        console.print(f"[bold red]BLOCKED[/bold red]: {result.path} holds the audit and the report, no synthetic table")
-    console.print(f"report: {result.path / 'report.html'}")
+        console.print(
+            f"[bold red]BLOCKED[/bold red]: {result.path} holds the audit and the report, no synthetic table",
+            soft_wrap=True,
+        )
+    console.print(f"report: {result.path / 'report.html'}", soft_wrap=True)
     took = result.seconds
     console.print(f"took {took['total']:.0f} s (fit {took['fit']:.0f} s, audit {took['audit']:.0f} s)")
     if not result.released:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..schema import TableSchema
@@ -15,7 +16,8 @@ console = Console(highlight=False)
 
 
 def render_schema(schema: TableSchema, out: Path) -> None:
-    table = Table(title=f"Schema written to {out}", show_lines=False)
+    console.print(f"Schema written to {escape(str(out))}", soft_wrap=True)
+    table = Table(show_lines=False)
     table.add_column("column")
     table.add_column("kind")
     table.add_column("role")
@@ -41,7 +43,7 @@ def _privacy_line(spent: dict[str, Any]) -> str:
 
 def render_fit(synth: Any, out: Path) -> None:
     spent = synth.privacy_spent()
-    console.print(f"Model written to [bold]{out}[/bold]")
+    console.print(f"Model written to [bold]{escape(str(out))}[/bold]", soft_wrap=True)
     console.print(_privacy_line(spent))
     result = synth.train_result_
     if result is not None and result.noise_multiplier is not None:

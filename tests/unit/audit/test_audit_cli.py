@@ -41,7 +41,7 @@ def _args(files: dict[str, Path], out: Path, *extra: str) -> list[str]:
 def test_audit_writes_the_json_contract(
     files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = tmp_path / "reports" / "audit.json"
+    out = tmp_path / ("reports-" + "x" * 90) / "audit.json"  # longer than a line: printed unbroken all the same
     code = run(_args(files, out, "--sensitive", "group", "--sensitive", "region", "--epsilon-claimed", "3"))
     assert code == 0, capsys.readouterr()
     data = json.loads(out.read_text())
@@ -50,7 +50,8 @@ def test_audit_writes_the_json_contract(
     assert data["meta"]["sensitive"] == ["group", "region"] and data["meta"]["epsilon_claimed"] == 3.0
     assert set(data["metrics"][0]) == {"name", "value", "ci", "baseline", "direction", "status", "details"}
     printed = capsys.readouterr().out
-    assert "privacy.mia_auc" in printed and "audit.json" in printed
+    assert "privacy.mia_auc" in printed and "fairness.downstream_eo_gap" in printed
+    assert str(out) in printed.splitlines()[0]
 
 
 def test_bad_input_exits_2_with_one_line(
