@@ -16,6 +16,7 @@ from ..exceptions import ConfigError
 from ..io import read_table, write_text
 from ..report import Audience, write_report
 from ..schema import load_schema
+from ._render import at_least
 
 __all__ = ["audit_command", "render_audit"]
 
@@ -32,10 +33,8 @@ def _format_ci(metric: MetricResult) -> str:
 
 def render_audit(report: AuditReport, out: Path, console: Console | None = None) -> None:
     """Print a one-table summary of ``report`` and where its JSON went."""
-    console = console or Console(highlight=False)
-    # At least 100 columns (pipes and CI logs default to 80, which would truncate metric names);
-    # the path goes on its own soft-wrapped line so that it can be copied whole.
-    console = Console(file=console.file, width=max(console.width, 100), highlight=False, no_color=console.no_color)
+    console = at_least(100, console or Console(highlight=False))
+    # the path goes on its own soft-wrapped line so that it can be copied whole
     console.print(f"Audit written to {escape(str(out))}", soft_wrap=True)
     table = Table(box=box.SIMPLE, caption="↑ higher is better, ↓ lower is better")
     table.add_column("metric", no_wrap=True)

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..exceptions import DataError, GateFailedError
+from ._render import at_least
 
 __all__ = ["gate_command", "release_command", "render_decision"]
 
@@ -26,13 +27,7 @@ def _number(value: Any) -> str:
 
 def render_decision(decision: dict[str, Any], console: Console) -> None:
     """The verdict, then one row per rule (failures first), then advice for each failure."""
-    console = Console(
-        file=console.file,
-        width=max(console.width, 100),
-        highlight=False,
-        no_color=console.no_color,
-        stderr=console.stderr,
-    )
+    console = at_least(100, console)
     verdict = decision["verdict"]
     policy = decision["policy"]["name"]
     table = Table(title=f"Policy {policy!r}", box=box.SIMPLE, caption="* judged on this end of the interval")

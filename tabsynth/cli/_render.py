@@ -15,6 +15,13 @@ from ..schema import TableSchema
 console = Console(highlight=False)
 
 
+def at_least(width: int, base: Console) -> Console:
+    """``base``, widened to ``width`` columns (pipes and CI logs default to 80, truncating tables)."""
+    return Console(
+        file=base.file, width=max(base.width, width), highlight=False, no_color=base.no_color, stderr=base.stderr
+    )
+
+
 def render_schema(schema: TableSchema, out: Path) -> None:
     console.print(f"Schema written to {escape(str(out))}", soft_wrap=True)
     table = Table(show_lines=False)
