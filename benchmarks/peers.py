@@ -358,9 +358,11 @@ def _save_record(path: Path, record: dict[str, Any], meta: dict[str, Any]) -> No
     data = _load_results(path)
     data["runs"] = [r for r in data["runs"] if _key(r) != _key(record)]
     data["runs"].append(record | {"command": meta["command"]})
-    commands = [c for c in data.get("meta", {}).get("commands", []) if any(r.get("command") == c for r in data["runs"])]
-    data["meta"] = {k: v for k, v in meta.items() if k != "command"}
-    data["meta"]["commands"] = [*commands, meta["command"]] if meta["command"] not in commands else commands
+    in_use = {r.get("command") for r in data["runs"]}  # commands whose records were all replaced drop out
+    commands = [c for c in data.get("meta", {}).get("commands", []) if c in in_use]
+    if meta["command"] not in commands:
+        commands.append(meta["command"])
+    data["meta"] = {k: v for k, v in meta.items() if k != "command"} | {"commands": commands}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")

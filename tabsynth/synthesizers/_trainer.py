@@ -43,7 +43,15 @@ from ..distributed import DistributedInfo
 from ..exceptions import ConfigError, PrivacyWarning
 from ..privacy import BudgetExceededError, PrivacyLedger, noise_multiplier_for
 
-__all__ = ["EpochInfo", "TrainingConfig", "TrainResult", "physical_batch_size", "resolve_device", "train"]
+__all__ = [
+    "EpochInfo",
+    "TrainingConfig",
+    "TrainResult",
+    "physical_batch_size",
+    "poisson_rate",
+    "resolve_device",
+    "train",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +153,11 @@ def physical_batch_size(config: TrainingConfig, device: torch.device) -> int | N
     return CUDA_PHYSICAL_BATCH_SIZE if device.type == "cuda" else None
 
 
+def poisson_rate(batch_size: int, n_rows: float) -> float:
+    """Each record's inclusion probability for an *expected* batch of ``batch_size`` out of ``n_rows``."""
+    return min(1.0, batch_size / max(n_rows, batch_size))
+
+
 def _poisson_batch(rows: torch.Tensor, sample_rate: float, generator: torch.Generator) -> torch.Tensor:
     """Each of ``rows`` independently with probability ``sample_rate`` (the accountant's sampling)."""
     mask = torch.rand(len(rows), generator=generator, device=rows.device) < sample_rate
@@ -195,7 +208,7 @@ def train(
             "Data-parallel training (torchrun) does not support a separate post-processing step such as "
             "dp-ctgan's generator step: use dp-tvae under torchrun, or train dp-ctgan in one process."
         )
-    sample_rate = min(1.0, config.batch_size / max(n_rows_estimate, config.batch_size))
+    sample_rate = poisson_rate(config.batch_size, n_rows_estimate)
     planned_steps = max(1, math.ceil(config.epochs / sample_rate))
     world = 1 if distributed is None else distributed.world_size
     if distributed is None:

@@ -31,7 +31,7 @@ from torch import nn
 from ..exceptions import ConfigError, PrivacyError
 from ..privacy import DPSGDEvent, ParallelEvent, PrivacyLedger, noise_multiplier_for
 from ._data import Layout, TensorTable
-from ._trainer import TrainingConfig, TrainResult
+from ._trainer import TrainingConfig, TrainResult, poisson_rate
 
 __all__ = ["StratifiedConfig", "StratifiedModel", "class_training_config"]
 
@@ -63,7 +63,7 @@ def class_training_config(config: TrainingConfig, n_class: float) -> TrainingCon
 
 
 def _planned_event(config: TrainingConfig, n_class: float, sigma: float) -> DPSGDEvent:
-    sample_rate = min(1.0, config.batch_size / max(n_class, config.batch_size))
+    sample_rate = poisson_rate(config.batch_size, n_class)
     steps = max(1, math.ceil(config.epochs / sample_rate))
     return DPSGDEvent(noise_multiplier=sigma, sample_rate=sample_rate, steps=steps)
 

@@ -23,7 +23,7 @@ from ..privacy import PrivacyLedger, RDPAccountant, check_budget, split_budget
 from ..schema import TableSchema, infer_schema
 from ..transform import CategoricalEncoder, DPTableTransformer, EncodedTable
 from ._data import Layout, TensorTable
-from ._trainer import EpochInfo, TrainingConfig, TrainResult, resolve_device
+from ._trainer import EpochInfo, TrainingConfig, TrainResult, poisson_rate, resolve_device
 from .registry import MODELS, build_model
 from .stratified import MIN_CLASS_ROWS, StratifiedModel
 
@@ -45,8 +45,7 @@ def _largest_remainder(total: int, shares: Sequence[float]) -> list[int]:
 
 def _epochs_for_min_steps(epochs: int, *, batch_size: int, n_rows: int, min_steps: int) -> int:
     """``epochs``, raised so that training takes at least ``min_steps`` steps (steps = epochs / rate)."""
-    sample_rate = min(1.0, batch_size / max(n_rows, batch_size))
-    return max(epochs, math.ceil(min_steps * sample_rate))
+    return max(epochs, math.ceil(min_steps * poisson_rate(batch_size, n_rows)))
 
 
 def _check_target_survived(transformer: DPTableTransformer, schema: TableSchema) -> None:
