@@ -48,7 +48,8 @@ def noisy_histogram(
     if not ledger.is_dp:
         return counts.astype(float)
     ledger.spend(label, GaussianEvent(noise_multiplier=noise_multiplier))
-    return _integer_counts(counts) + ledger.noise.discrete_gaussian(noise_multiplier, counts.shape)
+    noisy: np.ndarray = _integer_counts(counts) + ledger.noise.discrete_gaussian(noise_multiplier, counts.shape)
+    return noisy
 
 
 def _integer_counts(counts: np.ndarray) -> np.ndarray:
@@ -56,7 +57,8 @@ def _integer_counts(counts: np.ndarray) -> np.ndarray:
     rounded = np.rint(counts)
     if not np.array_equal(rounded, counts):
         raise ValueError("DP histograms take integer counts of rows.")
-    return rounded.astype(np.int64)
+    out: np.ndarray = rounded.astype(np.int64)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

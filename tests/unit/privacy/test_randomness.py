@@ -80,16 +80,21 @@ def test_noisy_histogram_ignores_the_callers_rng_and_releases_integers() -> None
 
 def test_noisy_histogram_refuses_fractional_counts() -> None:
     with pytest.raises(ValueError, match="integer counts"):
-        noisy_histogram(
-            np.array([1.5]), noise_multiplier=5.0, ledger=PrivacyLedger(1.0, 1e-6), label="c", rng=np.random.default_rng()
-        )
+        ledger = PrivacyLedger(1.0, 1e-6)
+        noisy_histogram(np.array([1.5]), noise_multiplier=5.0, ledger=ledger, label="c", rng=np.random.default_rng())
 
 
 def test_noisy_categories_counts_are_integers() -> None:
     ledger = PrivacyLedger(5.0, 1e-6)
     released = noisy_categories(
-        ["a", "b"], np.array([500, 3]), null_count=0, noise_multiplier=2.0, threshold=20.0, ledger=ledger,
-        label="k", rng=np.random.default_rng(),
+        ["a", "b"],
+        np.array([500, 3]),
+        null_count=0,
+        noise_multiplier=2.0,
+        threshold=20.0,
+        ledger=ledger,
+        label="k",
+        rng=np.random.default_rng(),
     )
     assert released.categories == ("a",)
     assert float(released.counts[0]).is_integer() and float(released.other_count).is_integer()
