@@ -506,6 +506,14 @@ class Synthesizer:
         enc = self.transformer_.encoder(column)
         if not isinstance(enc, CategoricalEncoder):
             raise SchemaError(f"augment needs a categorical column; {column!r} is numeric.")
+        if self.ledger_.is_dp and (n_real is not None or n_value is not None):
+            warnings.warn(
+                "augment(n_real=, n_value=) makes the number of generated rows a function of these exact counts: "
+                "fine next to the real rows, but the generated rows alone then reveal them (not DP). Leave both "
+                "unset to use the model's DP estimates.",
+                PrivacyWarning,
+                stacklevel=2,
+            )
         n_real = self.transformer_.n_rows_estimate_ if n_real is None else n_real
         if n_value is None:
             n_value = round(enc.marginal[enc.slot_of(value)] * n_real)
