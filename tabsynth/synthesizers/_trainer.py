@@ -63,6 +63,9 @@ PerSampleLoss = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 # Rows per physical micro-batch on CUDA when not set: the bundled generators hold a few tens of
 # KB of activations per row under ghost clipping, so this stays well under 1 GB of GPU memory.
 CUDA_PHYSICAL_BATCH_SIZE = 8192
+# Opacus's secure_mode noise (mean of four draws per value). Always on; a module constant only so
+# that benchmarks/secure_noise.py can measure what it costs.
+SECURE_NOISE = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -314,7 +317,7 @@ def _make_private(
         generator=generator,
         # Each noise value is the mean of four draws: defeats floating-point attacks on the noise
         # (arXiv:2107.10138); the generator itself is seeded from the ledger's secret stream.
-        secure_mode=True,
+        secure_mode=SECURE_NOISE,
     )
     return model, dp_optimizer, DPLossFastGradientClipping(model, dp_optimizer, criterion, "mean")
 
