@@ -26,7 +26,14 @@ from ..privacy.randomness import NoiseSource
 from ..schema import TableSchema, infer_schema
 from ..transform import CategoricalEncoder, DPTableTransformer, EncodedTable
 from ._data import Layout, TensorTable
-from ._trainer import EpochInfo, TrainingConfig, TrainResult, poisson_rate, resolve_device
+from ._trainer import (
+    EpochInfo,
+    TrainingConfig,
+    TrainResult,
+    dp_batch_size,
+    epochs_for_min_steps,
+    resolve_device,
+)
 from .registry import MODELS, build_model
 from .stratified import MIN_CLASS_ROWS, StratifiedModel
 
@@ -44,11 +51,6 @@ def _largest_remainder(total: int, shares: Sequence[float]) -> list[int]:
     for i in np.argsort(-(raw - counts), kind="stable")[: total - counts.sum()]:
         counts[i] += 1
     return [int(c) for c in counts]
-
-
-def _epochs_for_min_steps(epochs: int, *, batch_size: int, n_rows: int, min_steps: int) -> int:
-    """``epochs``, raised so that training takes at least ``min_steps`` steps (steps = epochs / rate)."""
-    return max(epochs, math.ceil(min_steps * poisson_rate(batch_size, n_rows)))
 
 
 def _check_target_survived(transformer: DPTableTransformer, schema: TableSchema) -> None:
@@ -148,9 +150,8 @@ class Synthesizer:
         if n_rows_estimate is not None and self.epsilon is not None:
             # Under DP the expected batch is about 1/8 of the (DP-estimated) rows, a power of two
             # between 128 and the model's default: small tables get more, smaller steps.
-            auto = 2 ** round(math.log2(max(n_rows_estimate / 8, 1)))
-            defaults["batch_size"] = int(min(defaults["batch_size"], max(128, auto)))
-            defaults["epochs"] = _epochs_for_min_steps(
+            defaults["batch_size"] = dp_batch_size(n_rows_estimate, minimum=128, maximum=defaults["batch_size"])
+            defaults["epochs"] = epochs_for_min_steps(
                 defaults["epochs"],
                 batch_size=self.batch_size or defaults["batch_size"],
                 n_rows=n_rows_estimate,
@@ -564,15 +565,14 @@ class Synthesizer:
             "entries": self._entries_with_epsilon(ledger["entries"]),
         }
         if result is not None:
-            config = self._training_config(self.transformer_.n_rows_estimate_)
             card.update(
                 noise_multiplier=result.noise_multiplier,
                 sample_rate=result.sample_rate,
                 steps=result.steps,
-                epochs=config.epochs,
-                batch_size=config.batch_size,
                 stopped_early=result.stopped_early,
             )
+            if result.plan is not None and not self.stratified_:
+                card.update(epochs=result.plan.epochs, batch_size=result.plan.batch_size)
         per_class = getattr(self.generator_, "results", None)
         if per_class:
             target = self.transformer_.encoders_[self.generator_.cond_columns[0]]
@@ -587,6 +587,7 @@ class Synthesizer:
                     "noise_multiplier": r.noise_multiplier,
                     "sample_rate": r.sample_rate,
                     "steps": r.steps,
+                    **({"batch_size": r.plan.batch_size, "epochs": r.plan.epochs} if r.plan is not None else {}),
                 }
                 for c, r in sorted(per_class.items())
             ]
