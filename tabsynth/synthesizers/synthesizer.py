@@ -6,6 +6,7 @@ sampling, persistence); generators implement the small protocol of :mod:`.regist
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +39,8 @@ from .registry import MODELS, build_model
 from .stratified import MIN_CLASS_ROWS, StratifiedModel
 
 __all__ = ["Synthesizer"]
+
+logger = logging.getLogger(__name__)
 
 _SAMPLE_CHUNK = 65_536
 AUTO = "auto"
@@ -304,9 +307,9 @@ class Synthesizer:
         if plan.schema is None:  # no DP: the exact draft is fine
             return infer_schema(frame, target=target, sensitive=sensitive), frame
         inferred, notes = infer_schema_dp(frame, ledger=ledger, epsilon=plan.schema, target=target, sensitive=sensitive)
-        self.schema_notes_ = notes
+        self.schema_notes_ = notes  # the CLI shows them; names only, never values or counts
         for note in notes:
-            warnings.warn(f"Column {note.column!r} {note.message}.", PrivacyWarning, stacklevel=4)
+            logger.info("Column %r %s.", note.column, note.message)
         return inferred, coerce_frame(frame, inferred)
 
     def _decide_stratify(

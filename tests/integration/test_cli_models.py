@@ -125,7 +125,8 @@ def test_budget_too_small_for_dp_statistics(data: Path, tmp_path: Path, capsys: 
     code = run(["fit", str(data), "--target", "label", "--epsilon", "0.001", "--out", str(tmp_path / "m")])
     assert code == 2
     err = capsys.readouterr().err
-    assert "Declare its bounds in the schema (bounds: [lower, upper])" in err and "Traceback" not in err
+    # Without a schema the first DP statistics (the column kinds) already say how to declare one.
+    assert "schema infer DATA --out schema.yaml" in err and "Traceback" not in err
     assert not (tmp_path / "m").exists()
 
 
