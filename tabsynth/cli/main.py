@@ -16,8 +16,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..exceptions import ALL_ERRORS, ConfigError, PrivacyWarning, exit_code_for
+from .._version import __version__
+from ._audit import audit_command
+from ._release import gate_command, release_command
 from ._render import console, render_budget, render_fit, render_sample, render_schema
+
+# Every command imports what it needs (torch, scikit-learn, the audit stack) inside its own body,
+# so that `tabsynth --help` answers at once (tests/integration/test_cli_basics.py checks it).
+_HELP = {"help_option_names": ["-h", "--help"]}
 
 app = typer.Typer(
     name="tabsynth",
@@ -25,16 +31,27 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings=_HELP,
 )
-schema_app = typer.Typer(help="Infer and check table schemas.", no_args_is_help=True)
+schema_app = typer.Typer(help="Infer and check table schemas.", no_args_is_help=True, context_settings=_HELP)
 app.add_typer(schema_app, name="schema")
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"tabsynth {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
 ) -> None:
     """tabsynth command line."""
 
@@ -69,6 +86,8 @@ def schema_check(
 
 
 def _parse_epsilon(raw: str) -> float | None:
+    from ..exceptions import ConfigError
+
     if raw.strip().lower() in ("none", "inf", "infinity"):
         return None
     try:
@@ -80,6 +99,8 @@ def _parse_epsilon(raw: str) -> float | None:
 
 
 def _parse_conditions(items: list[str] | None) -> dict[str, str]:
+    from ..exceptions import ConfigError
+
     out: dict[str, str] = {}
     for item in items or []:
         col, sep, value = item.partition("=")
@@ -118,6 +139,7 @@ def fit(
 ) -> None:
     """Fit a DP generator and write a model folder (data-parallel when run under torchrun)."""
     from ..distributed import init_distributed, shutdown_distributed
+    from ..exceptions import PrivacyWarning
     from ..io import read_table
     from ..schema import load_schema
     from ..synthesizers import Synthesizer
@@ -198,23 +220,10 @@ def demo(
     finish_release(run_demo(out, fast=fast, epsilon=epsilon, console=console))
 
 
-def _register_audit() -> None:
-    from ._audit import audit_command
-
-    app.command("audit")(audit_command)
-
-
-_register_audit()
-
-
-def _register_release() -> None:
-    from ._release import gate_command, release_command
-
-    app.command("release")(release_command)
-    app.command("gate")(gate_command)
-
-
-_register_release()
+# Commands defined in their own modules (each imports its heavy dependencies lazily).
+app.command("audit")(audit_command)
+app.command("release")(release_command)
+app.command("gate")(gate_command)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -228,17 +237,18 @@ def run(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # click's own exits: --help (0), usage errors (2)
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
-    except ALL_ERRORS as exc:
-        if debug:
-            raise
-        _err.print(f"[bold red]error:[/bold red] {escape(str(exc))}")
-        return exit_code_for(exc)
     except KeyboardInterrupt:
         _err.print("interrupted")
         return 130
-    except Exception as exc:  # anything unexpected is our bug: say so, exit 1
+    except Exception as exc:
+        from ..exceptions import ALL_ERRORS, exit_code_for  # here: tabsynth.privacy loads scipy
+
         if debug:
             raise
+        if isinstance(exc, ALL_ERRORS):
+            _err.print(f"[bold red]error:[/bold red] {escape(str(exc))}")
+            return exit_code_for(exc)
+        # anything unexpected is our bug: say so, exit 1
         _err.print(
             f"[bold red]internal error:[/bold red] {type(exc).__name__}: {escape(str(exc))} "
             "(rerun with --debug for a traceback)"
