@@ -99,6 +99,4 @@ def audit_command(
     render_audit(result, out)
     if report is not None:
         html, _ = write_report(report, audit=result, decision=None, audience=Audience(audience))
-        Console(highlight=False).print(
-            f"Report written to {escape(str(html))} (audience: {audience})", soft_wrap=True
-        )
+        Console(highlight=False).print(f"Report written to {escape(str(html))} (audience: {audience})", soft_wrap=True)

@@ -38,6 +38,12 @@ app.add_typer(schema_app, name="schema")
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+#: Options shared by several commands.
+Sep = Annotated[
+    str | None, typer.Option("--sep", help="Field separator of a text table ('tab' for TSV); default: by extension.")
+]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output (never done silently).")]
+
 
 def _print_version(value: bool) -> None:
     if value:
@@ -58,30 +64,32 @@ def _root(
 
 @schema_app.command("infer")
 def schema_infer(
-    data: Annotated[Path, typer.Argument(help="CSV or Parquet file.")],
+    data: Annotated[Path, typer.Argument(help="CSV, TSV or Parquet file.")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the schema YAML.")],
     target: Annotated[str | None, typer.Option("--target", help="Target (label) column.")] = None,
     sensitive: Annotated[list[str] | None, typer.Option("--sensitive", help="Sensitive column (repeatable).")] = None,
+    sep: Sep = None,
 ) -> None:
     """Infer an editable schema (kinds and identifier flags only; no values are recorded)."""
     from ..io import read_table
     from ..schema import infer_schema
 
-    schema = infer_schema(read_table(data), target=target, sensitive=sensitive or ())
+    schema = infer_schema(read_table(data, sep=sep), target=target, sensitive=sensitive or ())
     schema.save(out)
     render_schema(schema, out)
 
 
 @schema_app.command("check")
 def schema_check(
-    data: Annotated[Path, typer.Argument(help="CSV or Parquet file.")],
+    data: Annotated[Path, typer.Argument(help="CSV, TSV or Parquet file.")],
     schema: Annotated[Path, typer.Option("--schema", help="Schema YAML to check the data against.")],
+    sep: Sep = None,
 ) -> None:
     """Validate a table against a declared schema, listing every problem at once."""
     from ..io import read_table
     from ..schema import load_schema
 
-    load_schema(schema).validate_frame(read_table(data))
+    load_schema(schema).validate_frame(read_table(data, sep=sep, show_values=True))
     console.print(f"[green]OK[/green]: {data} matches {schema}")
 
 
@@ -98,6 +106,17 @@ def _parse_epsilon(raw: str) -> float | None:
         ) from None
 
 
+def _check_model_out(out: Path, overwrite: bool) -> None:
+    """Refuse an existing --out (or, with --overwrite, one that is not a model folder) before any work."""
+    from ..artifacts import MANIFEST
+    from ..exceptions import DataError
+    from ..io import check_output
+
+    check_output(out, overwrite=overwrite, table=False)
+    if out.exists() and not (out / MANIFEST).is_file():
+        raise DataError(f"{out} exists and is not a tabsynth model folder; --overwrite replaces only a model folder.")
+
+
 def _parse_conditions(items: list[str] | None) -> dict[str, str]:
     from ..exceptions import ConfigError
 
@@ -112,7 +131,7 @@ def _parse_conditions(items: list[str] | None) -> dict[str, str]:
 
 @app.command("fit")
 def fit(
-    data: Annotated[Path, typer.Argument(help="Private table (CSV or Parquet).")],
+    data: Annotated[Path, typer.Argument(help="Private table (CSV, TSV or Parquet).")],
     out: Annotated[Path, typer.Option("--out", help="Model folder to write.")],
     epsilon: Annotated[str, typer.Option("--epsilon", help="Total privacy budget, or 'none' for no DP.")],
     target: Annotated[str | None, typer.Option("--target", help="Target column (conditioning).")] = None,
@@ -136,6 +155,8 @@ def fit(
             help="One DP generator per target class, dp-tvae only (default: when the smallest class is under 10%).",
         ),
     ] = None,
+    sep: Sep = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Fit a DP generator and write a model folder (data-parallel when run under torchrun)."""
     from ..distributed import init_distributed, shutdown_distributed
@@ -144,11 +165,13 @@ def fit(
     from ..schema import load_schema
     from ..synthesizers import Synthesizer
 
+    _check_model_out(out, overwrite)
+    eps = _parse_epsilon(epsilon)
     dist = init_distributed()  # None unless launched by torchrun with several processes
     try:
         synth = Synthesizer(
             model,
-            epsilon=_parse_epsilon(epsilon),
+            epsilon=eps,
             delta=delta,
             random_state=seed,
             epochs=epochs,
@@ -161,8 +184,10 @@ def fit(
         declared = load_schema(schema) if schema is not None else None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PrivacyWarning)  # rendered below instead
-            synth.fit(read_table(data), declared, target=target, sensitive=sensitive or ())
+            frame = read_table(data, sep=sep, show_values=eps is None)
+            synth.fit(frame, declared, target=target, sensitive=sensitive or ())
         if dist is None or dist.is_main:  # every rank holds the same model; rank 0 alone writes
+            _check_model_out(out, overwrite)  # again: it may have appeared while training ran
             synth.save(out)
             render_fit(synth, out)
     except BaseException:
@@ -175,17 +200,21 @@ def fit(
 def sample(
     model_dir: Annotated[Path, typer.Argument(help="Model folder written by 'tabsynth fit'.")],
     n_rows: Annotated[int, typer.Option("--n-rows", help="Number of rows to generate.")],
-    out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")],
+    out: Annotated[Path, typer.Option("--out", help="Output file (.csv, .tsv or .parquet).")],
     condition: Annotated[list[str] | None, typer.Option("--condition", help="COLUMN=VALUE (repeatable).")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    overwrite: Overwrite = False,
 ) -> None:
     """Generate synthetic rows (exactly --n-rows, all meeting the conditions)."""
-    from ..io import write_table
+    from ..io import check_output, write_table
     from ..synthesizers import Synthesizer
 
+    check_output(out, overwrite=overwrite)
+    conditions = _parse_conditions(condition)
     synth = Synthesizer.load(model_dir, device=device)
-    frame = synth.sample(n_rows, conditions=_parse_conditions(condition), random_state=seed)
+    frame = synth.sample(n_rows, conditions=conditions, random_state=seed)
+    check_output(out, overwrite=overwrite)  # again: it may have appeared while sampling ran
     write_table(frame, out)
     render_sample(synth, frame, out)
 

@@ -140,3 +140,58 @@ def test_budget_error_maps_to_exit_3() -> None:
 def test_sample_from_missing_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["sample", str(tmp_path), "--n-rows", "5", "--out", str(tmp_path / "s.csv")]) == 2
     assert "not a tabsynth model folder" in capsys.readouterr().err
+
+
+def test_fit_refuses_an_existing_out(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert run(["fit", str(data), "--epsilon", "8", "--epochs", "1", "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    # --overwrite replaces only a model folder, and says so before training
+    assert run(["fit", str(data), "--epsilon", "8", "--epochs", "1", "--out", str(out), "--overwrite"]) == 2
+    assert "not a tabsynth model folder" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_fit_overwrite_replaces_a_model_folder(model_dir: Path, data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    args = ["fit", str(data), "--epsilon", "8", "--epochs", "1", "--seed", "3", "--out", str(out)]
+    assert run(args) == 0
+    first = (out / "manifest.json").read_bytes()
+    assert run(args) == 2
+    assert (out / "manifest.json").read_bytes() == first
+    assert run([*args, "--overwrite"]) == 0
+    assert (out / "manifest.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging folder left behind
+
+
+def test_sample_refuses_an_existing_file(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "s.csv"
+    out.write_text("precious\n")
+    args = ["sample", str(model_dir), "--n-rows", "20", "--seed", "1", "--out", str(out)]
+    assert run(args) == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--overwrite" in err
+    assert out.read_text() == "precious\n"
+    assert run([*args, "--overwrite"]) == 0
+    assert len(pd.read_csv(out)) == 20
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv"]  # no temporary file left
+
+
+def test_sample_unsupported_extension_is_refused_before_loading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the model folder does not exist either: the output is checked first, so the error is about it
+    assert run(["sample", str(tmp_path / "nomodel"), "--n-rows", "5", "--out", str(tmp_path / "s.xlsx")]) == 2
+    err = capsys.readouterr().err
+    assert "'.xlsx'" in err and ".csv" in err and ".tsv" in err and ".parquet" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sample_tsv_output(model_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "s.tsv"
+    assert run(["sample", str(model_dir), "--n-rows", "30", "--seed", "1", "--out", str(out)]) == 0
+    frame = pd.read_csv(out, sep="\t")
+    assert len(frame) == 30 and "label" in frame.columns
