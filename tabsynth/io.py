@@ -16,7 +16,7 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ __all__ = [
     "read_yaml_mapping",
     "sha256_file",
     "write_table",
+    "write_tables",
     "write_text",
 ]
 
@@ -193,17 +194,33 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             tmp.unlink()
 
 
+def _write_frame(frame: pd.DataFrame, path: Path, tmp: Path) -> None:
+    table = pl.from_pandas(frame)
+    if _format_of(path) == "csv":
+        table.write_csv(tmp, separator=_separator(path, None))
+    else:
+        table.write_parquet(tmp)
+
+
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write ``frame`` as CSV, TSV or Parquet (chosen by the extension), atomically."""
     path = Path(path)
-    fmt = _format_of(path)
-    table = pl.from_pandas(frame)
+    _format_of(path)
     with atomic_path(path) as tmp:
-        if fmt == "csv":
-            table.write_csv(tmp, separator=_separator(path, None))
-        else:
-            table.write_parquet(tmp)
+        _write_frame(frame, path, tmp)
     return path
+
+
+def write_tables(tables: Mapping[str | os.PathLike[str], pd.DataFrame]) -> list[Path]:
+    """Write several tables all or nothing: each goes to a temporary file, renamed once all are written."""
+    paths = [Path(p) for p in tables]
+    for path in paths:
+        _format_of(path)
+    with contextlib.ExitStack() as stack:
+        temps = [stack.enter_context(atomic_path(path)) for path in paths]
+        for path, tmp, frame in zip(paths, temps, tables.values(), strict=True):
+            _write_frame(frame, path, tmp)
+    return paths
 
 
 def write_text(text: str, path: str | os.PathLike[str]) -> Path:

@@ -219,6 +219,51 @@ def sample(
     render_sample(synth, frame, out)
 
 
+@app.command("split")
+def split(
+    data: Annotated[Path, typer.Argument(help="Private table (CSV, TSV or Parquet).")],
+    holdout: Annotated[float, typer.Option("--holdout", help="Expected share of rows held out, in (0, 1).")],
+    out_train: Annotated[Path, typer.Option("--out-train", help="Where to write the training rows.")],
+    out_holdout: Annotated[Path, typer.Option("--out-holdout", help="Where to write the holdout rows.")],
+    key_file: Annotated[
+        Path | None,
+        typer.Option("--key-file", help="Secret key (>= 16 bytes, e.g. 'head -c 32 /dev/urandom') to reproduce it."),
+    ] = None,
+    sep: Sep = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Split a table into training and holdout rows; each row's side depends only on that row.
+
+    A row is held out iff a keyed hash (HMAC-SHA256) of its values falls below --holdout, so
+    adding or removing a row moves no other row. Without --key-file a fresh secret key is used
+    and forgotten. Keep the key secret: with it, anyone can tell which side a known row took.
+    """
+    from ..exceptions import ConfigError, DataError
+    from ..io import check_output, read_table, write_tables
+    from ..split import split_holdout
+
+    if out_train.resolve() == out_holdout.resolve():
+        raise ConfigError("--out-train and --out-holdout name the same file; give each its own path.")
+    for path in (out_train, out_holdout):
+        check_output(path, overwrite=overwrite)
+    if not 0.0 < holdout < 1.0:
+        raise ConfigError(f"--holdout must be a share in (0, 1), e.g. 0.3; got {holdout:g}.")
+    key = None
+    if key_file is not None:
+        if not key_file.is_file():
+            raise DataError(f"--key-file {key_file} not found.")
+        key = key_file.read_bytes().rstrip(b"\r\n")
+        if len(key) < 16:
+            raise ConfigError(
+                f"--key-file {key_file} holds fewer than 16 bytes; make one with 'head -c 32 /dev/urandom'."
+            )
+    train, held = split_holdout(read_table(data, sep=sep), holdout, key=key)
+    write_tables({out_train: train, out_holdout: held})
+    console.print(f"training rows written to {escape(str(out_train))}", soft_wrap=True)
+    console.print(f"holdout rows written to {escape(str(out_holdout))}", soft_wrap=True)
+    console.print("The holdout rows are not covered by the generator's DP guarantee: keep them internal.")
+
+
 @app.command("budget")
 def budget(
     model_dir: Annotated[Path, typer.Argument(help="Model folder written by 'tabsynth fit'.")],

@@ -46,7 +46,7 @@ def test_help_does_not_load_torch(argv: list[str]) -> None:
 def test_root_help_lists_every_command() -> None:
     code, _, out = _modules_after(["--help"])
     assert code == 0
-    for command in ("fit", "sample", "budget", "demo", "audit", "release", "gate", "schema"):
+    for command in ("fit", "sample", "budget", "demo", "audit", "release", "gate", "schema", "split"):
         assert command in out
 
 
