@@ -280,18 +280,24 @@ def budget(
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the demo's releases.")] = Path("reports/demo"),
     fast: Annotated[bool, typer.Option("--fast", help="A small, quick smoke run of the same pipeline.")] = False,
-    epsilon: Annotated[float, typer.Option("--epsilon", help="Total privacy budget.")] = 1.0,
+    epsilon: Annotated[str, typer.Option("--epsilon", help="Total privacy budget (a positive number).")] = "1",
 ) -> None:
     """Run the gated release pipeline on the bundled Adult table (DP-TVAE, epsilon 1, partner policy)."""
-    from ..demo import run_demo
+    from ..demo import check_demo_options, run_demo
+    from ..exceptions import ConfigError
     from ._release import finish_release
 
+    try:
+        eps = float(epsilon)
+    except ValueError:
+        raise ConfigError(f"--epsilon must be a positive, finite number such as 1, got {epsilon!r}.") from None
+    check_demo_options(out, epsilon=eps)  # before the banner: a bad option runs and writes nothing
     console = Console(stderr=True, highlight=False)
     console.print(
         "[bold]tabsynth demo[/bold]: bundled Adult table (target income; sensitive sex, race), DP-TVAE, "
-        f"epsilon={epsilon:g}, partner policy{' (fast smoke run)' if fast else ''}"
+        f"epsilon={eps:g}, partner policy{' (fast smoke run)' if fast else ''}"
     )
-    finish_release(run_demo(out, fast=fast, epsilon=epsilon, console=console))
+    finish_release(run_demo(out, fast=fast, epsilon=eps, console=console))
 
 
 # Commands defined in their own modules (each imports its heavy dependencies lazily).
