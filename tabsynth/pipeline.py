@@ -18,12 +18,13 @@ release is never replaced unless ``overwrite`` is set.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,7 +41,8 @@ from .audit import AuditConfig, AuditReport, run_audit
 from .exceptions import ConfigError, InputError
 from .io import read_table, read_yaml_mapping, sha256_file, write_table
 from .policy import GateDecision, ReleasePolicy, evaluate_policy, load_policy
-from .schema import TableSchema, infer_schema, load_schema
+from .privacy.store import BudgetStore
+from .schema import TableSchema, load_schema
 
 __all__ = ["ReleaseConfig", "ReleaseResult", "load_release_config", "release"]
 
@@ -97,6 +99,11 @@ class ReleaseConfig(BaseModel):
     sample: SampleConfig = SampleConfig()
     report: ReportConfig = ReportConfig()
     audit: dict[str, Any] = Field(default_factory=dict, description="AuditConfig overrides")
+    budget_store: Path | None = Field(default=None, description="JSON ledger of every DP release on this dataset")
+    lifetime_epsilon: float | None = Field(default=None, gt=0, description="the dataset's budget across releases")
+    curator_key: Path | None = Field(
+        default=None, description="file holding a secret key: the manifest then records an HMAC of the input"
+    )
 
     @field_validator("formats")
     @classmethod
@@ -119,6 +126,8 @@ class ReleaseConfig(BaseModel):
                 "input": at(self.input),
                 "output": at(self.output),
                 "table_schema": at(self.table_schema),
+                "budget_store": at(self.budget_store),
+                "curator_key": at(self.curator_key),
                 "policy": policy,
             }
         )
@@ -191,11 +200,59 @@ def _split(frame: pd.DataFrame, holdout: float, seed: int, min_rows: int) -> tup
     return frame.iloc[order[n_holdout:]].reset_index(drop=True), frame.iloc[order[:n_holdout]].reset_index(drop=True)
 
 
-def _schema(config: ReleaseConfig, frame: pd.DataFrame) -> TableSchema:
-    if config.table_schema is not None:
-        schema = load_schema(config.table_schema)
-        return schema.with_roles(target=config.target, sensitive=config.sensitive or None)
-    return infer_schema(frame, target=config.target, sensitive=config.sensitive)
+def _declared_schema(config: ReleaseConfig) -> TableSchema | None:
+    """The declared schema with the config's roles; None lets the fit infer one (with DP under DP)."""
+    if config.table_schema is None:
+        return None
+    schema = load_schema(config.table_schema)
+    return schema.with_roles(target=config.target, sensitive=config.sensitive or None)
+
+
+def _input_digest(config: ReleaseConfig) -> dict[str, str]:
+    """A keyed digest of the input when a curator key is given; never a plain hash of the private file.
+
+    A plain SHA-256 is a deterministic function of the data: anyone holding a candidate table
+    could confirm it. An HMAC under a key only the curator holds lets the curator (and nobody
+    else) check which file a release came from.
+    """
+    if config.curator_key is None:
+        return {"digest": "withheld (set curator_key in the release config to record a keyed HMAC-SHA256)"}
+    try:
+        key = config.curator_key.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the curator key {config.curator_key}: {exc.strerror}.") from None
+    if len(key) < 16:
+        raise ConfigError(f"The curator key in {config.curator_key} is too short: use at least 16 bytes of secret.")
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    with open(config.input, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            mac.update(block)
+    return {"hmac_sha256": mac.hexdigest()}
+
+
+@contextmanager
+def _budget_reservation(config: ReleaseConfig) -> Iterator[Callable[[str, float | None], None]]:
+    """Reserve this release's budget in the dataset's store before the data is read (exit 3 if over)."""
+    if config.budget_store is None:
+        if config.lifetime_epsilon is not None:
+            raise ConfigError("lifetime_epsilon needs a budget_store (a JSON file that records every release).")
+        yield lambda status, spent: None
+        return
+    if config.lifetime_epsilon is None:
+        raise ConfigError("budget_store needs lifetime_epsilon: the dataset's total epsilon across releases.")
+    store = BudgetStore(config.budget_store)
+    rid = store.reserve(
+        str(config.output), epsilon=config.epsilon, delta=config.delta, lifetime_epsilon=config.lifetime_epsilon
+    )
+    outcome: dict[str, Any] = {"status": "failed", "spent": None}
+
+    def settle(status: str, spent: float | None) -> None:
+        outcome.update(status=status, spent=spent)
+
+    try:
+        yield settle
+    finally:
+        store.settle(rid, status=outcome["status"], epsilon_spent=outcome["spent"])
 
 
 @contextmanager
@@ -271,7 +328,7 @@ def _manifest(
     *,
     config: ReleaseConfig,
     config_sha256: str | None,
-    input_sha256: str,
+    input_digest: dict[str, str],
     policy: ReleasePolicy,
     decision: GateDecision,
     privacy: dict[str, Any],
@@ -284,7 +341,7 @@ def _manifest(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "verdict": decision.verdict.value,
         "released": decision.released,
-        "input": {"path": str(config.input), "sha256": input_sha256},
+        "input": {"path": str(config.input), **input_digest},
         "config": {"sha256": config_sha256, "settings": config.model_dump(mode="json", by_alias=True)},
         "policy": {"name": policy.name, "path": policy.source, "sha256": policy.sha256},
         "model": {"name": config.model, "sha256": model_sha256},
@@ -342,22 +399,38 @@ def release(
     policy = load_policy(config.policy)
     audit_config = config.audit_config()
     _check_output(config.output, overwrite)
-    seconds: dict[str, float] = {}
+    with _budget_reservation(config) as settle:
+        result = _run_release(config, config_sha256, policy, audit_config, overwrite, console, verbose)
+        settle("released" if result.released else "blocked", result.privacy.get("epsilon"))
+    return result
 
+
+def _run_release(
+    config: ReleaseConfig,
+    config_sha256: str | None,
+    policy: ReleasePolicy,
+    audit_config: AuditConfig,
+    overwrite: bool,
+    console: Console,
+    verbose: bool,
+) -> ReleaseResult:
+    seconds: dict[str, float] = {}
     started = time.perf_counter()
     console.print(f"[bold]1/6[/bold] reading {config.input}")
     frame = read_table(config.input)
-    input_sha256 = sha256_file(config.input)
+    input_digest = _input_digest(config)
     if config.max_input_rows is not None and len(frame) > config.max_input_rows:
         frame = frame.sample(config.max_input_rows, random_state=config.seed).reset_index(drop=True)
-    schema = _schema(config, frame)
-    if schema.target is None:
+    declared = _declared_schema(config)
+    target = config.target if declared is None else declared.target
+    if target is None:
         raise ConfigError(
             "A release audits utility against a target column: set 'target' in the release config or the schema."
         )
     train, holdout = _split(frame, config.holdout, config.seed, audit_config.min_holdout_rows)
     seconds["read"] = time.perf_counter() - started
 
+    from .inference import coerce_frame
     from .synthesizers import Synthesizer
 
     console.print(f"[bold]2/6[/bold] fitting {config.model} (epsilon={config.epsilon}, delta={config.delta:g})")
@@ -372,7 +445,8 @@ def release(
         device=config.device,
         stratify=config.stratify,
         verbose=verbose,
-    ).fit(train, schema)
+    ).fit(train, declared, target=config.target, sensitive=config.sensitive)
+    schema = synth.transformer_.schema_
     privacy = synth.privacy_card()
     seconds["fit"] = time.perf_counter() - t
 
@@ -385,10 +459,10 @@ def release(
     t = time.perf_counter()
     with _progress_bar(console, "auditing") as progress:
         audit = run_audit(
-            train,
+            coerce_frame(train, schema),
             synthetic,
-            holdout=holdout,
-            target=schema.target,
+            holdout=coerce_frame(holdout, schema),
+            target=target,
             sensitive=schema.sensitive,
             epsilon_claimed=privacy["epsilon"] if privacy["is_dp"] else None,
             random_state=config.seed,
@@ -421,7 +495,7 @@ def release(
         manifest = _manifest(
             config=config,
             config_sha256=config_sha256,
-            input_sha256=input_sha256,
+            input_digest=input_digest,
             policy=policy,
             decision=decision,
             privacy=privacy,

@@ -9,18 +9,21 @@ Privacy argument, in the order the code runs:
 3. Batches are Poisson samples: each record is included independently with probability
    ``sample_rate``, the sampling the RDP accountant assumes. The rate comes from the
    expected batch size and the DP estimate of the row count, not from the exact count.
-4. Per-sample gradients are clipped to ``max_grad_norm`` with Opacus's ghost clipping and
+4. The generator that draws the Poisson masks and the gradient noise is seeded from the
+   ledger's secret :class:`~tabsynth.privacy.randomness.NoiseSource` (never from the public
+   ``random_state``), and Opacus's ``secure_mode`` noise is used (see docs/privacy.md).
+5. Per-sample gradients are clipped to ``max_grad_norm`` with Opacus's ghost clipping and
    Gaussian noise of std ``noise_multiplier * max_grad_norm`` is added to their sum
    (``DPOptimizerFastGradientClipping``). Modules are validated by Opacus's
    ``ModuleValidator`` (no BatchNorm).
-5. An empty Poisson batch still takes a noise-only step, so every accounted step releases
+6. An empty Poisson batch still takes a noise-only step, so every accounted step releases
    exactly what the accountant assumes.
-6. A large Poisson batch may be split into physical micro-batches (``max_physical_batch_size``,
+7. A large Poisson batch may be split into physical micro-batches (``max_physical_batch_size``,
    automatic on CUDA): the clipped per-sample gradient sums of the micro-batches are
    accumulated and the noise is added and the optimizer steps *once* per logical batch, so the
    release, and its accounting, do not change (Opacus's ``BatchMemoryManager`` protocol:
    ``signal_skip_step`` before every micro-batch but the last).
-7. Across processes (``torchrun``, see :mod:`tabsynth.distributed`) each rank Poisson-samples
+8. Across processes (``torchrun``, see :mod:`tabsynth.distributed`) each rank Poisson-samples
    its own shard of the rows at the same rate with its own random stream, so the union is a
    Poisson sample of the table; Opacus's distributed optimizer adds the noise on rank 0 only
    and sums the ranks' clipped sums, so each step releases exactly the single-process update.
@@ -309,6 +312,9 @@ def _make_private(
         expected_batch_size=config.batch_size if distributed is None else config.batch_size / distributed.world_size,
         loss_reduction="mean",
         generator=generator,
+        # Each noise value is the mean of four draws: defeats floating-point attacks on the noise
+        # (arXiv:2107.10138); the generator itself is seeded from the ledger's secret stream.
+        secure_mode=True,
     )
     return model, dp_optimizer, DPLossFastGradientClipping(model, dp_optimizer, criterion, "mean")
 

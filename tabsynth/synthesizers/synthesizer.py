@@ -19,7 +19,10 @@ import torch
 from ..distributed import DistributedInfo
 from ..distributed import current as current_distributed
 from ..exceptions import ConfigError, DataError, NotFittedError, PrivacyWarning, SchemaError
-from ..privacy import PrivacyLedger, RDPAccountant, check_budget, split_budget
+from ..inference import DPInferenceNote, coerce_frame, infer_schema_dp
+from ..privacy import PrivacyLedger, RDPAccountant, check_budget
+from ..privacy.plan import BudgetPlan, plan_budget
+from ..privacy.randomness import NoiseSource
 from ..schema import TableSchema, infer_schema
 from ..transform import CategoricalEncoder, DPTableTransformer, EncodedTable
 from ._data import Layout, TensorTable
@@ -70,7 +73,13 @@ class Synthesizer:
         epsilon: total privacy budget for everything that reads the data (``None``: no DP,
             loudly flagged everywhere).
         delta: total delta, fixed up front (never derived from the data's size).
-        random_state: seed for every random choice (same seed, same model, same samples).
+        random_state: seed for what is post-processing: the weights' initialisation and sampling
+            from the fitted model (same model folder + same seed, same rows). Every DP draw during
+            ``fit`` (histogram noise, thresholds, Poisson masks, gradient noise) comes from secret
+            randomness that no seed reproduces, so two DP fits of the same data differ.
+        deterministic: TEST MODE ONLY. Replays the DP draws from ``random_state`` so that fits
+            are bit-identical; the result is NOT differentially private and says so everywhere
+            (privacy card ``is_dp: false``, ``secure_randomness: false``; the gate fails it).
         epochs, batch_size, learning_rate, max_grad_norm, device, max_physical_batch_size: see
             :class:`TrainingConfig`. Under ``torchrun`` (after ``tabsynth.distributed.init_distributed()``)
             ``fit`` trains data-parallel; ``batch_size`` stays the global expected batch. Under DP
@@ -114,6 +123,7 @@ class Synthesizer:
         model_options: Mapping[str, Any] | None = None,
         stratify: bool | str = "auto",
         verbose: bool = False,
+        deterministic: bool = False,
     ) -> None:
         self.model = model
         self.epsilon = epsilon
@@ -130,6 +140,7 @@ class Synthesizer:
         self.model_options = dict(model_options or {})
         self.stratify = stratify
         self.verbose = verbose
+        self.deterministic = deterministic
 
     # ---- configuration -----------------------------------------------------------------
     def _training_config(self, n_rows_estimate: int | None = None) -> TrainingConfig:
@@ -164,8 +175,6 @@ class Synthesizer:
     def _validate_params(self) -> None:
         if self.model not in MODELS:
             raise ConfigError(f"Unknown model {self.model!r}: choose one of {', '.join(sorted(MODELS))}.")
-        if self.epsilon is not None and isinstance(self.epsilon, (int, float)) and math.isinf(self.epsilon):
-            self.epsilon = None
         check_budget(self.epsilon, self.delta)
         if not (0 < self.preprocessing_share < 1):
             raise ConfigError(f"preprocessing_share must be in (0, 1), got {self.preprocessing_share!r}.")
@@ -191,19 +200,18 @@ class Synthesizer:
                 "Use model='dp-tvae' for per-class training, or stratify=False."
             )
         self._training_config()  # validates the training options before any privacy is spent
-        schema = self._resolve_schema(frame, schema, target, sensitive)
+        self._check_frame(frame, target, sensitive)
         if self.epsilon is None:
             warnings.warn("epsilon=None: this synthesizer is NOT differentially private.", PrivacyWarning, stacklevel=2)
-        ledger = PrivacyLedger(self.epsilon, self.delta)
         dist = current_distributed()
+        ledger = PrivacyLedger(self.epsilon, self.delta, noise=self._noise_source(dist))
         np_rng = np.random.default_rng(self._shared_seed(dist))
-        pre_eps = (
-            split_budget(self.epsilon, {"pre": self.preprocessing_share, "train": 1 - self.preprocessing_share})["pre"]
-            if self.epsilon is not None
-            else None
+        plan = plan_budget(
+            self.epsilon, self.delta, preprocessing_share=self.preprocessing_share, infer_schema=schema is None
         )
+        schema, frame = self._resolve_schema(frame, schema, target, sensitive, ledger=ledger, plan=plan)
         transformer = DPTableTransformer(n_bins=self.n_bins).fit(
-            frame, schema, ledger=ledger, epsilon=pre_eps, random_state=np_rng
+            frame, schema, ledger=ledger, epsilon=plan.preprocessing, random_state=np_rng
         )
         _check_target_survived(transformer, schema)
         if dist is not None:  # the DP statistics must be one release, identical on every rank
@@ -211,7 +219,8 @@ class Synthesizer:
         config = self._training_config(transformer.n_rows_estimate_)
         device = resolve_device(config.device)
         table = TensorTable(transformer.transform(frame), Layout.from_transformer(transformer), device)
-        generator = torch.Generator(device=device).manual_seed(int(np_rng.integers(2**62)))
+        # Poisson masks and DP-SGD noise: seeded from the ledger's secret stream, never from random_state.
+        generator = torch.Generator(device=device).manual_seed(ledger.noise.torch_seed())
         cond_columns = self._cond_columns(transformer, schema)
         stratified = self._decide_stratify(transformer, cond_columns, transformer.n_rows_estimate_, dist)
         model = build_model(
@@ -236,6 +245,22 @@ class Synthesizer:
         self._set_fitted(transformer, model, ledger, result, device)
         return self
 
+    def _noise_source(self, dist: DistributedInfo | None) -> NoiseSource:
+        """The secret randomness of this fit (rank 0's key on every rank under torchrun, in memory only)."""
+        if self.deterministic:
+            warnings.warn(
+                "deterministic=True is a test mode: the DP noise is replayable from random_state, so this "
+                "model is NOT differentially private.",
+                PrivacyWarning,
+                stacklevel=3,
+            )
+            return NoiseSource.insecure_from_seed(0 if self.random_state is None else self.random_state)
+        noise = NoiseSource.fresh()
+        if dist is None:
+            return noise
+        key = bytes.fromhex(str(dist.broadcast(noise.share_key().hex())))
+        return NoiseSource(key, is_secure=True)
+
     def _shared_seed(self, dist: DistributedInfo | None) -> int | None:
         """The seed; under torchrun rank 0's (drawn fresh when None), so every rank fits the same transformer.
 
@@ -251,19 +276,37 @@ class Synthesizer:
         fresh = self.random_state if self.random_state is not None else int(np.random.default_rng().integers(2**62))
         return int(dist.broadcast(fresh))
 
-    def _resolve_schema(
-        self, frame: pd.DataFrame, schema: TableSchema | None, target: str | None, sensitive: Sequence[str]
-    ) -> TableSchema:
+    @staticmethod
+    def _check_frame(frame: pd.DataFrame, target: str | None, sensitive: Sequence[str]) -> None:
         if not isinstance(frame, pd.DataFrame):
             raise DataError(f"fit expects a pandas DataFrame, got {type(frame).__name__}.")
         if frame.shape[0] == 0 or frame.shape[1] == 0:
-            raise DataError(f"Cannot fit on an empty table (shape {frame.shape}).")
+            raise DataError("Cannot fit on an empty table: it needs rows and columns.")
         for col in [c for c in (target, *sensitive) if c is not None]:
             if col not in frame.columns:
                 raise SchemaError(f"Column {col!r} is not in the table; columns are {list(frame.columns)}.")
-        if schema is None:
-            return infer_schema(frame, target=target, sensitive=sensitive)
-        return schema.with_roles(target=target, sensitive=tuple(sensitive) or None)
+
+    def _resolve_schema(
+        self,
+        frame: pd.DataFrame,
+        schema: TableSchema | None,
+        target: str | None,
+        sensitive: Sequence[str],
+        *,
+        ledger: PrivacyLedger,
+        plan: BudgetPlan,
+    ) -> tuple[TableSchema, pd.DataFrame]:
+        """The declared schema with these roles; else one inferred exactly (no DP) or from DP statistics."""
+        self.schema_notes_: tuple[DPInferenceNote, ...] = ()
+        if schema is not None:
+            return schema.with_roles(target=target, sensitive=tuple(sensitive) or None), frame
+        if plan.schema is None:  # no DP: the exact draft is fine
+            return infer_schema(frame, target=target, sensitive=sensitive), frame
+        inferred, notes = infer_schema_dp(frame, ledger=ledger, epsilon=plan.schema, target=target, sensitive=sensitive)
+        self.schema_notes_ = notes
+        for note in notes:
+            warnings.warn(f"Column {note.column!r} {note.message}.", PrivacyWarning, stacklevel=4)
+        return inferred, coerce_frame(frame, inferred)
 
     def _decide_stratify(
         self, transformer: DPTableTransformer, cond_columns: tuple[int, ...], n_rows: float, dist: Any
@@ -500,9 +543,11 @@ class Synthesizer:
         result = self.train_result_
         card: dict[str, Any] = {
             "generator": self.model,
+            "unit": "row",
             "epsilon": ledger["epsilon"],
             "delta": ledger["delta"],
             "is_dp": ledger["is_dp"],
+            "secure_randomness": ledger["secure_randomness"],
             "accountant": ledger["accountant"],
             "neighboring": ledger["neighboring"],
             "max_grad_norm": self.max_grad_norm,
@@ -573,6 +618,7 @@ class Synthesizer:
                 "model_options",
                 "stratify",
                 "verbose",
+                "deterministic",
             )
         }
 

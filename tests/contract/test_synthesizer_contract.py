@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
-from tabsynth.exceptions import ConfigError, IncompatibleModelError, NotFittedError, SchemaError
+from tabsynth.exceptions import ConfigError, IncompatibleModelError, NotFittedError, PrivacyWarning, SchemaError
 from tabsynth.schema import ColumnKind, ColumnSpec, TableSchema
 from tabsynth.synthesizers import MODELS, Synthesizer
 from tests.conftest import make_frame
@@ -52,10 +53,36 @@ def test_not_fitted() -> None:
         Synthesizer().sample(10)
 
 
-def test_same_seed_same_output(fitted: Synthesizer) -> None:
-    again = _synth(fitted.model).fit(make_frame(400), SCHEMA)
-    pd.testing.assert_frame_equal(fitted.sample(50, random_state=7), again.sample(50, random_state=7))
+def test_sampling_is_reproducible_from_a_seed(fitted: Synthesizer, tmp_path: Path) -> None:
+    pd.testing.assert_frame_equal(fitted.sample(50, random_state=7), fitted.sample(50, random_state=7))
     assert not fitted.sample(50, random_state=7).equals(fitted.sample(50, random_state=8))
+    loaded = Synthesizer.load(fitted.save(tmp_path / "model"))
+    pd.testing.assert_frame_equal(fitted.sample(50, random_state=7), loaded.sample(50, random_state=7))
+
+
+def _weights(synth: Synthesizer) -> list[torch.Tensor]:
+    return [p.detach().clone() for m in synth.generator_.modules().values() for p in m.parameters()]
+
+
+def test_dp_fits_with_the_same_seed_differ(fitted: Synthesizer) -> None:
+    # The DP noise comes from secret randomness: the seed cannot replay it.
+    again = _synth(fitted.model).fit(make_frame(400), SCHEMA)
+    assert any(not torch.equal(a, b) for a, b in zip(_weights(fitted), _weights(again), strict=True))
+    card = again.privacy_card()
+    assert card["is_dp"] is True and card["secure_randomness"] is True
+
+
+def test_deterministic_test_mode_replays_and_is_not_dp() -> None:
+    def fit() -> Synthesizer:
+        synth = Synthesizer("dp-tvae", epsilon=5.0, random_state=3, epochs=1, batch_size=64, deterministic=True)
+        with pytest.warns(PrivacyWarning, match="NOT differentially private"):
+            return synth.fit(make_frame(200), SCHEMA)
+
+    first, second = fit(), fit()
+    assert all(torch.equal(a, b) for a, b in zip(_weights(first), _weights(second), strict=True))
+    card = first.privacy_card()
+    assert card["is_dp"] is False and card["secure_randomness"] is False
+    assert first.privacy_spent()["is_dp"] is False
 
 
 def test_ledger_within_budget_and_complete(fitted: Synthesizer) -> None:

@@ -71,7 +71,9 @@ def test_release_writes_a_complete_bundle_whose_hashes_match(released: Path, sma
     assert any(name.startswith("model/") for name in manifest["files"])
     for name, digest in manifest["files"].items():
         assert _sha(released / name) == digest, name
-    assert manifest["input"]["sha256"] == _sha(small_csv)
+    # No plain digest of the private file (confirmation attacks); a keyed one only with a curator key.
+    assert "sha256" not in manifest["input"] and "withheld" in manifest["input"]["digest"]
+    assert _sha(small_csv) not in json.dumps(manifest)
     assert manifest["config"]["sha256"] == _sha(released.parent / "release.yaml")
     assert manifest["policy"]["sha256"] == load_policy("internal").sha256
     assert manifest["model"]["sha256"] == _sha(released / "model" / "weights.safetensors")
@@ -225,3 +227,42 @@ def test_the_example_release_config_is_valid() -> None:
     config, digest = load_release_config(Path(__file__).resolve().parents[2] / "examples" / "release_adult.yaml")
     assert config.input.is_file() and config.table_schema is not None and config.table_schema.is_file()
     assert config.policy == "partner" and config.epsilon == 1.0 and len(digest) == 64
+
+
+@pytest.mark.filterwarnings("ignore::tabsynth.exceptions.PrivacyWarning")
+def test_keyed_input_digest_needs_the_curator_key(small_csv: Path, tmp_path: Path) -> None:
+    import hmac
+
+    key = tmp_path / "curator.key"
+    key.write_bytes(b"0123456789abcdef-secret")
+    result = release(_config(tmp_path, small_csv, curator_key=str(key), epsilon=None), verbose=False)
+    manifest = json.loads((result.path / "manifest.json").read_text())
+    expected = hmac.new(b"0123456789abcdef-secret", small_csv.read_bytes(), hashlib.sha256).hexdigest()
+    assert manifest["input"]["hmac_sha256"] == expected
+
+
+def test_budget_store_refuses_past_the_lifetime_before_reading(small_csv: Path, tmp_path: Path) -> None:
+    from tabsynth.exceptions import BudgetExceededError
+    from tabsynth.privacy.store import BudgetStore
+
+    store = tmp_path / "budget.json"
+    BudgetStore(store).reserve("earlier release", epsilon=2.5, delta=1e-6, lifetime_epsilon=4.0)
+    missing = tmp_path / "not-there.csv"  # the refusal must come before the data is read
+    config = _config(tmp_path, missing, budget_store=str(store), lifetime_epsilon=4.0, epsilon=3.0)
+    with pytest.raises(BudgetExceededError, match="earlier release") as info:
+        release(config, verbose=False)
+    assert "2.5 of its lifetime epsilon 4" in str(info.value)
+    assert not (tmp_path / "release").exists()
+    assert len(BudgetStore(store).releases()) == 1
+
+
+def test_budget_store_counts_a_failed_release(small_csv: Path, tmp_path: Path) -> None:
+    from tabsynth.exceptions import DataError
+    from tabsynth.privacy.store import BudgetStore
+
+    store = tmp_path / "budget.json"
+    config = _config(tmp_path, tmp_path / "missing.csv", budget_store=str(store), lifetime_epsilon=4.0)
+    with pytest.raises(DataError):
+        release(config, verbose=False)
+    [record] = BudgetStore(store).releases()
+    assert record.epsilon == 3.0 and record.status == "failed"  # a crash still spent its reservation
