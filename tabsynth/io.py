@@ -194,8 +194,30 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             tmp.unlink()
 
 
+def _one_type_per_column(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns that mix value types (``True`` next to ``'<other>'``) written as text.
+
+    Parquet and Arrow need one type per column; a synthetic categorical column can hold the
+    generator's "other" slot beside booleans or numbers. Missing values stay missing.
+    """
+    mixed = []
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype == object:
+            kinds = {type(v) for v in column.dropna()}
+            if len(kinds) > 1:
+                mixed.append(name)
+    if not mixed:
+        return frame
+    out = frame.copy()
+    for name in mixed:
+        column = out[name]
+        out[name] = column.where(column.isna(), column.astype(str)).astype(object)
+    return out
+
+
 def _write_frame(frame: pd.DataFrame, path: Path, tmp: Path) -> None:
-    table = pl.from_pandas(frame)
+    table = pl.from_pandas(_one_type_per_column(frame))
     if _format_of(path) == "csv":
         table.write_csv(tmp, separator=_separator(path, None))
     else:

@@ -7,6 +7,7 @@ traceback unless ``--debug`` is given.
 
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -96,14 +97,17 @@ def schema_check(
 def _parse_epsilon(raw: str) -> float | None:
     from ..exceptions import ConfigError
 
-    if raw.strip().lower() in ("none", "inf", "infinity"):
+    if raw.strip().lower() == "none":  # only the explicit word: 'inf' is refused, not read as "no DP"
         return None
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
         raise ConfigError(
             f"--epsilon must be a positive number (or 'none' to train without DP), got {raw!r}."
         ) from None
+    return value
 
 
 def _check_model_out(out: Path, overwrite: bool) -> None:

@@ -125,7 +125,9 @@ def test_budget_too_small_for_dp_statistics(data: Path, tmp_path: Path, capsys: 
     code = run(["fit", str(data), "--target", "label", "--epsilon", "0.001", "--out", str(tmp_path / "m")])
     assert code == 2
     err = capsys.readouterr().err
-    assert "Declare its bounds in the schema (bounds: [lower, upper])" in err and "Traceback" not in err
+    # since DP schema inference (main), the schema step refuses first; either way it says what to declare
+    assert "--schema" in err or "Declare its bounds in the schema" in err
+    assert "Traceback" not in err
     assert not (tmp_path / "m").exists()
 
 
@@ -195,3 +197,10 @@ def test_sample_tsv_output(model_dir: Path, tmp_path: Path) -> None:
     assert run(["sample", str(model_dir), "--n-rows", "30", "--seed", "1", "--out", str(out)]) == 0
     frame = pd.read_csv(out, sep="\t")
     assert len(frame) == 30 and "label" in frame.columns
+
+
+@pytest.mark.parametrize("raw", ["inf", "infinity", "nan"])
+def test_fit_epsilon_inf_is_not_no_dp(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], raw: str) -> None:
+    assert run(["fit", str(data), "--epsilon", raw, "--out", str(tmp_path / "m")]) == 2
+    assert "'none' to train without DP" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()

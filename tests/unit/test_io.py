@@ -112,3 +112,11 @@ def test_check_output(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="Unsupported file type"):
         check_output(tmp_path / "new.xlsx", overwrite=True)
     assert check_output(tmp_path / "folder", overwrite=False, table=False) == tmp_path / "folder"
+
+
+def test_mixed_object_column_is_written_as_text(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"member": [True, False, "<other>", None], "n": [1, 2, 3, 4]})
+    for name in ("m.csv", "m.parquet"):
+        back = read_table(write_table(frame, tmp_path / name))
+        assert back["member"].tolist() == ["True", "False", "<other>", None]
+        assert back["n"].tolist() == [1, 2, 3, 4]
