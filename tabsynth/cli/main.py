@@ -121,18 +121,6 @@ def _check_model_out(out: Path, overwrite: bool) -> None:
         raise DataError(f"{out} exists and is not a tabsynth model folder; --overwrite replaces only a model folder.")
 
 
-def _parse_conditions(items: list[str] | None) -> dict[str, str]:
-    from ..exceptions import ConfigError
-
-    out: dict[str, str] = {}
-    for item in items or []:
-        col, sep, value = item.partition("=")
-        if not sep or not col:
-            raise ConfigError(f"--condition must look like COLUMN=VALUE, got {item!r}.")
-        out[col] = value
-    return out
-
-
 @app.command("fit")
 def fit(
     data: Annotated[Path, typer.Argument(help="Private table (CSV, TSV or Parquet).")],
@@ -205,19 +193,44 @@ def sample(
     model_dir: Annotated[Path, typer.Argument(help="Model folder written by 'tabsynth fit'.")],
     n_rows: Annotated[int, typer.Option("--n-rows", help="Number of rows to generate.")],
     out: Annotated[Path, typer.Option("--out", help="Output file (.csv, .tsv or .parquet).")],
-    condition: Annotated[list[str] | None, typer.Option("--condition", help="COLUMN=VALUE (repeatable).")] = None,
+    condition: Annotated[
+        list[str] | None,
+        typer.Option("--condition", help="COLUMN=VALUE, or a numeric range such as 'age>=65' (repeatable)."),
+    ] = None,
+    rebalance: Annotated[
+        str | None,
+        typer.Option("--rebalance", help="Exact shares of one column: COLUMN=VALUE:SHARE,VALUE:SHARE,..."),
+    ] = None,
+    fair: Annotated[
+        bool, typer.Option("--fair", help="Draw the target independently of the sensitive columns.")
+    ] = False,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     overwrite: Overwrite = False,
 ) -> None:
-    """Generate synthetic rows (exactly --n-rows, all meeting the conditions)."""
+    """Generate synthetic rows: exactly --n-rows, all meeting the conditions, in the --rebalance shares.
+
+    COLUMN=VALUE conditions use the model's conditional sampling. Numeric ranges (>=, <=, >, <)
+    are met by drawing rows in rounds and keeping the first --n-rows in the range; the count is
+    exact, and a range the model (almost) never produces is an error.
+    """
+    from ..conditions import parse_conditions, parse_rebalance, sample_with_ranges
+    from ..exceptions import ConfigError
     from ..io import check_output, write_table
     from ..synthesizers import Synthesizer
 
     check_output(out, overwrite=overwrite)
-    conditions = _parse_conditions(condition)
+    exact, ranges = parse_conditions(condition)
+    shares = parse_rebalance(rebalance) if rebalance is not None else None
+    if shares is not None and (exact or ranges or fair):
+        raise ConfigError(
+            "--rebalance sets the shares of its column itself: do not combine it with --condition or --fair."
+        )
     synth = Synthesizer.load(model_dir, device=device)
-    frame = synth.sample(n_rows, conditions=conditions, random_state=seed)
+    if shares is not None:
+        frame = synth.rebalance(shares[0], shares[1], n_rows=n_rows, random_state=seed)
+    else:
+        frame = sample_with_ranges(synth, n_rows, ranges, conditions=exact, fair=fair, random_state=seed)
     check_output(out, overwrite=overwrite)  # again: it may have appeared while sampling ran
     write_table(frame, out)
     render_sample(synth, frame, out)

@@ -204,3 +204,46 @@ def test_fit_epsilon_inf_is_not_no_dp(data: Path, tmp_path: Path, capsys: pytest
     assert run(["fit", str(data), "--epsilon", raw, "--out", str(tmp_path / "m")]) == 2
     assert "'none' to train without DP" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+def test_sample_numeric_range_is_exact(model_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "old.csv"
+    argv = ["sample", str(model_dir), "--n-rows", "120", "--condition", "age>=60", "--condition", "label=yes"]
+    assert run([*argv, "--seed", "2", "--out", str(out)]) == 0
+    frame = pd.read_csv(out)
+    assert len(frame) == 120 and (frame["age"] >= 60).all() and (frame["label"] == "yes").all()
+
+
+def test_sample_rebalance_gives_exact_shares(model_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    argv = ["sample", str(model_dir), "--n-rows", "100", "--rebalance", "label=yes:0.7,no:0.3", "--out", str(out)]
+    assert run(argv) == 0
+    assert pd.read_csv(out)["label"].value_counts().to_dict() == {"yes": 70, "no": 30}
+
+
+def test_sample_fair(model_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "f.csv"
+    assert run(["sample", str(model_dir), "--n-rows", "80", "--fair", "--seed", "0", "--out", str(out)]) == 0
+    assert len(pd.read_csv(out)) == 80
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--condition", "age>=abc"], "finite number"),
+        (["--condition", "zzz>=1"], "Unknown condition column 'zzz'"),
+        (["--condition", "sex>=1"], "not numeric"),
+        (["--condition", "age>=1000"], "rarely generates rows with age>=1000"),
+        (["--rebalance", "label=yes:0.5"], "sum to 1"),
+        (["--rebalance", "label=yes:0.5,no:0.5", "--fair"], "do not combine"),
+        (["--rebalance", "label=maybe:1"], "no category 'maybe'"),
+    ],
+)
+def test_sample_range_and_rebalance_bad_input(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    out = tmp_path / "s.csv"
+    assert run(["sample", str(model_dir), "--n-rows", "20", "--out", str(out), *args]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "internal error" not in err
+    assert not out.exists()
