@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..schema import TableSchema
+if TYPE_CHECKING:
+    from ..schema import TableSchema
 
 console = Console(highlight=False)
 

@@ -67,3 +67,12 @@ def test_usage_error_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_debug_shows_traceback(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="File not found"):
         run(["--debug", "schema", "infer", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "s.yaml")])
+
+
+def test_schema_infer_reads_tsv_and_sep(tmp_path: Path, frame: pd.DataFrame) -> None:
+    frame.to_csv(tmp_path / "d.tsv", sep="\t", index=False)
+    frame.to_csv(tmp_path / "d.txt", sep=";", index=False)
+    for data, extra in ((tmp_path / "d.tsv", []), (tmp_path / "d.txt", ["--sep", ";"])):
+        out = tmp_path / f"{data.suffix[1:]}.yaml"
+        assert run(["schema", "infer", str(data), "--out", str(out), *extra]) == 0
+        assert [c.name for c in load_schema(out).columns] == list(frame.columns)
