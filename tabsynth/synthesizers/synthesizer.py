@@ -528,10 +528,17 @@ class Synthesizer:
 
     # ---- privacy -----------------------------------------------------------------------
     def privacy_spent(self) -> dict[str, Any]:
-        """``{"epsilon", "delta", "is_dp", "entries"}`` read from the ledger."""
+        """``{"epsilon", "delta", "is_dp", "unit", "secure_randomness", "entries"}`` read from the ledger."""
         self._check_fitted()
         data = self.ledger_.to_dict()
-        return {"epsilon": data["epsilon"], "delta": data["delta"], "is_dp": data["is_dp"], "entries": data["entries"]}
+        return {
+            "epsilon": data["epsilon"],
+            "delta": data["delta"],
+            "is_dp": data["is_dp"],
+            "unit": "row",
+            "secure_randomness": data["secure_randomness"],
+            "entries": data["entries"],
+        }
 
     def _entries_with_epsilon(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each ledger entry with the epsilon it would cost on its own (at the ledger's delta).
