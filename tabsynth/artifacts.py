@@ -29,6 +29,7 @@ from safetensors.torch import load_file, save_file
 from ._version import __version__
 from .exceptions import IncompatibleModelError
 from .io import sha256_file
+from .marginals import MarginalSet
 from .privacy import PrivacyError, PrivacyLedger
 from .synthesizers._data import Layout
 from .synthesizers._trainer import TrainResult, resolve_device
@@ -104,6 +105,8 @@ def _manifest(synth: Synthesizer, weights_sha256: str) -> dict[str, Any]:
             "world_size": result.world_size,  # > 1: trained data-parallel (same accounting)
         },
         "weights": {"file": WEIGHTS, "sha256": weights_sha256},
+        # DP outputs of the quality filter (issue 17); absent in older folders and without the filter.
+        **({"marginals": m.to_dict()} if (m := getattr(synth, "marginals_", None)) is not None else {}),
     }
 
 
@@ -188,6 +191,7 @@ def load_synthesizer(cls: type[Synthesizer], path: Path, *, device: str = "auto"
     for module in model.modules().values():
         module.to(torch_device).eval()
     synth._set_fitted(transformer, model, ledger, None, torch_device)
+    synth.marginals_ = MarginalSet.from_dict(manifest["marginals"]) if "marginals" in manifest else None
     synth.manifest_ = manifest
     return synth
 

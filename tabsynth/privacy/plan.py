@@ -16,12 +16,20 @@ from dataclasses import dataclass
 from .errors import PrivacyError
 from .ledger import check_budget
 
-__all__ = ["DEFAULT_PREPROCESSING_SHARE", "SCHEMA_INFERENCE_SHARE", "BudgetPlan", "plan_budget"]
+__all__ = [
+    "DEFAULT_PREPROCESSING_SHARE",
+    "MARGINALS_SHARE",
+    "SCHEMA_INFERENCE_SHARE",
+    "BudgetPlan",
+    "plan_budget",
+]
 
 #: Share of epsilon for the transformer's DP statistics (bounds, categories, counts).
 DEFAULT_PREPROCESSING_SHARE = 0.2
 #: Share of epsilon for DP schema inference, spent only when no schema is declared.
 SCHEMA_INFERENCE_SHARE = 0.1
+#: Share of epsilon for the DP 1- and 2-way marginals of the quality filter (taken from training).
+MARGINALS_SHARE = 0.1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,6 +40,7 @@ class BudgetPlan:
         epsilon, delta: the total budget.
         schema: epsilon for DP schema inference (0.0 when the schema is declared).
         preprocessing: epsilon for the transformer's statistics.
+        marginals: epsilon for the DP marginals of the quality filter (0.0 when the filter is off).
         training: what DP-SGD is planned to get (the ledger's remainder in practice).
     """
 
@@ -40,6 +49,7 @@ class BudgetPlan:
     schema: float | None
     preprocessing: float | None
     training: float | None
+    marginals: float | None = None
 
     @property
     def is_dp(self) -> bool:
@@ -51,6 +61,7 @@ class BudgetPlan:
             "delta": self.delta,
             "schema": self.schema,
             "preprocessing": self.preprocessing,
+            "marginals": self.marginals,
             "training": self.training,
         }
 
@@ -62,8 +73,9 @@ def plan_budget(
     preprocessing_share: float = DEFAULT_PREPROCESSING_SHARE,
     infer_schema: bool = False,
     schema_share: float = SCHEMA_INFERENCE_SHARE,
+    marginals_share: float = 0.0,
 ) -> BudgetPlan:
-    """Split ``epsilon`` between schema inference (when needed), preprocessing and training.
+    """Split ``epsilon`` between schema inference (when needed), preprocessing, marginals and training.
 
     Example:
         >>> plan_budget(1.0, 1e-6, infer_schema=True).preprocessing
@@ -74,8 +86,20 @@ def plan_budget(
         raise PrivacyError(f"preprocessing_share must be in (0, 1), got {preprocessing_share!r}.")
     if not (0 < schema_share < 1 - preprocessing_share):
         raise PrivacyError(f"schema_share must be in (0, 1 - preprocessing_share), got {schema_share!r}.")
+    if not (0 <= marginals_share < 1 - preprocessing_share - schema_share):
+        raise PrivacyError(
+            f"marginals_share must be in [0, 1 - preprocessing_share - schema_share), got {marginals_share!r}."
+        )
     if epsilon is None:
-        return BudgetPlan(epsilon=None, delta=delta, schema=None, preprocessing=None, training=None)
+        return BudgetPlan(epsilon=None, delta=delta, schema=None, preprocessing=None, training=None, marginals=None)
     schema = epsilon * schema_share if infer_schema else 0.0
     pre = epsilon * preprocessing_share
-    return BudgetPlan(epsilon=epsilon, delta=delta, schema=schema, preprocessing=pre, training=epsilon - schema - pre)
+    marg = epsilon * marginals_share
+    return BudgetPlan(
+        epsilon=epsilon,
+        delta=delta,
+        schema=schema,
+        preprocessing=pre,
+        marginals=marg,
+        training=epsilon - schema - pre - marg,
+    )

@@ -22,7 +22,7 @@ from ..distributed import current as current_distributed
 from ..exceptions import ConfigError, DataError, NotFittedError, PrivacyWarning, SchemaError
 from ..inference import DPInferenceNote, coerce_frame, infer_schema_dp
 from ..privacy import PrivacyLedger, RDPAccountant, check_budget
-from ..privacy.plan import BudgetPlan, plan_budget
+from ..privacy.plan import MARGINALS_SHARE, BudgetPlan, plan_budget
 from ..privacy.randomness import NoiseSource
 from ..schema import TableSchema, infer_schema
 from ..transform import CategoricalEncoder, DPTableTransformer, EncodedTable
@@ -102,6 +102,11 @@ class Synthesizer:
             ``stratified_``.
         model_options: generator-specific settings (e.g. ``{"hidden": 256}``).
         verbose: show a progress bar while training.
+        filter: ``"marginals"``: spend ``MARGINALS_SHARE`` of epsilon (taken from training) on DP 1- and
+            2-way marginals, and at sampling time draw ``pool_factor * n_rows`` rows and keep the
+            ``n_rows`` whose marginals best match them (post-processing, see :mod:`tabsynth.marginals`).
+            ``None``: no filter.
+        pool_factor: size of the filter's pool, in multiples of the rows asked for.
 
     Example:
         >>> synth = Synthesizer(epsilon=1.0, random_state=0).fit(frame, target="income")
@@ -129,6 +134,8 @@ class Synthesizer:
         stratify: bool | str = "auto",
         verbose: bool = False,
         deterministic: bool = False,
+        filter: str | None = None,  # noqa: A002  (the quality filter, issue 17)
+        pool_factor: int = 4,
     ) -> None:
         self.model = model
         self.epsilon = epsilon
@@ -146,6 +153,8 @@ class Synthesizer:
         self.stratify = stratify
         self.verbose = verbose
         self.deterministic = deterministic
+        self.filter = filter
+        self.pool_factor = pool_factor
 
     # ---- configuration -----------------------------------------------------------------
     def _training_config(self, n_rows_estimate: int | None = None) -> TrainingConfig:
@@ -182,6 +191,10 @@ class Synthesizer:
         check_budget(self.epsilon, self.delta)
         if not (0 < self.preprocessing_share < 1):
             raise ConfigError(f"preprocessing_share must be in (0, 1), got {self.preprocessing_share!r}.")
+        if self.filter not in (None, "marginals"):
+            raise ConfigError(f"filter must be 'marginals' or None, got {self.filter!r}.")
+        if isinstance(self.pool_factor, bool) or not isinstance(self.pool_factor, int) or self.pool_factor < 1:
+            raise ConfigError(f"pool_factor must be an integer >= 1, got {self.pool_factor!r}.")
 
     # ---- fit ---------------------------------------------------------------------------
     def fit(
@@ -211,18 +224,30 @@ class Synthesizer:
         ledger = PrivacyLedger(self.epsilon, self.delta, noise=self._noise_source(dist))
         np_rng = np.random.default_rng(self._shared_seed(dist))
         plan = plan_budget(
-            self.epsilon, self.delta, preprocessing_share=self.preprocessing_share, infer_schema=schema is None
+            self.epsilon,
+            self.delta,
+            preprocessing_share=self.preprocessing_share,
+            infer_schema=schema is None,
+            marginals_share=MARGINALS_SHARE if self.filter == "marginals" and self.epsilon is not None else 0.0,
         )
         schema, frame = self._resolve_schema(frame, schema, target, sensitive, ledger=ledger, plan=plan)
         transformer = DPTableTransformer(n_bins=self.n_bins).fit(
             frame, schema, ledger=ledger, epsilon=plan.preprocessing, random_state=np_rng
         )
         _check_target_survived(transformer, schema)
+        encoded = transformer.transform(frame)
+        # --- quality filter hook (issue 17): DP marginals on the transformer's bins ---
+        marginals = None
+        if self.filter == "marginals":
+            from ..marginals import measure_marginals
+
+            marginals = measure_marginals(encoded, transformer, ledger=ledger, epsilon=plan.marginals)
+        # --- end quality filter hook ---
         if dist is not None:  # the DP statistics must be one release, identical on every rank
             dist.check_same((frame.shape, ledger.to_json()), "The table or the preprocessing ledger")
         config = self._training_config(transformer.n_rows_estimate_)
         device = resolve_device(config.device)
-        table = TensorTable(transformer.transform(frame), Layout.from_transformer(transformer), device)
+        table = TensorTable(encoded, Layout.from_transformer(transformer), device)
         # Poisson masks and DP-SGD noise: seeded from the ledger's secret stream, never from random_state.
         generator = torch.Generator(device=device).manual_seed(ledger.noise.torch_seed())
         cond_columns = self._cond_columns(transformer, schema)
@@ -247,6 +272,7 @@ class Synthesizer:
             distributed=dist,
         )
         self._set_fitted(transformer, model, ledger, result, device)
+        self.marginals_ = marginals
         return self
 
     def _noise_source(self, dist: DistributedInfo | None) -> NoiseSource:
@@ -412,6 +438,21 @@ class Synthesizer:
             self._check_fair()
         rng = self._sample_rng if random_state is None else np.random.default_rng(random_state)
         gen = torch.Generator(device=self.device_).manual_seed(int(rng.integers(2**62)))
+        # --- quality filter hook (issue 17): a larger pool, then the rows that match the DP marginals ---
+        marginals = getattr(self, "marginals_", None)
+        if self.filter == "marginals" and marginals is not None and not fair:
+            from ..marginals import select_rows
+
+            pool = self._generate(int(n_rows) * self.pool_factor, fixed, fair, gen)
+            keep = select_rows(pool.slots, marginals, int(n_rows), rng=rng, fixed=fixed)
+            encoded = pool.take(np.sort(keep))
+        else:
+            encoded = self._generate(int(n_rows), fixed, fair, gen)
+        # --- end quality filter hook ---
+        return self.transformer_.inverse_transform(encoded, random_state=int(rng.integers(2**62)))
+
+    def _generate(self, n_rows: int, fixed: dict[int, int], fair: bool, gen: torch.Generator) -> EncodedTable:
+        """``n_rows`` encoded rows from the generator, meeting the fixed condition slots."""
         slots, positions = [], []
         for start in range(0, int(n_rows), _SAMPLE_CHUNK):
             size = min(_SAMPLE_CHUNK, int(n_rows) - start)
@@ -422,8 +463,7 @@ class Synthesizer:
             s, p = self.generator_.sample(size, given, gen, self.device_)
             slots.append(s.cpu().numpy())
             positions.append(p.cpu().numpy())
-        encoded = EncodedTable(np.concatenate(slots).astype(np.int32), np.concatenate(positions).astype(np.float32))
-        return self.transformer_.inverse_transform(encoded, random_state=int(rng.integers(2**62)))
+        return EncodedTable(np.concatenate(slots).astype(np.int32), np.concatenate(positions).astype(np.float32))
 
     def _check_fair(self) -> None:
         schema = self.transformer_.schema_
@@ -638,6 +678,8 @@ class Synthesizer:
                 "stratify",
                 "verbose",
                 "deterministic",
+                "filter",
+                "pool_factor",
             )
         }
 

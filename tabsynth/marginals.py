@@ -1,0 +1,229 @@
+"""DP 1- and 2-way marginals on the transformer's bins, and the quality filter that uses them.
+
+``measure_marginals`` releases, through the ledger, one noisy histogram per modelled column
+(over its public slots) and one per chosen pair of columns (over the public cells slots x
+slots). Every histogram has L2 sensitivity 1 under add/remove one row (a row falls in exactly
+one cell), and one noise level is calibrated up front for all of them. The pairs are chosen
+from public information only (the schema's roles, the column count and the DP row estimate).
+
+``select_rows`` is post-processing of those releases and of the model's output: it rakes
+(iterative proportional fitting) weights on a pool of synthetic rows towards the DP
+marginals, then draws exactly ``n_rows`` of them without replacement (systematic sampling
+on capped inclusion probabilities). It never sees a real row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .exceptions import ConfigError, IncompatibleModelError
+from .privacy.calibration import gaussian_noise_for
+from .privacy.ledger import PrivacyLedger
+from .privacy.mechanisms import noisy_histogram
+from .transform import DPTableTransformer, EncodedTable
+
+__all__ = ["MarginalSet", "choose_pairs", "measure_marginals", "select_rows"]
+
+#: The noisy count of a 2-way cell should stay above the noise: pairs are kept while the DP row
+#: estimate gives at least this many rows per cell on average.
+MIN_ROWS_PER_CELL = 2.0
+#: At most this many 2-way marginals (more would spread the share too thin).
+MAX_PAIRS = 24
+
+
+@dataclass(frozen=True, slots=True)
+class MarginalSet:
+    """Noisy marginals (DP outputs) keyed by modelled column indices: ``(j,)`` or ``(a, b)``."""
+
+    columns: tuple[str, ...]  # names of the modelled columns, in encoder order
+    noise_multiplier: float | None  # None without DP (exact counts)
+    counts: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "columns": list(self.columns),
+            "noise_multiplier": self.noise_multiplier,
+            "marginals": [
+                {"columns": [self.columns[j] for j in key], "counts": np.asarray(c).tolist()}
+                for key, c in self.counts.items()
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MarginalSet:
+        try:
+            columns = tuple(str(c) for c in data["columns"])
+            index = {c: j for j, c in enumerate(columns)}
+            counts = {
+                tuple(index[c] for c in m["columns"]): np.asarray(m["counts"], dtype=float) for m in data["marginals"]
+            }
+            sigma = data["noise_multiplier"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IncompatibleModelError(f"The stored marginals are inconsistent ({exc}).") from None
+        return cls(columns, None if sigma is None else float(sigma), counts)
+
+
+def choose_pairs(transformer: DPTableTransformer, *, max_pairs: int = MAX_PAIRS) -> list[tuple[int, int]]:
+    """The (anchor, other) pairs to measure: target and sensitive columns with every other column.
+
+    Public information only: the schema's roles, the encoders' public slot counts and the DP row
+    estimate. A pair is skipped when its table would average fewer than ``MIN_ROWS_PER_CELL`` rows
+    per cell; at most ``max_pairs`` are kept (target pairs first, in column order).
+    """
+    schema = transformer.schema_
+    names = [e.name for e in transformer.encoders_]
+    anchors = [names.index(c) for c in dict.fromkeys([schema.target, *schema.sensitive]) if c in names]
+    n_rows = float(transformer.n_rows_estimate_)
+    pairs: list[tuple[int, int]] = []
+    seen: set[frozenset[int]] = set()
+    for a in anchors:
+        for b in range(len(names)):
+            key = frozenset((a, b))
+            if b == a or key in seen:
+                continue
+            cells = transformer.encoders_[a].n_slots * transformer.encoders_[b].n_slots
+            if n_rows / cells < MIN_ROWS_PER_CELL:
+                continue
+            seen.add(key)
+            pairs.append((a, b))
+    return pairs[:max_pairs]
+
+
+def _cells(slots: np.ndarray, key: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
+    if len(key) == 1:
+        out: np.ndarray = slots[:, key[0]].astype(np.int64)
+        return out
+    return np.ravel_multi_index((slots[:, key[0]].astype(np.int64), slots[:, key[1]].astype(np.int64)), shape)
+
+
+def measure_marginals(
+    encoded: EncodedTable,
+    transformer: DPTableTransformer,
+    *,
+    ledger: PrivacyLedger,
+    epsilon: float | None,
+    pairs: Sequence[tuple[int, int]] | None = None,
+) -> MarginalSet:
+    """Release the 1-way marginal of every modelled column and the 2-way marginals of ``pairs``.
+
+    Spends ``marginal:<col>`` and ``marginal:<a>x<b>`` in ``ledger``, all at one noise level
+    calibrated so that together they cost ``epsilon``. Without DP the counts are exact.
+    """
+    names = tuple(e.name for e in transformer.encoders_)
+    sizes = [e.n_slots for e in transformer.encoders_]
+    pairs = choose_pairs(transformer) if pairs is None else [tuple(p) for p in pairs]  # type: ignore[misc]
+    for a, b in pairs:
+        if not (0 <= a < len(names) and 0 <= b < len(names)) or a == b:
+            raise ConfigError(f"Invalid marginal pair {(a, b)!r} for {len(names)} modelled columns.")
+    keys: list[tuple[int, ...]] = [(j,) for j in range(len(names))] + [(a, b) for a, b in pairs]
+    if ledger.is_dp:
+        if epsilon is None or not epsilon > 0:
+            raise ConfigError(f"measure_marginals needs epsilon > 0 under DP, got {epsilon!r}.")
+        sigma: float | None = gaussian_noise_for(epsilon, ledger.delta, n_mechanisms=len(keys))
+    else:
+        sigma = None
+    unused_rng = np.random.default_rng(0)  # the noise comes from the ledger's secret source, not from here
+    counts: dict[tuple[int, ...], np.ndarray] = {}
+    slots = encoded.slots
+    for key in keys:
+        shape = tuple(sizes[j] for j in key)
+        true = np.bincount(_cells(slots, key, shape), minlength=int(np.prod(shape))).reshape(shape)
+        label = "marginal:" + "x".join(names[j] for j in key)
+        counts[key] = noisy_histogram(
+            true, noise_multiplier=sigma or 1.0, ledger=ledger, label=label, rng=unused_rng
+        ).astype(float)
+    return MarginalSet(names, sigma, counts)
+
+
+def _targets(
+    marginals: MarginalSet, fixed: Mapping[int, int]
+) -> list[tuple[tuple[int, ...], np.ndarray]]:
+    """The (key, target distribution) pairs the filter rakes to, given fixed condition slots."""
+    out: list[tuple[tuple[int, ...], np.ndarray]] = []
+    for key, noisy in marginals.counts.items():
+        free = [j for j in key if j not in fixed]
+        if not free:
+            continue
+        if len(free) == len(key):
+            if fixed:
+                continue  # an unconditional marginal does not describe the conditioned rows
+            table = np.clip(noisy, 0.0, None)
+            out.append((key, table.ravel()))
+        else:  # one column fixed: the conditional marginal of the other one
+            a, b = key
+            table = np.clip(noisy, 0.0, None)
+            row = table[fixed[a], :] if a in fixed else table[:, fixed[b]]
+            out.append(((free[0],), np.asarray(row, dtype=float)))
+    return out
+
+
+def rake(
+    slots: np.ndarray,
+    marginals: MarginalSet,
+    *,
+    fixed: Mapping[int, int] | None = None,
+    iterations: int = 30,
+    max_weight: float = 20.0,
+) -> np.ndarray:
+    """Raking weights (mean 1) on the pool so that its weighted marginals approach the targets."""
+    n = slots.shape[0]
+    weights = np.ones(n)
+    targets = _targets(marginals, fixed or {})
+    sizes = {j: len(c) for (j, *_), c in ((k, v) for k, v in marginals.counts.items() if len(k) == 1)}
+    cells_of = []
+    for key, dist in targets:
+        shape = tuple(sizes[j] for j in key)
+        total = dist.sum()
+        if total <= 0:
+            continue
+        cells_of.append((_cells(slots, key, shape), dist / total, int(np.prod(shape))))
+    for _ in range(iterations):
+        for cells, share, n_cells in cells_of:
+            current = np.bincount(cells, weights=weights, minlength=n_cells).astype(float)
+            current /= current.sum()
+            factor = np.where(current > 0, share / np.where(current > 0, current, 1.0), 1.0)
+            weights *= factor[cells]
+            weights = np.clip(weights / weights.mean(), 1.0 / max_weight, max_weight)
+    out: np.ndarray = weights / weights.mean()
+    return out
+
+
+def _inclusion(weights: np.ndarray, n_rows: int) -> np.ndarray:
+    """Inclusion probabilities proportional to ``weights``, summing to ``n_rows``, capped at 1."""
+    p = weights * n_rows / weights.sum()
+    for _ in range(50):
+        over = p > 1.0
+        if not over.any():
+            break
+        p[over] = 1.0
+        rest = ~over
+        p[rest] *= (n_rows - over.sum()) / p[rest].sum()
+    out: np.ndarray = np.minimum(p, 1.0)
+    return out
+
+
+def select_rows(
+    slots: np.ndarray,
+    marginals: MarginalSet,
+    n_rows: int,
+    *,
+    rng: np.random.Generator,
+    fixed: Mapping[int, int] | None = None,
+) -> np.ndarray:
+    """Indices of exactly ``n_rows`` distinct pool rows whose marginals match the DP marginals."""
+    if n_rows > slots.shape[0]:
+        raise ConfigError(f"Cannot select {n_rows} rows from a pool of {slots.shape[0]}.")
+    weights = rake(slots, marginals, fixed=fixed)
+    order = rng.permutation(slots.shape[0])  # random order: systematic sampling is then unbiased
+    p = _inclusion(weights[order], n_rows)
+    edges = np.concatenate([[0.0], np.cumsum(p)])
+    edges[-1] = float(n_rows)
+    points = rng.uniform() + np.arange(n_rows)
+    picked = np.searchsorted(edges, points, side="right") - 1
+    picked = np.clip(picked, 0, slots.shape[0] - 1)
+    out: np.ndarray = order[picked]
+    return out

@@ -1,0 +1,160 @@
+"""DP marginals (sensitivity, ledger) and the quality filter (raking, exact conditions, persistence)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tabsynth.exceptions import ConfigError
+from tabsynth.marginals import MarginalSet, choose_pairs, measure_marginals, rake, select_rows
+from tabsynth.privacy import PrivacyLedger
+from tabsynth.privacy.plan import plan_budget
+from tabsynth.schema import ColumnKind, ColumnSpec, TableSchema
+from tabsynth.synthesizers import Synthesizer
+from tabsynth.transform import DPTableTransformer
+from tests.conftest import make_frame
+
+SCHEMA = TableSchema(
+    columns=(
+        ColumnSpec(name="customer_id", kind=ColumnKind.IDENTIFIER),
+        ColumnSpec(name="age", kind=ColumnKind.INTEGER, bounds=(18, 90)),
+        ColumnSpec(name="sex", kind=ColumnKind.CATEGORICAL, categories=("F", "M")),
+        ColumnSpec(name="city", kind=ColumnKind.CATEGORICAL, categories=("Lille", "Lyon", "Nice", "Paris")),
+        ColumnSpec(name="hours", kind=ColumnKind.INTEGER, bounds=(0, 100)),
+        ColumnSpec(name="income", kind=ColumnKind.CONTINUOUS, bounds=(0, 200_000)),
+        ColumnSpec(name="member", kind=ColumnKind.BOOLEAN),
+        ColumnSpec(name="label", kind=ColumnKind.CATEGORICAL, categories=("no", "yes")),
+    ),
+    target="label",
+    sensitive=("sex",),
+)
+
+
+@pytest.fixture(scope="module")
+def transformer() -> DPTableTransformer:
+    return DPTableTransformer(n_bins=5).fit(
+        make_frame(300), SCHEMA, ledger=PrivacyLedger(None, 1e-6), epsilon=None, random_state=np.random.default_rng(0)
+    )
+
+
+def _exact(frame: pd.DataFrame, transformer: DPTableTransformer, pairs: list[tuple[int, int]]) -> MarginalSet:
+    return measure_marginals(
+        transformer.transform(frame), transformer, ledger=PrivacyLedger(None, 1e-6), epsilon=None, pairs=pairs
+    )
+
+
+def test_adding_one_row_changes_one_cell_of_each_marginal_by_one(transformer: DPTableTransformer) -> None:
+    frame = make_frame(300)
+    pairs = [(6, 0), (6, 2), (1, 3)]
+    before = _exact(frame, transformer, pairs)
+    after = _exact(pd.concat([frame, make_frame(1, seed=9)], ignore_index=True), transformer, pairs)
+    assert before.counts.keys() == after.counts.keys()
+    assert len(before.counts) == len(transformer.encoders_) + len(pairs)
+    for key, counts in before.counts.items():
+        diff = after.counts[key] - counts
+        assert np.count_nonzero(diff) == 1, key
+        assert diff.sum() == 1.0, key
+
+
+def test_ledger_labels_and_budget(transformer: DPTableTransformer) -> None:
+    ledger = PrivacyLedger(1.0, 1e-6)
+    pairs = choose_pairs(transformer)
+    assert pairs and all(transformer.encoders_[a].name in ("label", "sex") for a, _ in pairs)
+    marg = measure_marginals(transformer.transform(make_frame(300)), transformer, ledger=ledger, epsilon=0.5)
+    names = [e.name for e in transformer.encoders_]
+    labels = [e.label for e in ledger.entries]
+    assert labels[: len(names)] == [f"marginal:{n}" for n in names]
+    assert labels[len(names) :] == [f"marginal:{names[a]}x{names[b]}" for a, b in pairs]
+    assert marg.noise_multiplier is not None and marg.noise_multiplier > 1
+    assert ledger.spent()[0] <= 0.5 + 1e-9
+    assert ledger.spent()[0] > 0.45  # the calibration uses the share, not a fraction of it
+
+
+def test_measure_refuses_bad_pairs(transformer: DPTableTransformer) -> None:
+    with pytest.raises(ConfigError, match="Invalid marginal pair"):
+        _exact(make_frame(50), transformer, [(0, 0)])
+
+
+def test_plan_budget_marginals_share_comes_from_training() -> None:
+    plan = plan_budget(1.0, 1e-6, marginals_share=0.1)
+    assert plan.to_dict()["marginals"] == pytest.approx(0.1)
+    assert plan.training == pytest.approx(1.0 - 0.2 - 0.1)
+    assert plan_budget(1.0, 1e-6).marginals == 0.0
+
+
+def _hand_set() -> MarginalSet:
+    # two binary columns; target: P(a=1)=0.7, P(b=1)=0.4, joint (a, b) counts below
+    joint = np.array([[20.0, 10.0], [40.0, 30.0]])
+    return MarginalSet(
+        ("a", "b"), None, {(0,): joint.sum(axis=1), (1,): joint.sum(axis=0), (0, 1): joint}
+    )
+
+
+def _hand_pool() -> np.ndarray:
+    cells = [(0, 0)] * 25 + [(0, 1)] * 25 + [(1, 0)] * 25 + [(1, 1)] * 25
+    return np.array(cells, dtype=np.int32)
+
+
+def test_raking_reproduces_the_target_marginals() -> None:
+    pool = _hand_pool()
+    w = rake(pool, _hand_set())
+    joint = np.zeros((2, 2))
+    np.add.at(joint, (pool[:, 0], pool[:, 1]), w)
+    np.testing.assert_allclose(joint / joint.sum(), np.array([[0.2, 0.1], [0.4, 0.3]]), atol=1e-6)
+
+
+def test_selection_is_exact_size_distinct_and_close_to_targets() -> None:
+    pool = np.repeat(_hand_pool(), 10, axis=0)
+    idx = select_rows(pool, _hand_set(), 200, rng=np.random.default_rng(0))
+    assert len(idx) == 200 and len(np.unique(idx)) == 200
+    joint = np.zeros((2, 2))
+    np.add.at(joint, (pool[idx, 0], pool[idx, 1]), 1)
+    np.testing.assert_allclose(joint / 200, [[0.2, 0.1], [0.4, 0.3]], atol=0.02)
+    again = select_rows(pool, _hand_set(), 200, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(idx, again)
+
+
+def test_selection_within_a_condition_uses_the_conditional_marginal() -> None:
+    pool = np.repeat(_hand_pool()[50:], 10, axis=0)  # all a=1
+    idx = select_rows(pool, _hand_set(), 100, rng=np.random.default_rng(1), fixed={0: 1})
+    share_b1 = pool[idx, 1].mean()
+    assert share_b1 == pytest.approx(30 / 70, abs=0.02)
+
+
+def test_selection_refuses_a_small_pool() -> None:
+    with pytest.raises(ConfigError, match="pool"):
+        select_rows(_hand_pool(), _hand_set(), 101, rng=np.random.default_rng(0))
+
+
+@pytest.fixture(scope="module")
+def filtered() -> Synthesizer:
+    synth = Synthesizer(epsilon=5.0, random_state=0, epochs=1, batch_size=64, filter="marginals", pool_factor=3)
+    return synth.fit(make_frame(400), SCHEMA)
+
+
+def test_fit_records_marginals_in_the_ledger(filtered: Synthesizer) -> None:
+    labels = [e["label"] for e in filtered.privacy_spent()["entries"]]
+    assert "marginal:label" in labels and "marginal:labelxage" in labels
+    assert filtered.ledger_.spent()[0] <= 5.0 + 1e-9
+
+
+def test_conditions_keep_exact_counts_through_the_filter(filtered: Synthesizer) -> None:
+    out = filtered.sample(57, conditions={"label": "yes"}, random_state=1)
+    assert len(out) == 57 and (out["label"] == "yes").all()
+
+
+def test_save_load_round_trip_keeps_marginals(filtered: Synthesizer, tmp_path: Path) -> None:
+    loaded = Synthesizer.load(filtered.save(tmp_path / "m"))
+    assert loaded.marginals_ is not None and filtered.marginals_ is not None
+    assert loaded.marginals_.counts.keys() == filtered.marginals_.counts.keys()
+    for key, counts in filtered.marginals_.counts.items():
+        np.testing.assert_array_equal(loaded.marginals_.counts[key], counts)
+    pd.testing.assert_frame_equal(loaded.sample(30, random_state=4), filtered.sample(30, random_state=4))
+
+
+def test_bad_filter_is_refused() -> None:
+    with pytest.raises(ConfigError, match="filter"):
+        Synthesizer(filter="best").fit(make_frame(50), SCHEMA)
