@@ -238,7 +238,7 @@ class Synthesizer:
         encoded = transformer.transform(frame)
         # --- quality filter hook (issue 17): DP marginals on the transformer's bins ---
         marginals = None
-        if self.filter == "marginals":
+        if self.filter == "marginals" and ledger.is_dp:  # without DP the filter is off (nothing to match)
             from ..marginals import measure_marginals
 
             marginals = measure_marginals(encoded, transformer, ledger=ledger, epsilon=plan.marginals)
