@@ -217,6 +217,15 @@ def _register_release() -> None:
 _register_release()
 
 
+def _register_augment() -> None:
+    from ._augment import augment_command  # imports torch only when the command runs
+
+    app.command("augment")(augment_command)
+
+
+_register_augment()
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (``main`` exits with it)."""
     args = list(sys.argv[1:] if argv is None else argv)
