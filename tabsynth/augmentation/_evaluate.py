@@ -180,8 +180,8 @@ def recommend(scores: dict[str, Any], model: str) -> tuple[str, str]:
             f"Augmentation gives no clear gain for {model} ({span}{ci_text}): the change is within noise, "
             f"so train on the real rows unless you need the extra rows for another reason.{other}",
         )
-    how = "it hurts" if ci is not None and ci[1] < 0 else "it scored lower (though within noise)"
-    return "do-not-augment", f"Do not augment: {how} for {model} ({span}{ci_text}); train on the real rows.{other}"
+    how = f"it hurts {model}" if ci is not None and ci[1] < 0 else f"{model} scored lower (though within noise)"
+    return "do-not-augment", f"Do not augment: {how} ({span}{ci_text}); train on the real rows.{other}"
 
 
 def _finite(value: Any) -> bool:

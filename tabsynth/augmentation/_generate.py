@@ -113,6 +113,24 @@ def _fit(frame: pd.DataFrame, target: str, settings: GeneratorSettings) -> Synth
     return synth
 
 
+def _align(rows: pd.DataFrame, frame: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Generated rows with the real table's columns, labels and (where they fit) dtypes.
+
+    The declared target categories are stored as text, so a numeric label comes back as "1": map
+    it back to the real label, or the real and generated rows would hold two different classes.
+    """
+    out = rows[list(frame.columns)].copy()
+    labels = {str(v): v for v in frame[target].dropna().unique().tolist()}
+    out[target] = out[target].map(lambda v: labels.get(str(v), v))
+    for c in frame.columns:
+        if out[c].dtype != frame[c].dtype:
+            try:
+                out[c] = out[c].astype(frame[c].dtype)
+            except (TypeError, ValueError):  # e.g. a generated gap in an integer column: keep floats
+                pass
+    return out.reset_index(drop=True)
+
+
 def _dp_counts(synth: Synthesizer, target: str, minority: Any) -> tuple[float, float]:
     enc = synth.transformer_.encoder(target)
     assert isinstance(enc, CategoricalEncoder)  # declared categorical in _fit
@@ -133,10 +151,14 @@ def _critic_reference(
     """The critic's training rows: the real rows without DP; DP synthetic rows of every class with it."""
     if not dp:
         return frame
-    whole = synth.sample(int(min(max(n_rows, 100), _MAX_REFERENCE)), random_state=int(rng.integers(2**62)))
+    whole = _align(
+        synth.sample(int(min(max(n_rows, 100), _MAX_REFERENCE)), random_state=int(rng.integers(2**62))), frame, target
+    )
     others = whole[whole[target] != minority]
     n_min = int(min(max(4 * n_minority, 200), _MAX_REFERENCE))
-    own = synth.sample(n_min, conditions={target: minority}, random_state=int(rng.integers(2**62)))
+    own = _align(
+        synth.sample(n_min, conditions={target: minority}, random_state=int(rng.integers(2**62))), frame, target
+    )
     return pd.concat([others, own], ignore_index=True)
 
 
@@ -161,10 +183,10 @@ def generate_minority(
         return Generated(empty, synth, 0, source, {"applied": False, "reason": "the minority already has the share"})
     if not settings.quality_filter:
         rows = synth.sample(n_add, conditions={target: minority}, random_state=int(rng.integers(2**62)))
-        return Generated(rows[frame.columns], synth, n_add, source, {"applied": False, "reason": "turned off"})
+        return Generated(_align(rows, frame, target), synth, n_add, source, {"applied": False, "reason": "turned off"})
     n_cand = int(min(settings.oversample * n_add, max(_MAX_CANDIDATES, n_add)))
     cand = synth.sample(n_cand, conditions={target: minority}, random_state=int(rng.integers(2**62)))
-    cand = cand[frame.columns].reset_index(drop=True)
+    cand = _align(cand, frame, target)
     reference = _critic_reference(frame, synth, target, minority, n_rows, n_minority, dp, rng)
     features = [c for c in frame.columns if c != target]
     is_min = (reference[target] == minority).to_numpy().astype(int)

@@ -35,11 +35,11 @@ def render_augment(card: dict[str, Any], evaluation: dict[str, Any] | None, path
     """Print what was written, the privacy status and (with --evaluate) the table and recommendation."""
     from ._render import at_least
 
-    console = at_least(100, Console(highlight=False))
+    console = at_least(130, Console(highlight=False))
     console.print(f"Augmented table written to {escape(str(paths[0]))}", soft_wrap=True)
     console.print(f"Privacy card written to {escape(str(paths[1]))}", soft_wrap=True)
     console.print(
-        f"{card['real_rows']} real rows + {card['generated_rows']} generated {escape(card['minority'])!s} rows: "
+        f"{card['real_rows']} real rows + {card['generated_rows']} generated rows of class {escape(card['minority'])}: "
         f"minority share {card['real_minority_rows'] / card['real_rows']:.1%} -> {card['share_achieved']:.1%} "
         f"(requested {card['share_requested']:.1%})"
     )
