@@ -29,6 +29,7 @@ import pandas as pd
 from ..exceptions import ConfigError, DataError, PrivacyWarning
 from ..schema import infer_schema
 from ..synthesizers import Synthesizer
+from ..synthesizers.stratified import MIN_CLASS_ROWS
 from ..transform import CategoricalEncoder
 from ._features import fit_classifier
 
@@ -138,6 +139,23 @@ def _dp_counts(synth: Synthesizer, target: str, minority: Any) -> tuple[float, f
     return n_rows, float(enc.marginal[enc.slot_of(minority)]) * n_rows
 
 
+def _check_own_model(synth: Synthesizer, target: str, minority: Any) -> None:
+    """Refuse when the minority got no model of its own (too few rows by its DP estimate).
+
+    Its rows would come from the largest class's model with the minority's label written on
+    them: majority-like rows labelled as the minority, the worst rows to add.
+    """
+    trained = getattr(getattr(synth.generator_, "config", None), "trained", None)
+    enc = synth.transformer_.encoder(target)
+    assert isinstance(enc, CategoricalEncoder)
+    if trained is not None and enc.slot_of(minority) not in trained:
+        raise DataError(
+            f"The minority {minority!r} has too few rows for a generator of its own (fewer than {MIN_CLASS_ROWS} by "
+            "its DP estimate): generated rows would be copies of another class's rows. Add rows of that class, "
+            "or raise epsilon."
+        )
+
+
 def _critic_reference(
     frame: pd.DataFrame,
     synth: Synthesizer,
@@ -175,6 +193,7 @@ def generate_minority(
         n_rows, n_minority = _dp_counts(synth, target, minority)
     else:
         n_rows, n_minority = float(len(frame)), float((frame[target] == minority).sum())
+    _check_own_model(synth, target, minority)
     n_add = rows_to_add(n_rows, n_minority, share)
     source = "dp-estimates" if dp else "exact"
     rng = np.random.default_rng(settings.seed)

@@ -197,3 +197,9 @@ def test_the_page_is_offline_and_escapes_text() -> None:
     assert "<svg" in page and "<polyline" in page
     assert "<script" not in page and "&lt;script&gt;" in page
     assert "http" not in page.replace('xmlns="http', "")
+
+
+def test_a_minority_too_small_for_its_own_model_is_refused() -> None:
+    frame = _frame(300, rate=0.05)  # about 15 minority rows: under the per-class model's minimum
+    with pytest.warns(PrivacyWarning), pytest.raises(DataError, match="too few rows"):
+        augment(frame, target="label", minority="fraud", share=0.3, epsilon=None, seed=0, epochs=1)
