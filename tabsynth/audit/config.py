@@ -48,6 +48,12 @@ class AuditConfig:
         fairness_min_group_rows: a sensitive group with fewer rows (on either side) is
             reported as small and left out of the fairness headline values.
         fairness_intersections: also audit pairwise intersections of sensitive attributes.
+        fairness_max_groups: a sensitive attribute keeps at most this many of its largest
+            groups (each with at least ``fairness_min_group_rows`` training rows); the rest
+            are pooled into one ``(other groups)`` group, so a 50-level state column is judged
+            on its big states plus the pooled rest.
+        exclude: columns left out of the whole audit (e.g. ones that leak the target and
+            inflate TSTR); recorded in ``meta.excluded_by_request``.
         report_min_count: smallest count of real rows the report's figures show: rarer
             categories are merged into "(other)" and sparser histogram bins are merged with
             their neighbours (see :mod:`tabsynth.audit.figures`).
@@ -79,6 +85,8 @@ class AuditConfig:
     positive_label: str | None = None
     fairness_min_group_rows: int = 100
     fairness_intersections: bool = True
+    fairness_max_groups: int = 10
+    exclude: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         errors: list[str] = []
@@ -107,6 +115,7 @@ class AuditConfig:
             "n_bootstrap": 10,
             "report_min_count": 1,
             "fairness_min_group_rows": 1,
+            "fairness_max_groups": 1,
         }
         for name, lowest in minimums.items():
             value = getattr(self, name)
@@ -116,6 +125,10 @@ class AuditConfig:
             first, second = self.linkability_aux_cols
             if not first or not second or set(first) & set(second):
                 errors.append("linkability_aux_cols must be two non-empty, disjoint column lists")
+        if isinstance(self.exclude, str) or not all(isinstance(c, str) for c in self.exclude):
+            errors.append(f"exclude must be a list of column names, got {self.exclude!r}")
+        else:
+            object.__setattr__(self, "exclude", tuple(self.exclude))
         if errors:
             raise ConfigError("Invalid audit config: " + "; ".join(errors) + ".")
 

@@ -145,10 +145,14 @@ def _privacy(
     return samples, scores
 
 
-def _notes(data: AuditData, results: dict[str, MetricResult], epsilon_claimed: float | None) -> list[str]:
+def _notes(
+    data: AuditData, results: dict[str, MetricResult], epsilon_claimed: float | None, config: AuditConfig
+) -> list[str]:
     notes: list[str] = []
     if data.excluded:
         notes.append(f"Columns left out of the audit (identifier-like or empty): {list(data.excluded)}.")
+    if config.exclude:
+        notes.append(f"Columns left out of the audit on request (exclude): {list(config.exclude)}.")
     eps = results.get(EMPIRICAL_EPSILON)
     if (
         eps is not None
@@ -244,6 +248,7 @@ def run_audit(
         "n_rows": {"train": len(data.train), "holdout": len(data.holdout), "synthetic": len(data.synthetic)},
         "columns": {c: k.value for c, k in data.kinds.items()},
         "excluded_columns": list(data.excluded),
+        "excluded_by_request": list(config.exclude),
         "target": target,
         "sensitive": list(data.sensitive),
         "epsilon_claimed": epsilon_claimed,
@@ -252,5 +257,5 @@ def run_audit(
         "confidence_level": config.confidence_level,
         "seconds": {**runner.seconds, "total": round(time.perf_counter() - start, 3)},
     }
-    notes = (*_notes(data, runner.results, epsilon_claimed), *figure_notes)
+    notes = (*_notes(data, runner.results, epsilon_claimed, config), *figure_notes)
     return AuditReport(metrics=metrics, meta=meta, notes=notes, figures=figures)

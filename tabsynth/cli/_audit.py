@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich import box
@@ -11,14 +11,84 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..audit import AuditReport, Direction, MetricResult, run_audit
+from ..audit import AuditConfig, AuditReport, Direction, MetricResult, run_audit
 from ..exceptions import ConfigError
 from ..io import read_table, write_text
+from ..policy.gate import rule_lines
 from ..report import Audience, write_report
 from ..schema import load_schema
 from ._render import at_least
 
-__all__ = ["audit_command", "render_audit"]
+__all__ = ["audit_command", "render_audit", "render_decision"]
+
+_VERDICT_COLOURS = {"PASS": "green", "CONDITIONAL": "yellow", "FAIL": "red", "UNKNOWN": "red"}
+_OUTCOMES = {
+    "pass": "[green]pass[/green]",
+    "fail": "[red]FAIL[/red]",
+    "unknown": "[red]unknown[/red]",
+    "insufficient": "[yellow]not enough rows[/yellow]",
+    "not_applicable": "n/a",
+}
+
+
+def _num(value: object) -> str:
+    return "-" if not isinstance(value, (int, float)) else f"{value:.3g}"
+
+
+def _threshold_text(rule: dict[str, Any]) -> str:
+    op = ">=" if rule["bound"] == "min" else "<="
+    spec = rule.get("threshold_spec")
+    kind = "" if rule["hard"] else "soft "
+    if spec == "claimed_epsilon":
+        shown = f"claimed eps ({_num(rule['threshold'])})"
+    elif spec == "baseline":
+        factor = "" if rule.get("factor", 1.0) == 1.0 else f"{rule['factor']:g} x "
+        margin = "" if not rule.get("margin") else f" {rule['margin']:+g}"
+        shown = f"{factor}baseline{margin} ({_num(rule['threshold'])})"
+    else:
+        shown = _num(rule["threshold"] if rule["threshold"] is not None else spec)
+    return f"{kind}{op} {shown}{' (value)' if rule.get('judged_on') == 'value' else ''}"
+
+
+def _line_outcome(line: dict[str, Any]) -> str:
+    parts = []
+    for rule in line["thresholds"]:
+        text = _OUTCOMES.get(str(rule["outcome"]), str(rule["outcome"]))
+        parts.append(text if rule["hard"] else f"soft {text}")
+    return " / ".join(dict.fromkeys(parts))
+
+
+def render_decision(decision: dict[str, Any], console: Console) -> None:
+    """The verdict, then one line per metric (failures first; hard and soft thresholds together), then advice."""
+    console = at_least(100, console)
+    verdict = decision["verdict"]
+    lines = decision.get("lines") or rule_lines(decision["rules"])
+    table = Table(
+        title=f"Policy {decision['policy']['name']!r}",
+        box=box.SIMPLE,
+        caption="judged on the pessimistic end of the interval, unless marked (value)",
+    )
+    table.add_column("rule", no_wrap=True)
+    table.add_column("value [CI]")
+    table.add_column("threshold(s)")
+    table.add_column("outcome", no_wrap=True)
+    for line in lines:
+        ci = "" if line["ci"] is None else f" [{_num(line['ci'][0])}, {_num(line['ci'][1])}]"
+        value = "-" if line["value"] is None else _num(line["value"]) + ci
+        thresholds = "; ".join(_threshold_text(r) for r in line["thresholds"])
+        table.add_row(line["metric"], value, thresholds, _line_outcome(line))
+    console.print(table)
+    for line in lines:
+        if line["outcome"] in ("fail", "unknown"):
+            mark = "[red]✗[/red]" if line["outcome"] == "fail" else "[yellow]?[/yellow]"
+            why = f" ({escape(line['reason'])})" if line.get("reason") and line["outcome"] == "fail" else ""
+            console.print(f"  {mark} {line['metric']}{why}: {escape(line['advice'] or '')}", soft_wrap=True)
+    undecided = [line for line in lines if line["outcome"] == "insufficient"]
+    if undecided:
+        names = ", ".join(line["metric"] for line in undecided)
+        console.print(f"  [yellow]?[/yellow] {names}: {escape(undecided[0]['advice'] or '')}", soft_wrap=True)
+    colour = _VERDICT_COLOURS[verdict]
+    console.print(f"verdict: [bold {colour}]{verdict}[/bold {colour}]")
 
 
 def _format_value(metric: MetricResult) -> str:
@@ -65,6 +135,10 @@ def audit_command(
         float | None, typer.Option("--epsilon-claimed", help="Epsilon the generator claims; flagged if beaten.")
     ] = None,
     schema: Annotated[Path | None, typer.Option("--schema", help="Declared schema YAML (column kinds).")] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", help="Column to leave out of the audit (e.g. one leaking the target; repeatable)."),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of samples, models and attacks.")] = 0,
     report: Annotated[
         Path | None, typer.Option("--report", help="Also write an offline HTML report here (and its JSON beside it).")
@@ -87,6 +161,7 @@ def audit_command(
         epsilon_claimed=epsilon_claimed,
         random_state=seed,
         schema=None if schema is None else load_schema(schema),
+        config=AuditConfig(exclude=tuple(exclude or ())),
     )
     write_text(result.to_json(), out)
     render_audit(result, out)

@@ -17,6 +17,7 @@ from .._version import __version__
 from ..audit.figures import OTHER_LABEL, Side, public_group_labels
 from ..audit.results import AuditReport, MetricResult, to_jsonable
 from ..exceptions import ConfigError
+from ..policy.gate import OUTCOME_ORDER, rule_lines
 
 __all__ = ["Audience", "VERDICTS", "build_document", "check_audience"]
 
@@ -125,8 +126,17 @@ def _verdict(decision: Mapping[str, Any] | None) -> dict[str, Any]:
         "released": None if released is None else bool(released),
         "blocked": released is False,
         "policy": None if policy is None else dict(policy),
-        "rules": [_rule(r) for r in decision.get("rules") or ()],
+        "rules": sorted(
+            (_rule(r) for r in decision.get("rules") or ()),
+            key=lambda r: (OUTCOME_ORDER.get(r["outcome"], 9), not r["hard"]),
+        ),
+        "lines": [_line(line) for line in (decision.get("lines") or rule_lines(list(decision.get("rules") or ())))],
     }
+
+
+def _line(line: Mapping[str, Any]) -> dict[str, Any]:
+    """One metric's rules on one row (hard and soft thresholds together), as :func:`rule_lines` builds it."""
+    return {**dict(line), "label": METRIC_LABELS.get(str(line.get("metric")), "")}
 
 
 # ---- privacy card ----------------------------------------------------------------------------

@@ -75,3 +75,19 @@ def test_target_missing_in_synthetic_exits_2(
 
 def test_missing_required_option_is_a_usage_error(files: dict[str, Path]) -> None:
     assert run(["audit", "--real", str(files["train"])]) == 2
+
+
+def test_exclude_flag_is_recorded_and_gate_prints_one_line_per_metric(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "audit.json"
+    code = run(_args(files, out, "--exclude", "hours", "--sensitive", "group", "--epsilon-claimed", "1"))
+    assert code == 0, capsys.readouterr()
+    data = json.loads(out.read_text())
+    assert data["meta"]["excluded_by_request"] == ["hours"] and "hours" not in data["meta"]["columns"]
+    capsys.readouterr()
+    run(["gate", str(out), "--policy", "partner"])
+    printed = capsys.readouterr().out
+    rows = [line for line in printed.splitlines() if line.strip().startswith("fairness.representation")]
+    assert len(rows) == 1 and "soft" in rows[0], printed  # hard and soft thresholds on one line
+    assert "- <= -" not in printed

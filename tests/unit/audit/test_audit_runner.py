@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from tabsynth.audit import METRIC_NAMES, AuditConfig, AuditReport, MetricStatus, run_audit
+from tabsynth.exceptions import DataError
 from tabsynth.schema import ColumnKind, ColumnSpec, TableSchema
 
 ISSUE_METRICS = [
@@ -142,3 +143,15 @@ def test_missing_values_are_audited(small: tuple[pd.DataFrame, ...]) -> None:
     assert all(m.is_ok for m in report.metrics if m.name not in FAIRNESS), [(m.name, m.reason) for m in report.metrics]
     assert all(report[m].details.get("not_applicable") for m in FAIRNESS)  # no sensitive column declared
     assert isinstance(AuditReport.from_json(report.to_json()), AuditReport)
+
+
+def test_excluded_columns_are_left_out_and_recorded(small: tuple[pd.DataFrame, ...]) -> None:
+    train, holdout, synth = small
+    config = AuditConfig(n_attacks=200, singling_out_max_attempts=10_000, n_bootstrap=50, exclude=("income",))
+    report = run_audit(train, synth, holdout=holdout, target="label", config=config)
+    assert "income" not in report.meta["columns"] and report.meta["excluded_by_request"] == ["income"]
+    assert any("on request" in note and "income" in note for note in report.notes)
+    with pytest.raises(DataError, match="target 'label' cannot be excluded"):
+        run_audit(train, synth, holdout=holdout, target="label", config=AuditConfig(exclude=("label",)))
+    with pytest.raises(DataError, match=r"excluded columns \['nope'\] are not in the real table"):
+        run_audit(train, synth, holdout=holdout, target="label", config=AuditConfig(exclude=("nope",)))
