@@ -20,6 +20,8 @@ class AuditConfig:
         max_real_rows: cap on the equal-size real samples (train and holdout rows) used by
             the privacy metrics.
         dcr_synthetic_rows: synthetic rows sampled for DCR/NNDR.
+        dcr_train_rows: training rows each DCR synthetic row is compared with (all of them
+            up to this cap, so that a copy of any training row is found).
         max_synthetic_rows: synthetic rows used by the membership, linkability and
             inference attacks (a memorised row must be in the sample to be found).
         mia_rows: members (and as many non-members) attacked by the membership attacks;
@@ -63,6 +65,7 @@ class AuditConfig:
     min_holdout_rows: int = 50
     max_real_rows: int = 20_000
     dcr_synthetic_rows: int = 10_000
+    dcr_train_rows: int = 200_000
     max_synthetic_rows: int = 50_000
     mia_rows: int = 5_000
     mia_fpr: float = 0.01
@@ -102,6 +105,7 @@ class AuditConfig:
             "min_holdout_rows": 2,
             "max_real_rows": 10,
             "dcr_synthetic_rows": 10,
+            "dcr_train_rows": 10,
             "max_synthetic_rows": 10,
             "mia_rows": 5,
             "detection_rows": 10,

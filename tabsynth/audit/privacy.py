@@ -162,20 +162,36 @@ def _nndr(dist: FloatArray) -> FloatArray:
         return np.where(second > 0, first / np.where(second > 0, second, 1.0), 1.0)
 
 
-def _share_entry(closer: FloatArray, config: AuditConfig) -> dict[str, Any]:
+def _normalised(share: FloatArray | float, null: float) -> FloatArray:
+    """Map a raw share onto the 0.5-is-no-leak scale: ``null`` -> 0.5, 1 -> 1, 0 -> 0 (piecewise linear).
+
+    With ``n_t`` training and ``n_h`` holdout rows, a fresh row's nearest real row is a
+    training row with probability ``null = n_t / (n_t + n_h)`` (all real rows are
+    exchangeable), so the raw share of a perfect generator is ``null``, not 0.5. The map is
+    monotone, so it carries intervals over unchanged.
+    """
+    raw = np.asarray(share, dtype=np.float64)
+    if null <= 0.0 or null >= 1.0:
+        return raw
+    return np.where(raw <= null, 0.5 * raw / null, 0.5 + 0.5 * (raw - null) / (1.0 - null))
+
+
+def _share_entry(closer: FloatArray, null: float, config: AuditConfig) -> dict[str, Any]:
     rate = wilson(float(closer.sum()), len(closer), config.confidence_level)
-    return {"value": float(closer.mean()), "ci": list(rate.ci), "n_rows": len(closer)}
+    lo, hi = _normalised(np.array(rate.ci), null)
+    value = float(_normalised(float(closer.mean()), null))
+    return {"value": value, "ci": [float(lo), float(hi)], "n_rows": len(closer)}
 
 
 def _dcr_interval(
     closer: FloatArray,
     near_train: IntArray,
     near_hold: IntArray,
-    n_real: int,
+    sizes: tuple[int, int],
     config: AuditConfig,
     rng: np.random.Generator,
 ) -> tuple[float, float] | None:
-    """Cluster-bootstrap interval of the share, resampling the real rows.
+    """Cluster-bootstrap interval of the raw share, resampling the real rows.
 
     Each synthetic row is attached to the real row it is closest to (a tie is split half
     and half), so every real row carries a "mass" of synthetic rows. Resampling the real
@@ -183,10 +199,11 @@ def _dcr_interval(
     synthetic rows were drawn, and which real rows were drawn. Neighbours are not
     recomputed, so an exact copy stays attached to its source row in every resample.
     """
-    mass_train = np.bincount(near_train, weights=closer, minlength=n_real)
-    mass_hold = np.bincount(near_hold, weights=1.0 - closer, minlength=n_real)
-    w_train = rng.poisson(1.0, (config.n_bootstrap, n_real)).astype(np.float64)
-    w_hold = rng.poisson(1.0, (config.n_bootstrap, n_real)).astype(np.float64)
+    n_train, n_hold = sizes
+    mass_train = np.bincount(near_train, weights=closer, minlength=n_train)
+    mass_hold = np.bincount(near_hold, weights=1.0 - closer, minlength=n_hold)
+    w_train = rng.poisson(1.0, (config.n_bootstrap, n_train)).astype(np.float64)
+    w_hold = rng.poisson(1.0, (config.n_bootstrap, n_hold)).astype(np.float64)
     numerator = w_train @ mass_train
     denominator = numerator + w_hold @ mass_hold
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -194,60 +211,81 @@ def _dcr_interval(
     return percentile_ci(draws, config.confidence_level)
 
 
+def _dcr_train_rows(data: AuditData, config: AuditConfig, rng: np.random.Generator) -> IntArray:
+    """Every training row (up to ``dcr_train_rows``): a copy of any of them must be found."""
+    n = len(data.train)
+    if n <= config.dcr_train_rows:
+        return np.arange(n, dtype=np.int64)
+    return np.sort(rng.choice(n, config.dcr_train_rows, replace=False)).astype(np.int64)
+
+
 def dcr_share(data: AuditData, samples: PrivacySamples, config: AuditConfig, rng: np.random.Generator) -> MetricResult:
     """Share of synthetic rows whose closest real row is a training row rather than a holdout row.
 
+    Each synthetic row is compared with *every* training row (up to ``dcr_train_rows``) and
+    the holdout sample, so a copy of any training row is found: a verbatim copy of the
+    training table reads 1.0. Comparing with a training sample of the holdout's size (as
+    before) diluted it: a copy of an unsampled row looks fresh (0.62 for a full copy). The
+    two sides then differ in size, so the raw share of a perfect generator is
+    ``n_t / (n_t + n_h)``; the value is normalised so that this reads 0.5 and 1 stays 1
+    (:func:`_normalised`); the raw share and its null level are in the details.
+
     Distances: numeric columns scaled by their range, a category mismatch costs 1 (squared
-    Euclidean). Equal distances count one half; 0.5 is ideal. The interval is a binomial
-    proportion's interval made honest about the real samples: a cluster bootstrap over
-    the real rows, each carrying the synthetic rows closest to it (:func:`_dcr_interval`).
-    The plain Wilson interval over synthetic rows alone is in ``details["binomial_ci"]``;
-    it ignores that the real samples are random too (measured on 30 null replicates:
-    27/30 covered 0.5 at a nominal 95%, against 29/30 for the interval reported).
-    NNDR (nearest / second-nearest distance) is in the details.
+    Euclidean). Equal distances count one half. The interval is a cluster bootstrap over the
+    real rows of both sides, each carrying the synthetic rows closest to it
+    (:func:`_dcr_interval`), mapped like the value. The plain Wilson interval over synthetic
+    rows alone is in ``details["binomial_ci"]``; it ignores that the real samples are random
+    too (measured on 30 null replicates: 27/30 covered 0.5 at a nominal 95%, against 29/30
+    for the interval reported). NNDR (nearest / second-nearest distance) is in the details.
     """
     synth = data.synthetic.iloc[samples.synthetic_dcr]
+    train_rows = _dcr_train_rows(data, config, rng)
     q = data.encode(synth).euclidean()
-    d_train, i_train = nearest(q, data.encode(data.train.iloc[samples.train]).euclidean(), k=2)
+    d_train, i_train = nearest(q, data.encode(data.train.iloc[train_rows]).euclidean(), k=2)
     d_hold, i_hold = nearest(q, data.encode(data.holdout.iloc[samples.holdout]).euclidean(), k=2)
     closer = (d_train[:, 0] < d_hold[:, 0]) + 0.5 * (d_train[:, 0] == d_hold[:, 0])
-    share = float(closer.mean())
+    sizes = (len(train_rows), len(samples.holdout))
+    null = sizes[0] / (sizes[0] + sizes[1])
+    raw = float(closer.mean())
     binomial = wilson(float(closer.sum()), len(closer), config.confidence_level)
-    interval = _dcr_interval(closer, i_train[:, 0], i_hold[:, 0], len(samples.train), config, rng)
-    ci = binomial.ci if interval is None else interval
+    interval = _dcr_interval(closer, i_train[:, 0], i_hold[:, 0], sizes, config, rng)
+    raw_ci = binomial.ci if interval is None else interval
+    lo, hi = _normalised(np.array(raw_ci), null)
     details: dict[str, Any] = {
         "n_synthetic_rows": len(closer),
-        "n_real_rows_per_side": len(samples.train),
+        "n_train_rows": sizes[0],
+        "n_holdout_rows": sizes[1],
+        "raw_share": raw,
+        "raw_ci": list(raw_ci),
+        "null_share": null,
+        "normalisation": "raw share mapped piecewise linearly so that n_t / (n_t + n_h) reads 0.5 and 1 reads 1",
         "ties_share": float((d_train[:, 0] == d_hold[:, 0]).mean()),
         "ci_method": "cluster bootstrap over the real rows of both samples (ties count one half)",
-        "binomial_ci": list(binomial.ci),
+        "binomial_ci": [float(c) for c in _normalised(np.array(binomial.ci), null)],
         "distance": "squared Euclidean: (dx/range)^2 per number + 1 per mismatched category",
         **_distance_summary(d_train, d_hold),
-        "train_fraction_sampled": len(samples.train) / len(data.train),
-        "estimated_memorised_share": _memorised_share(share, len(samples.train) / len(data.train)),
+        "train_fraction_sampled": sizes[0] / len(data.train),
+        "estimated_memorised_share": float(np.clip((raw - null) / (1.0 - null), 0.0, 1.0)),
         "ideal": 0.5,
         "by_group": by_group(
             data,
             {"synthetic": synth},
             lambda m: (
-                _share_entry(closer[m["synthetic"]], config) if m["synthetic"].sum() >= config.min_group_rows else None
+                _share_entry(closer[m["synthetic"]], null, config)
+                if m["synthetic"].sum() >= config.min_group_rows
+                else None
             ),
         ),
     }
     details["worst_group"] = worst_group(details["by_group"], lambda e: e["value"])
     return MetricResult(
-        name=DCR_SHARE, value=share, ci=ci, baseline=0.5, direction=Direction.LOWER_IS_BETTER, details=details
+        name=DCR_SHARE,
+        value=float(_normalised(raw, null)),
+        ci=(float(lo), float(hi)),
+        baseline=0.5,
+        direction=Direction.LOWER_IS_BETTER,
+        details=details,
     )
-
-
-def _memorised_share(share: float, sampled_fraction: float) -> float:
-    """Share of synthetic rows tied to a training row beyond chance, corrected for sampling.
-
-    A synthetic row copied from a training row outside the training *sample* looks like a
-    fresh row (it lands on either side with probability one half), so the excess over 0.5
-    is diluted by the sampled fraction of the training rows.
-    """
-    return float(np.clip(2.0 * (share - 0.5) / sampled_fraction, 0.0, 1.0))
 
 
 def _distance_summary(d_train: FloatArray, d_hold: FloatArray) -> dict[str, float]:
