@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -189,10 +191,12 @@ def run_audit(
     target: str,
     sensitive: Sequence[str] = (),
     epsilon_claimed: float | None = None,
+    delta_claimed: float | None = None,
     random_state: int | None = 0,
     schema: TableSchema | None = None,
     config: AuditConfig | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    privacy: Mapping[str, Any] | None = None,
 ) -> AuditReport:
     """Audit a synthetic table for fidelity and privacy leakage against real training and holdout rows.
 
@@ -204,13 +208,18 @@ def run_audit(
         target: the column predicted in the TSTR/TRTR utility metrics (categorical).
         sensitive: columns whose groups get per-group privacy breakdowns (numbers in
             training quartiles) and which the inference attack tries to guess.
-        epsilon_claimed: the epsilon the generator claims; the audit flags an empirical
-            lower bound above it.
+        epsilon_claimed: the epsilon the generator claims; the audit flags an attack
+            epsilon above it.
+        delta_claimed: the delta of that guarantee (recorded in ``meta.delta_claimed`` for
+            the gate's ``privacy.delta`` rule, and used by the attack epsilon instead of
+            ``config.delta``); ``None`` records no delta, never a default.
         random_state: seed of every random choice (samples, models, attacks).
         schema: declared column kinds (identifier/text columns are left out); inferred
             from the dtypes when omitted.
         config: sample sizes, attack sizes and the confidence level (:class:`AuditConfig`).
         progress: called as ``progress(done, total, label)`` before each step (for a progress bar).
+        privacy: the generator's privacy card (e.g. ``Synthesizer.privacy_card()``), stored in
+            ``meta.privacy``; the gate reads epsilon and delta from it.
 
     Returns:
         An :class:`AuditReport` with every metric of :data:`METRIC_NAMES`; a metric that
@@ -229,6 +238,10 @@ def run_audit(
     config = config or AuditConfig()
     if epsilon_claimed is not None and not (np.isfinite(epsilon_claimed) and epsilon_claimed > 0):
         raise ConfigError(f"epsilon_claimed must be a positive number, got {epsilon_claimed!r}.")
+    if delta_claimed is not None:
+        if not 0.0 <= delta_claimed < 1.0:
+            raise ConfigError(f"delta_claimed must be in [0, 1), got {delta_claimed!r} (e.g. 1e-6).")
+        config = replace(config, delta=float(delta_claimed))
     seed = int(np.random.default_rng().integers(0, 2**31 - 1)) if random_state is None else int(random_state)
     start = time.perf_counter()
     data = prepare(real, synthetic, holdout=holdout, target=target, sensitive=sensitive, schema=schema, config=config)
@@ -243,7 +256,7 @@ def run_audit(
     runner.seconds["figures"] = round(time.perf_counter() - figure_start, 3)
     if progress is not None:
         progress(AUDIT_STEPS, AUDIT_STEPS, "done")
-    meta = {
+    meta: dict[str, Any] = {
         "tabsynth_version": __version__,
         "n_rows": {"train": len(data.train), "holdout": len(data.holdout), "synthetic": len(data.synthetic)},
         "columns": {c: k.value for c, k in data.kinds.items()},
@@ -252,10 +265,12 @@ def run_audit(
         "target": target,
         "sensitive": list(data.sensitive),
         "epsilon_claimed": epsilon_claimed,
-        "delta_claimed": None if epsilon_claimed is None else config.delta,
+        "delta_claimed": delta_claimed,
         "random_state": seed,
         "confidence_level": config.confidence_level,
         "seconds": {**runner.seconds, "total": round(time.perf_counter() - start, 3)},
     }
+    if privacy is not None:
+        meta["privacy"] = dict(privacy)
     notes = (*_notes(data, runner.results, epsilon_claimed, config), *figure_notes)
     return AuditReport(metrics=metrics, meta=meta, notes=notes, figures=figures)

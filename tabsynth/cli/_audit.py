@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -122,17 +123,55 @@ def render_audit(report: AuditReport, out: Path, console: Console | None = None)
         console.print(f"[bold yellow]note:[/bold yellow] {escape(note)}")
 
 
+def _model_privacy(model: Path) -> tuple[Any, dict[str, Any]]:
+    """The fitted synthesizer of a model folder and its privacy card (epsilon, delta, ledger entries)."""
+    from ..synthesizers import Synthesizer
+
+    synth = Synthesizer.load(model, device="cpu")
+    return synth, synth.privacy_card()
+
+
+def _claims(
+    card: dict[str, Any] | None, epsilon_claimed: float | None, delta_claimed: float | None
+) -> tuple[float | None, float | None]:
+    """Epsilon and delta for the audit: the model's ledger, else the flags; a disagreement is an error."""
+    if card is None:
+        return epsilon_claimed, delta_claimed
+    model_eps = card.get("epsilon") if card.get("is_dp") else None
+    model_delta = card.get("delta")
+    checks = (("--epsilon-claimed", epsilon_claimed, model_eps), ("--delta-claimed", delta_claimed, model_delta))
+    for flag, given, found in checks:
+        if given is not None and (found is None or not math.isclose(float(given), float(found), rel_tol=1e-9)):
+            raise ConfigError(
+                f"{flag} {given:g} disagrees with the model folder's ledger ({found}); "
+                "drop the flag (the ledger is what the model spent) or audit another model."
+            )
+    return model_eps, model_delta
+
+
 def audit_command(
     real: Annotated[Path, typer.Option("--real", help="Real training rows (CSV or Parquet).")],
     holdout: Annotated[Path, typer.Option("--holdout", help="Real rows the generator never saw (>= 50).")],
-    synthetic: Annotated[Path, typer.Option("--synthetic", help="Synthetic table to audit.")],
     target: Annotated[str, typer.Option("--target", help="Target column for TSTR/TRTR.")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the audit JSON.")],
+    synthetic: Annotated[
+        Path | None, typer.Option("--synthetic", help="Synthetic table to audit (or sample one with --model).")
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", help="Model folder of 'tabsynth fit': epsilon and delta come from its ledger."),
+    ] = None,
+    n_rows: Annotated[
+        int | None, typer.Option("--n-rows", help="With --model and no --synthetic: rows to sample (default: as real).")
+    ] = None,
     sensitive: Annotated[
         list[str] | None, typer.Option("--sensitive", help="Sensitive column for per-group risks (repeatable).")
     ] = None,
     epsilon_claimed: Annotated[
         float | None, typer.Option("--epsilon-claimed", help="Epsilon the generator claims; flagged if beaten.")
+    ] = None,
+    delta_claimed: Annotated[
+        float | None, typer.Option("--delta-claimed", help="Delta of the generator's guarantee (else from --model).")
     ] = None,
     schema: Annotated[Path | None, typer.Option("--schema", help="Declared schema YAML (column kinds).")] = None,
     exclude: Annotated[
@@ -152,21 +191,37 @@ def audit_command(
         raise ConfigError(
             f"--report {report} would write its JSON over the audit JSON {out}; give the report another name."
         )
+    if synthetic is None and model is None:
+        raise ConfigError(
+            "Nothing to audit: give the synthetic table (--synthetic FILE) or a model folder to sample (--model DIR)."
+        )
+    synth: Any = None
+    card: dict[str, Any] | None = None
+    if model is not None:
+        synth, card = _model_privacy(model)
+    epsilon, delta = _claims(card, epsilon_claimed, delta_claimed)
+    train = read_table(real)
+    if synthetic is not None:
+        table = read_table(synthetic)
+    else:  # post-processing of the fitted model: a seed is fine here
+        table = synth.sample(n_rows or len(train), random_state=seed)
     result = run_audit(
-        read_table(real),
-        read_table(synthetic),
+        train,
+        table,
         holdout=read_table(holdout),
         target=target,
         sensitive=tuple(sensitive or ()),
-        epsilon_claimed=epsilon_claimed,
+        epsilon_claimed=epsilon,
+        delta_claimed=delta,
         random_state=seed,
         schema=None if schema is None else load_schema(schema),
         config=AuditConfig(exclude=tuple(exclude or ())),
+        privacy=card,
     )
     write_text(result.to_json(), out)
     render_audit(result, out)
     if report is not None:
-        html, _ = write_report(report, audit=result, decision=None, audience=audience)
+        html, _ = write_report(report, audit=result, decision=None, privacy=card, audience=audience)
         Console(highlight=False).print(
             f"Report written to {escape(str(html))} (audience: {audience.value})", soft_wrap=True
         )

@@ -91,3 +91,39 @@ def test_exclude_flag_is_recorded_and_gate_prints_one_line_per_metric(
     rows = [line for line in printed.splitlines() if line.strip().startswith("fairness.representation")]
     assert len(rows) == 1 and "soft" in rows[0], printed  # hard and soft thresholds on one line
     assert "- <= -" not in printed
+
+
+@pytest.fixture(scope="module")
+def model_dir(train: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("model")
+    train.to_csv(base / "train.csv", index=False)
+    args = ["fit", str(base / "train.csv"), "--target", "label", "--epsilon", "2", "--delta", "1e-6"]
+    assert run([*args, "--epochs", "1", "--seed", "0", "--out", str(base / "m")]) == 0
+    return base / "m"
+
+
+@pytest.mark.slow  # fits a tiny DP-TVAE (about 15 s on 2 shared cores)
+def test_audit_takes_epsilon_and_delta_from_the_model_folder(
+    files: dict[str, Path], model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "audit.json"
+    args = [a for a in _args(files, out) if a not in ("--synthetic", str(files["synth"]))]
+    assert run([*args, "--model", str(model_dir), "--n-rows", "200"]) == 0, capsys.readouterr()
+    data = json.loads(out.read_text())
+    assert data["meta"]["delta_claimed"] == 1e-6 and data["meta"]["privacy"]["delta"] == 1e-6
+    assert data["meta"]["epsilon_claimed"] == pytest.approx(data["meta"]["privacy"]["epsilon"])
+    assert 0 < data["meta"]["epsilon_claimed"] <= 2.0
+    assert data["meta"]["n_rows"]["synthetic"] == 200
+    capsys.readouterr()
+    policy = tmp_path / "delta.yaml"
+    policy.write_text("name: d\nrules:\n  - {metric: privacy.delta, max: 1.0e-6, rationale: medical delta}\n")
+    assert run(["gate", str(out), "--policy", str(policy)]) == 0, capsys.readouterr().out  # 1e-6, not 1e-5
+    assert run([*_args(files, out), "--model", str(model_dir), "--delta-claimed", "1e-5"]) == 2  # disagrees
+
+
+def test_delta_claimed_is_recorded_and_no_default_is_invented(files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "audit.json"
+    assert run(_args(files, out, "--epsilon-claimed", "1")) == 0
+    assert json.loads(out.read_text())["meta"]["delta_claimed"] is None
+    assert run(_args(files, out, "--epsilon-claimed", "1", "--delta-claimed", "1e-7")) == 0
+    assert json.loads(out.read_text())["meta"]["delta_claimed"] == 1e-7
