@@ -9,7 +9,9 @@ synthetic side is subsampled.
 * ``privacy.dcr_share``: synthetic rows closer to the training sample than to the holdout.
 * ``privacy.mia_auc``: membership inference (distance to the synthetic data, and a
   DOMIAS-style density ratio synthetic/reference).
-* ``privacy.empirical_epsilon_lower``: the epsilon the attacks prove at least.
+* ``privacy.attack_epsilon``: the epsilon the attacks imply *for this one run* (a heuristic:
+  the member set is fixed, not randomised, so it is no lower bound on the mechanism's epsilon;
+  ``tabsynth audit-dp`` gives a valid one).
 """
 
 from __future__ import annotations
@@ -38,15 +40,15 @@ from .config import AuditConfig
 from .results import Direction, MetricResult
 
 __all__ = [
+    "ATTACK_EPSILON",
     "DCR_SHARE",
-    "EMPIRICAL_EPSILON",
     "EXACT_MATCH",
     "MIA_AUC",
     "MembershipScores",
     "PrivacySamples",
+    "attack_epsilon",
     "dcr_share",
     "draw_samples",
-    "empirical_epsilon",
     "exact_match_rate",
     "membership_scores",
     "mia_auc",
@@ -55,7 +57,7 @@ __all__ = [
 EXACT_MATCH = "privacy.exact_match_rate"
 DCR_SHARE = "privacy.dcr_share"
 MIA_AUC = "privacy.mia_auc"
-EMPIRICAL_EPSILON = "privacy.empirical_epsilon_lower"
+ATTACK_EPSILON = "privacy.attack_epsilon"
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -414,7 +416,7 @@ def mia_auc(data: AuditData, scores: MembershipScores, config: AuditConfig) -> M
     )
 
 
-# ---- empirical epsilon ---------------------------------------------------------------------
+# ---- attack epsilon (heuristic) ------------------------------------------------------------
 def _best_threshold(member: FloatArray, non_member: FloatArray, alpha: float, delta: float) -> float:
     """The threshold with the largest epsilon bound on the selection half."""
     candidates = np.unique(np.quantile(np.r_[member, non_member], np.linspace(0.0, 1.0, 201)))
@@ -453,17 +455,21 @@ def _epsilon_for_attack(
     }
 
 
-def empirical_epsilon(
+def attack_epsilon(
     scores: MembershipScores, config: AuditConfig, rng: np.random.Generator, *, epsilon_claimed: float | None
 ) -> MetricResult:
-    """A statistical lower bound on the epsilon of the process that made the synthetic data.
+    """``privacy.attack_epsilon``: the epsilon the membership attacks imply on this one release.
 
     For each attack a threshold is chosen on half of the targets; on the other half,
-    Clopper-Pearson bounds give TPR_low and FPR_high, and (epsilon, delta)-DP requires
-    ``TPR <= e^eps FPR + delta`` and ``1 - FPR <= e^eps (1 - TPR) + delta``. The bounds
-    hold jointly with probability ``confidence_level`` (Bonferroni over attacks and the two
-    rates). A value above ``epsilon_claimed`` means the claimed guarantee cannot hold: a bug
-    in the implementation or the accounting.
+    Clopper-Pearson bounds give TPR_low and FPR_high, and ``TPR <= e^eps FPR + delta``,
+    ``1 - FPR <= e^eps (1 - TPR) + delta`` give the smallest epsilon consistent with them.
+
+    What it does *not* show: it comes from one training run with a fixed member set, so it
+    bounds how distinguishable *these* members are in *this* table, not the epsilon of the
+    training mechanism. A statistically valid lower bound needs randomised inclusion (each
+    record in or out by a coin flip before training): that is ``tabsynth audit-dp``
+    (Steinke, Nasr and Jagielski 2023). A value above ``epsilon_claimed`` is a warning sign
+    to investigate, not a proof that the guarantee fails.
     """
     alpha = (1.0 - config.confidence_level) / (2 * len(scores.attacks))
     per_attack = {
@@ -478,6 +484,11 @@ def empirical_epsilon(
         "delta": config.delta,
         "confidence_level": config.confidence_level,
         "bound": "one-sided; Clopper-Pearson at alpha/(2 x attacks) per rate; threshold chosen on a disjoint half",
+        "kind": "heuristic",
+        "caveat": (
+            "one run with a fixed member set: not a lower bound on the mechanism's epsilon "
+            "(that needs randomised inclusion; run 'tabsynth audit-dp')"
+        ),
         "max_provable": epsilon_from_rates(
             clopper_pearson(n_eval, n_eval, alpha)[0], clopper_pearson(0, n_eval, alpha)[1], config.delta
         ),
@@ -485,7 +496,7 @@ def empirical_epsilon(
         "exceeds_claimed": bool(epsilon_claimed is not None and value > epsilon_claimed),
     }
     return MetricResult(
-        name=EMPIRICAL_EPSILON,
+        name=ATTACK_EPSILON,
         value=value,
         ci=None,
         baseline=0.0,

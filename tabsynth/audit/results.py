@@ -26,7 +26,11 @@ import numpy as np
 
 from ..exceptions import DataError
 
-__all__ = ["AuditReport", "Direction", "MetricResult", "MetricStatus"]
+__all__ = ["RENAMED_METRICS", "AuditReport", "Direction", "MetricResult", "MetricStatus"]
+
+#: Old metric names still read from audit JSON and policies (old name -> current name).
+#: ``privacy.empirical_epsilon_lower`` claimed to be a lower bound; it is a one-run heuristic.
+RENAMED_METRICS = {"privacy.empirical_epsilon_lower": "privacy.attack_epsilon"}
 
 
 class Direction(StrEnum):
@@ -198,8 +202,9 @@ class MetricResult:
         if missing:
             raise DataError(f"Metric {data.get('name', '?')!r} is missing keys {missing}.")
         ci = data.get("ci")
+        name = data["name"] if not isinstance(data["name"], str) else RENAMED_METRICS.get(data["name"], data["name"])
         return cls(
-            name=data["name"],
+            name=name,
             value=data["value"],
             direction=data["direction"],
             ci=None if ci is None else (ci[0], ci[1]),

@@ -20,7 +20,7 @@ from ..report import Audience, write_report
 from ..schema import load_schema
 from ._render import at_least
 
-__all__ = ["audit_command", "render_audit", "render_decision"]
+__all__ = ["audit_command", "render_audit", "render_decision", "versus_baseline"]
 
 _VERDICT_COLOURS = {"PASS": "green", "CONDITIONAL": "yellow", "FAIL": "red", "UNKNOWN": "red"}
 _OUTCOMES = {
@@ -102,22 +102,41 @@ def _format_ci(metric: MetricResult) -> str:
     return "" if metric.ci is None else f"[{metric.ci[0]:.3f}, {metric.ci[1]:.3f}]"
 
 
+def versus_baseline(metric: MetricResult) -> str:
+    """``worse`` / ``better`` / ``≈ baseline``, ``computed`` (no baseline) or ``unknown``, as rich markup."""
+    if not metric.is_ok or metric.value is None:
+        return "[yellow]unknown[/yellow]"
+    if metric.baseline is None:
+        return "computed"
+    lo, hi = metric.ci if metric.ci is not None else (metric.value, metric.value)
+    if lo <= metric.baseline <= hi:
+        return "≈ baseline"
+    above = lo > metric.baseline
+    worse = above != (metric.direction is Direction.HIGHER_IS_BETTER)
+    return "[red]worse[/red]" if worse else "[green]better[/green]"
+
+
 def render_audit(report: AuditReport, out: Path, console: Console | None = None) -> None:
     """Print a one-table summary of ``report`` and where its JSON went."""
     console = at_least(100, console or Console(highlight=False))
     # the path goes on its own soft-wrapped line so that it can be copied whole
     console.print(f"Audit written to {escape(str(out))}", soft_wrap=True)
-    table = Table(box=box.SIMPLE, caption="↑ higher is better, ↓ lower is better")
+    table = Table(
+        box=box.SIMPLE,
+        caption=(
+            "↑ higher is better, ↓ lower is better. vs baseline: the value against what real holdout rows score "
+            "(worse / better: the interval excludes the baseline; ≈: it holds it; no interval: the value alone)"
+        ),
+    )
     table.add_column("metric", no_wrap=True)
     table.add_column("value", no_wrap=True)
     table.add_column("CI", no_wrap=True)
     table.add_column("baseline", no_wrap=True)
-    table.add_column("status")
+    table.add_column("vs baseline")
     for m in report.metrics:
         arrow = "↑" if m.direction is Direction.HIGHER_IS_BETTER else "↓"
-        status = "ok" if m.is_ok else "[yellow]unknown[/yellow]"
         baseline = "" if m.baseline is None else f"{m.baseline:.3f}"
-        table.add_row(f"{m.name} {arrow}", _format_value(m), _format_ci(m), baseline, status)
+        table.add_row(f"{m.name} {arrow}", _format_value(m), _format_ci(m), baseline, versus_baseline(m))
     console.print(table)
     for note in report.notes:
         console.print(f"[bold yellow]note:[/bold yellow] {escape(note)}")

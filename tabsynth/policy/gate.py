@@ -76,8 +76,10 @@ _ADVICE = {
         "reduce leakage: lower epsilon or the number of epochs, and check that the synthetic table is not a "
         "copy of (or mixed with) real rows"
     ),
-    "privacy.empirical_epsilon_lower": (
-        "an attack beat the claimed guarantee: this is a bug in training or accounting; do not release, report it"
+    "privacy.attack_epsilon": (
+        "the attacks imply more distinguishability than the claimed epsilon allows (a heuristic from one run): check "
+        "that the table is not mixed with real rows, check the DP training and accounting, and run tabsynth audit-dp "
+        "for a valid lower bound before releasing"
     ),
     "fairness.representation": (
         "a group's share changed: declare the sensitive columns' categories in the schema, give training more "

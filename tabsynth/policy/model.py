@@ -50,7 +50,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..audit.results import Direction
+from ..audit.results import RENAMED_METRICS, Direction
 from ..audit.runner import METRIC_NAMES
 from ..exceptions import PolicyError
 from ..io import read_yaml_mapping
@@ -87,7 +87,7 @@ class MetricSpec:
 
 _UNIT = (0.0, 1.0)
 _RANGES: dict[str, tuple[float, float]] = {
-    "privacy.empirical_epsilon_lower": (0.0, math.inf),
+    "privacy.attack_epsilon": (0.0, math.inf),
     "fairness.downstream_dp_gap": (-1.0, 1.0),
     "fairness.downstream_eo_gap": (-1.0, 1.0),
     "privacy.singling_out_risk": (-1.0, 1.0),
@@ -142,9 +142,10 @@ class Rule(BaseModel):
         description="what 'not enough rows to decide' does (the value passes, its interval's pessimistic end does not)",
     )
 
-    @field_validator("metric")
+    @field_validator("metric", mode="before")
     @classmethod
     def _known_metric(cls, value: str) -> str:
+        value = RENAMED_METRICS.get(value, value)
         if value not in METRICS:
             raise ValueError(f"unknown metric {value!r}; known metrics: {', '.join(METRICS)}")
         return value
@@ -158,8 +159,8 @@ class Rule(BaseModel):
         if self.bound != wanted:
             better = "higher" if wanted == "min" else "lower"
             raise ValueError(f"{self.metric} is better when {better}, so its rule needs '{wanted}', not '{self.bound}'")
-        if self.max == CLAIMED_EPSILON and self.metric != "privacy.empirical_epsilon_lower":
-            raise ValueError(f"'{CLAIMED_EPSILON}' is only a threshold for privacy.empirical_epsilon_lower")
+        if self.max == CLAIMED_EPSILON and self.metric != "privacy.attack_epsilon":
+            raise ValueError(f"'{CLAIMED_EPSILON}' is only a threshold for privacy.attack_epsilon")
         if self.factor != 1.0 and self.threshold != BASELINE:
             raise ValueError("'factor' only applies to a 'baseline' threshold")
         if self.threshold in (CLAIMED_EPSILON, BASELINE):

@@ -35,7 +35,7 @@ METRIC_LABELS = {
     "privacy.exact_match_rate": "Synthetic rows that copy a training row",
     "privacy.dcr_share": "Closer to training than to holdout (0.5 ideal)",
     "privacy.mia_auc": "Membership inference AUC (0.5 ideal)",
-    "privacy.empirical_epsilon_lower": "Empirical epsilon (lower bound)",
+    "privacy.attack_epsilon": "Attack epsilon (heuristic from one run; not a DP lower bound)",
     "privacy.singling_out_risk": "Singling-out risk",
     "privacy.linkability_risk": "Linkability risk",
     "privacy.inference_risk": "Attribute inference risk",
@@ -115,7 +115,7 @@ def _rule(rule: Mapping[str, Any]) -> dict[str, Any]:
 
 def _verdict(decision: Mapping[str, Any] | None) -> dict[str, Any]:
     if decision is None:
-        return {"status": NOT_GATED, "released": None, "blocked": False, "policy": None, "rules": []}
+        return {"status": NOT_GATED, "released": None, "blocked": False, "policy": None, "rules": [], "lines": []}
     status = str(decision.get("verdict", "UNKNOWN")).upper()
     if status not in VERDICTS:
         raise ConfigError(f"decision['verdict'] must be one of {list(VERDICTS)}, got {decision.get('verdict')!r}.")

@@ -63,6 +63,17 @@ DECISION: dict[str, Any] = {
     ],
 }
 NO_DP_CARD: dict[str, Any] = {"generator": "dp-tvae", "epsilon": None, "delta": 1e-5, "is_dp": False, "epochs": 5}
+DP_CARD: dict[str, Any] = {
+    "generator": "dp-tvae",
+    "epsilon": 1.0,
+    "delta": 1e-6,
+    "is_dp": True,
+    "accountant": "rdp",
+    "entries": [
+        {"label": "counts:label", "epsilon": 0.046, "event": {"type": "gaussian", "noise_multiplier": 20.0}},
+        {"label": "dp-sgd", "epsilon": 0.974, "event": {"type": "poisson_gaussian", "steps": 300}},
+    ],
+}
 
 
 def _population(n_rows: int, seed: int) -> pd.DataFrame:
@@ -305,3 +316,10 @@ def test_the_audit_command_writes_the_report(tmp_path: Path, capsys: pytest.Capt
     assert json.loads(out.read_text())["figures"]
     assert run([*base, "--report", str(tmp_path / "audit.html")]) == 2  # its JSON would overwrite --out
     assert run([*base, "--report", str(report), "--audience", "public"]) == 2
+
+
+def test_the_ledger_explains_composition_and_shows_each_entrys_epsilon(audit: AuditReport) -> None:
+    html = render_report(audit=audit, privacy=DP_CARD, audience="internal")
+    text = unescape(re.sub(r"\s+", " ", html))
+    assert "compose through the rdp accountant" in text and "not added up by hand" in text
+    assert "<td>0.046</td>" in html and "<td>0.974</td>" in html

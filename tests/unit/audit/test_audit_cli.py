@@ -127,3 +127,18 @@ def test_delta_claimed_is_recorded_and_no_default_is_invented(files: dict[str, P
     assert json.loads(out.read_text())["meta"]["delta_claimed"] is None
     assert run(_args(files, out, "--epsilon-claimed", "1", "--delta-claimed", "1e-7")) == 0
     assert json.loads(out.read_text())["meta"]["delta_claimed"] == 1e-7
+
+
+def test_the_vs_baseline_column_says_worse_better_or_about_the_baseline() -> None:
+    from tabsynth.audit import MetricResult
+    from tabsynth.cli._audit import versus_baseline
+
+    def m(value: float, ci: tuple[float, float] | None, baseline: float | None, direction: str) -> MetricResult:
+        return MetricResult(name="x", value=value, ci=ci, baseline=baseline, direction=direction)  # type: ignore[arg-type]
+
+    assert "worse" in versus_baseline(m(1.0, (0.99, 1.0), 0.507, "lower_is_better"))  # detection AUC 1.000
+    assert "worse" in versus_baseline(m(0.695, None, 0.98, "higher_is_better"))  # quality far below the holdout's
+    assert versus_baseline(m(0.51, (0.48, 0.54), 0.5, "lower_is_better")) == "≈ baseline"
+    assert "better" in versus_baseline(m(0.2, (0.1, 0.3), 0.5, "lower_is_better"))
+    assert versus_baseline(m(0.9, (0.88, 0.92), None, "higher_is_better")) == "computed"
+    assert "unknown" in versus_baseline(MetricResult.unknown("x", "higher_is_better", "one class"))

@@ -51,7 +51,7 @@ def test_partner_and_medical_bounds_from_the_issue() -> None:
     partner = {r.metric: r for r in load_policy("partner").rules}
     medical = {r.metric: r for r in load_policy("medical").rules}
     assert partner["privacy.epsilon"].threshold == 3 and medical["privacy.epsilon"].threshold == 1
-    assert partner["privacy.empirical_epsilon_lower"].threshold == "claimed_epsilon"
+    assert partner["privacy.attack_epsilon"].threshold == "claimed_epsilon"
     for metric in ("privacy.dcr_share", "privacy.mia_auc"):
         assert medical[metric].threshold == partner[metric].threshold == "baseline"  # 0.5: unseen real rows
         assert medical[metric].margin < partner[metric].margin <= 0.05
@@ -164,9 +164,9 @@ def test_epsilon_comes_from_the_ledger_and_no_dp_fails(tmp_path: Path) -> None:
 
 
 def test_claimed_epsilon_and_baseline_thresholds(tmp_path: Path) -> None:
-    policy = load_policy(_one_rule(tmp_path, "privacy.empirical_epsilon_lower", "max", "claimed_epsilon"))
-    ok = _report(_m("privacy.empirical_epsilon_lower", 0.9), epsilon_claimed=1.0)
-    beaten = _report(_m("privacy.empirical_epsilon_lower", 1.2), epsilon_claimed=1.0)
+    policy = load_policy(_one_rule(tmp_path, "privacy.attack_epsilon", "max", "claimed_epsilon"))
+    ok = _report(_m("privacy.attack_epsilon", 0.9), epsilon_claimed=1.0)
+    beaten = _report(_m("privacy.attack_epsilon", 1.2), epsilon_claimed=1.0)
     assert evaluate_policy(policy, ok).verdict is Verdict.PASS
     assert evaluate_policy(policy, beaten).verdict is Verdict.FAIL
     policy = load_policy(_one_rule(tmp_path, "privacy.exact_match_rate", "max", "baseline", ", margin: 0.01"))
@@ -274,3 +274,12 @@ def test_one_line_per_metric_holds_both_thresholds_failures_first() -> None:
     [rep] = [line for line in lines if line["metric"] == "fairness.representation"]
     assert [(t["hard"], t["threshold"]) for t in rep["thresholds"]] == [(True, 0.5), (False, 0.8)]
     assert [t["outcome"] for t in rep["thresholds"]] == ["pass", "fail"]
+
+
+def test_the_old_epsilon_metric_name_still_reads_in_audits_and_policies(tmp_path: Path) -> None:
+    old = {"name": "privacy.empirical_epsilon_lower", "value": 0.2, "direction": "lower_is_better", "status": "ok"}
+    report = AuditReport.from_dict({"metrics": [old], "meta": {"epsilon_claimed": 1.0}})
+    assert report.names == ("privacy.attack_epsilon",)
+    policy = load_policy(_one_rule(tmp_path, "privacy.empirical_epsilon_lower", "max", "claimed_epsilon"))
+    assert policy.rules[0].metric == "privacy.attack_epsilon"
+    assert evaluate_policy(policy, report).verdict is Verdict.PASS
