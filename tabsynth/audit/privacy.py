@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from ._data import AuditData
 from ._distance import nearest, nearest_and_log_density
-from ._groups import by_group, worst_group
+from ._groups import by_group, group_labels, worst_group
 from ._stats import (
     clopper_pearson,
     clopper_pearson_ci,
@@ -315,6 +315,7 @@ class MembershipScores:
     bandwidth: float
     n_synthetic: int
     n_reference: int
+    reference_distance: FloatArray
 
 
 def _bandwidth(reference: FloatArray, rng: np.random.Generator) -> float:
@@ -345,7 +346,7 @@ def membership_scores(data: AuditData, samples: PrivacySamples, rng: np.random.G
     reference = data.encode(data.holdout.iloc[samples.reference]).euclidean()
     h = _bandwidth(reference, rng)
     d_synth, log_p_synth = nearest_and_log_density(x, synth, bandwidth=h)
-    _, log_p_ref = nearest_and_log_density(x, reference, bandwidth=h)
+    d_ref, log_p_ref = nearest_and_log_density(x, reference, bandwidth=h)
     return MembershipScores(
         attacks={"distance": -d_synth, "density_ratio": log_p_synth - log_p_ref},
         is_member=np.r_[np.ones(samples.n_mia, dtype=bool), np.zeros(samples.n_mia, dtype=bool)],
@@ -353,6 +354,7 @@ def membership_scores(data: AuditData, samples: PrivacySamples, rng: np.random.G
         bandwidth=h,
         n_synthetic=len(synth),
         n_reference=len(reference),
+        reference_distance=np.asarray(d_ref, dtype=np.float64),
     )
 
 
@@ -361,17 +363,68 @@ def _attack_level(config: AuditConfig, n_attacks: int) -> float:
     return 1.0 - (1.0 - config.confidence_level) / n_attacks
 
 
+#: The low false-positive rates at which every attack's TPR is reported (the privacy literature's
+#: operating points, Carlini et al. 2022): ``tpr_at_fpr_0.001`` and ``tpr_at_fpr_0.01``.
+LOW_FPRS = (0.001, 0.01)
+
+
+def _tpr_entry(y: NDArray[np.bool_], score: FloatArray, fpr: float, level: float) -> dict[str, Any]:
+    tp, n_pos, fp, n_neg = tpr_at_fpr(y, score, fpr)
+    return {
+        "tpr": tp / n_pos,
+        "ci": list(clopper_pearson_ci(tp, n_pos, level)),
+        "fpr_achieved": fp / n_neg,
+        # at 0.1% FPR with 1,000 non-members the threshold rests on one row: say how many it rests on
+        "false_positives_allowed": int(np.floor(fpr * n_neg + 1e-9)),
+    }
+
+
 def _attack_summary(y: NDArray[np.bool_], score: FloatArray, config: AuditConfig, level: float) -> dict[str, Any]:
     auc, lo, hi = delong_auc(y, score, level)
     tp, n_pos, fp, n_neg = tpr_at_fpr(y, score, config.mia_fpr)
+    low = {f"tpr_at_fpr_{fpr:g}": _tpr_entry(y, score, fpr, level) for fpr in LOW_FPRS}
     return {
         "auc": auc,
         "auc_ci": [lo, hi],
         "tpr_at_fpr": tp / n_pos,
         "tpr_at_fpr_ci": list(clopper_pearson_ci(tp, n_pos, level)),
         "fpr_achieved": fp / n_neg,
+        **low,
         "n_members": n_pos,
         "n_non_members": n_neg,
+    }
+
+
+def _most_exposed(data: AuditData, scores: MembershipScores, attack: str, share: float = 0.01) -> dict[str, Any]:
+    """What kind of members the attack ranks most exposed (its top ``share``): groups, not records.
+
+    For every sensitive group, its share among the most exposed members against its share
+    among all members; plus how many are outliers (their distance to the nearest reference
+    row is above the members' 90th percentile). Aggregates only: no row, no value.
+    """
+    member_scores = scores.attacks[attack][scores.is_member]
+    k = max(1, int(np.ceil(share * len(member_scores))))
+    top = np.argsort(-member_scores, kind="stable")[:k]
+    members = scores.targets.iloc[: len(member_scores)]
+    over: list[dict[str, Any]] = []
+    for column in data.sensitive:
+        labels = group_labels(data, members, column)
+        for group in np.unique(labels.astype(str)):
+            all_share = float((labels == group).mean())
+            top_share = float((labels[top] == group).mean())
+            if top_share > all_share:
+                over.append({"column": column, "group": group, "share_exposed": top_share, "share_members": all_share})
+    over.sort(key=lambda e: e["share_exposed"] - e["share_members"], reverse=True)
+    outlier = scores.reference_distance[: len(member_scores)]
+    cut = float(np.quantile(outlier, 0.9))
+    return {
+        "attack": attack,
+        "n_most_exposed": k,
+        "share": share,
+        "over_represented_groups": over[:5],
+        "outlier_share": float((outlier[top] > cut).mean()),
+        "outlier_share_expected": 0.1,
+        "outlier_definition": "distance to the nearest reference (holdout) row above the members' 90th percentile",
     }
 
 
@@ -396,6 +449,8 @@ def mia_auc(data: AuditData, scores: MembershipScores, config: AuditConfig) -> M
     details: dict[str, Any] = {
         "attacks": attacks,
         "worst_attack": worst,
+        **{key: attacks[worst][key] for key in (f"tpr_at_fpr_{fpr:g}" for fpr in LOW_FPRS)},
+        "most_exposed": _most_exposed(data, scores, worst),
         "fpr": config.mia_fpr,
         "kde_bandwidth": scores.bandwidth,
         "n_synthetic_rows": scores.n_synthetic,

@@ -305,6 +305,25 @@ def _charts(audit: AuditReport) -> dict[str, list[dict[str, Any]]]:
     return {"utility": utility, "risks": risks}
 
 
+# ---- membership exposure (internal only) ---------------------------------------------------------
+def _exposure(audit: AuditReport, audience: Audience) -> dict[str, Any] | None:
+    """TPR at low FPRs of each attack, and what kind of members are most exposed (groups, never rows)."""
+    if audience is not Audience.INTERNAL or "privacy.mia_auc" not in audit or not audit["privacy.mia_auc"].is_ok:
+        return None
+    details = audit["privacy.mia_auc"].details
+    attacks = {
+        str(name): {k: v for k, v in entry.items() if k.startswith("tpr_at_fpr_0")}
+        for name, entry in (details.get("attacks") or {}).items()
+    }
+    most = details.get("most_exposed") or {}
+    public = public_group_labels([str(g.get("group")) for g in most.get("over_represented_groups") or ()])
+    groups = [
+        {**g, "group": public.get(str(g.get("group")), g.get("group"))}
+        for g in most.get("over_represented_groups") or ()
+    ]
+    return {"attacks": attacks, "most_exposed": {**most, "over_represented_groups": groups} if most else None}
+
+
 # ---- figures ---------------------------------------------------------------------------------
 def _figures(audit: AuditReport, audience: Audience) -> dict[str, Any]:
     """The figures this audience may see; a synthetic-only view is dropped where its real-vs-synthetic twin is shown."""
@@ -354,6 +373,7 @@ def build_document(
         "figures": _figures(audit, who),
         "charts": _charts(audit),
         "fairness": _fairness(audit, who, min_count),
+        "exposure": _exposure(audit, who),
         "notes": list(audit.notes),
         "audit": {
             "n_rows": meta.get("n_rows"),

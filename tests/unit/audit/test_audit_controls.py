@@ -116,3 +116,24 @@ def test_breakdowns_by_sensitive_group(perturbed_report: AuditReport) -> None:
     assert dcr_a["value"] > 0.75 and dcr_a["n_rows"] > 100
     mia_b = perturbed_report["privacy.mia_auc"].details["by_group"]["group"]["b"]
     assert mia_b["distance"]["auc"] > 0.75
+
+
+def test_membership_tpr_at_low_false_positive_rates_has_intervals(
+    copy_report: AuditReport, fresh_report: AuditReport
+) -> None:
+    for key in ("tpr_at_fpr_0.001", "tpr_at_fpr_0.01"):
+        copied, fresh = copy_report["privacy.mia_auc"].details[key], fresh_report["privacy.mia_auc"].details[key]
+        assert copied["tpr"] >= 0.9 and copied["ci"][0] >= 0.8, (key, copied)  # a copy exposes nearly everyone
+        assert fresh["ci"][0] <= 0.05 and fresh["fpr_achieved"] <= float(key.rsplit("_", 1)[1]) + 1e-12
+        for attack in ("distance", "density_ratio"):  # the DOMIAS-style density attack reports them too
+            entry = fresh_report["privacy.mia_auc"].details["attacks"][attack][key]
+            assert entry["ci"][0] <= entry["tpr"] <= entry["ci"][1]
+
+
+def test_the_most_exposed_members_are_described_by_kind_not_by_row(perturbed_report: AuditReport) -> None:
+    most = perturbed_report["privacy.mia_auc"].details["most_exposed"]
+    assert most["n_most_exposed"] >= 1 and 0.0 <= most["outlier_share"] <= 1.0
+    assert set(most) >= {"attack", "over_represented_groups", "outlier_share", "outlier_share_expected"}
+    for group in most["over_represented_groups"]:
+        assert set(group) == {"column", "group", "share_exposed", "share_members"}
+        assert group["share_exposed"] > group["share_members"]
