@@ -58,7 +58,67 @@ _PRIVACY_KEYS = (
     "sample_rate",
     "epochs",
     "steps",
+    "dp_row_count",
 )
+
+#: Metrics a partner never sees, not even by name: the real-data model's own score.
+_REAL_ONLY = ("fidelity.trtr_auc",)
+#: What a partner sees of a rule: which metric, which bound, the outcome, and why the rule exists.
+_PARTNER_RULE_KEYS = ("metric", "label", "bound", "threshold_spec", "factor", "margin", "hard", "outcome", "rationale")
+
+
+def _partner_threshold(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A rule without the numbers measured on real data: a baseline threshold keeps its form, not its value."""
+    out = {k: rule.get(k) for k in _PARTNER_RULE_KEYS if k in rule}
+    spec = rule.get("threshold_spec")
+    out["threshold"] = None if isinstance(spec, str) else rule.get("threshold")
+    out.update(value=None, ci=None, judged_value=None, judged_on=None, reason=None, advice=None)
+    return out
+
+
+def _partner_safe(doc: dict[str, Any]) -> dict[str, Any]:
+    """The partner's view: DP estimates, synthetic-side figures and pass/fail per rule, nothing else.
+
+    No seed, no exact row counts (the DP row count of the privacy card instead), no score of
+    a model trained on real rows (TRTR), no value, interval or judged value of a metric measured
+    against real rows, no notes or reasons (they quote real counts). Thresholds that are a
+    baseline show their form ("0.9 x baseline"), not the real number behind it.
+    """
+    verdict = dict(doc["verdict"])
+    verdict["rules"] = [_partner_threshold(r) for r in verdict["rules"] if r.get("metric") not in _REAL_ONLY]
+    verdict["lines"] = [
+        {**_partner_threshold(line), "thresholds": [_partner_threshold(t) for t in line.get("thresholds") or ()]}
+        for line in verdict["lines"]
+        if line.get("metric") not in _REAL_ONLY
+    ]
+    metrics = {
+        section: [
+            {**row, "value": None, "ci": None, "baseline": None, "reason": None, "withheld": True}
+            for row in rows
+            if row["name"] not in _REAL_ONLY
+        ]
+        for section, rows in doc["metrics"].items()
+    }
+    card = doc["privacy"]
+    return {
+        **doc,
+        "verdict": verdict,
+        "metrics": metrics,
+        "charts": {"utility": [], "risks": []},
+        "fairness": {**doc["fairness"], "downstream": [], "groups": []},
+        "notes": [],
+        "exposure": None,
+        "audit": {
+            "n_rows": None,
+            "dp_row_count": card.get("dp_row_count"),
+            "n_columns": doc["audit"]["n_columns"],
+            "target": doc["audit"]["target"],
+            "sensitive": doc["audit"]["sensitive"],
+            "confidence_level": doc["audit"]["confidence_level"],
+            "random_state": None,
+            "tabsynth_version": doc["audit"]["tabsynth_version"],
+        },
+    }
 
 
 class Audience(StrEnum):
@@ -387,5 +447,7 @@ def build_document(
         "min_count": min_count,
         "other_label": OTHER_LABEL,
     }
+    if who is Audience.PARTNER:
+        doc = _partner_safe(doc)
     result: dict[str, Any] = to_jsonable(doc)
     return result

@@ -124,7 +124,12 @@ def test_numeric_sensitive_columns_are_grouped_in_training_quartiles(small: tupl
     train, holdout, synth = small
     report = run_audit(train, synth, holdout=holdout, target="label", sensitive=["age"], config=SMALL)
     groups = report["privacy.dcr_share"].details["by_group"]["age"]
-    assert len(groups) == 4 and all(label.startswith("[") for label in groups)
+    assert len(groups) == 4 and sorted(groups)[0].startswith("Q1: < ") and sorted(groups)[-1].startswith("Q4: >= ")
+    bounds = [label.split(": ")[1].replace("<", "").replace(">=", "") for label in groups]
+    edges = [float(x) for bound in bounds for x in bound.split(" to ")]
+    assert min(train["age"]) not in edges and max(train["age"]) not in edges  # no exact min/max labels a group
+    assert all(e == float(f"{e:.2g}") for e in edges)  # inner edges on a two-digit grid
+    assert report.to_dict()["note"].startswith("INTERNAL")
     inference = report["privacy.inference_risk"].details
     assert set(inference["secrets"]) == {"label", "age"}
 
