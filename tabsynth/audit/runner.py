@@ -16,6 +16,7 @@ from ..exceptions import ConfigError
 from ..schema import TableSchema
 from ._data import AuditData, prepare
 from ._util import MetricUnavailable, child_rng
+from .catalog import AUDIT_METRICS
 from .config import AuditConfig
 from .fairness import FAIRNESS_METRICS, fairness
 from .fidelity import DETECTION, QUALITY, TRTR, TSTR, detection_auc, quality, utility
@@ -41,21 +42,8 @@ __all__ = ["METRIC_NAMES", "run_audit"]
 
 logger = logging.getLogger(__name__)
 
-#: Every metric an audit reports, in report order, with its direction.
-METRIC_NAMES: dict[str, Direction] = {
-    QUALITY: Direction.HIGHER_IS_BETTER,
-    TSTR: Direction.HIGHER_IS_BETTER,
-    TRTR: Direction.HIGHER_IS_BETTER,
-    DETECTION: Direction.LOWER_IS_BETTER,
-    EXACT_MATCH: Direction.LOWER_IS_BETTER,
-    DCR_SHARE: Direction.LOWER_IS_BETTER,
-    MIA_AUC: Direction.LOWER_IS_BETTER,
-    ATTACK_EPSILON: Direction.LOWER_IS_BETTER,
-    SINGLING_OUT: Direction.LOWER_IS_BETTER,
-    LINKABILITY: Direction.LOWER_IS_BETTER,
-    INFERENCE: Direction.LOWER_IS_BETTER,
-    **FAIRNESS_METRICS,
-}
+#: Every metric an audit reports, in report order, with its direction (from :data:`CATALOG`).
+METRIC_NAMES: dict[str, Direction] = {name: info.direction for name, info in AUDIT_METRICS.items()}
 
 
 #: Steps an audit reports to its ``progress`` callback (metric groups, then the figures).

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ..audit.catalog import CATALOG
 from ..audit.results import AuditReport
 from .model import BASELINE, CLAIMED_EPSILON, JudgeOn, OnMissing, ReleasePolicy, Rule
 
@@ -65,58 +66,9 @@ class Outcome(StrEnum):
 OUTCOME_ORDER = {"fail": 0, "unknown": 1, "insufficient": 2, "pass": 3, "not_applicable": 4}
 
 
-_ADVICE = {
-    "privacy.epsilon": "train with a smaller epsilon (the 'epsilon' of the release config)",
-    "privacy.delta": "use a smaller delta (at most 1/n for n the number of people in the data)",
-    "fidelity": (
-        "improve fidelity: declare a public schema (no budget spent on preprocessing), train more epochs, "
-        "or use a larger epsilon if the policy allows it"
-    ),
-    "privacy": (
-        "reduce leakage: lower epsilon or the number of epochs, and check that the synthetic table is not a "
-        "copy of (or mixed with) real rows"
-    ),
-    "privacy.attack_epsilon": (
-        "the attacks imply more distinguishability than the claimed epsilon allows (a heuristic from one run): check "
-        "that the table is not mixed with real rows, check the DP training and accounting, and run tabsynth audit-dp "
-        "for a valid lower bound before releasing"
-    ),
-    "fairness.representation": (
-        "a group's share changed: declare the sensitive columns' categories in the schema, give training more "
-        "budget, or merge very small groups"
-    ),
-    "fairness.label_rate_gap": (
-        "a group's outcome rate changed (DP noise hits small groups hardest): raise epsilon within the policy, "
-        "train longer, or merge very small groups"
-    ),
-    "fairness": (
-        "models trained on this data are less fair than models trained on the real data: sample with "
-        "fair: true (target independent of the sensitive columns) if de-biased data is wanted, or raise epsilon"
-    ),
-}
-
-
-#: What would make an uncomputable metric computable, by metric or family.
-_COMPUTABLE = {
-    "privacy.epsilon": (
-        "give the audit the model folder (tabsynth audit --model DIR, which reads epsilon and delta from its "
-        "manifest) or --epsilon-claimed"
-    ),
-    "privacy.delta": "give the audit the model folder (tabsynth audit --model DIR) or --delta-claimed",
-    "fairness": (
-        "every group compared needs fairness_min_group_rows rows on each side (and, for equalized odds, half that "
-        "many of each class): lower fairness_min_group_rows in the audit config, declare a sensitive column with "
-        "fewer, larger groups, or merge small groups into one (the audit pools groups below the minimum into "
-        "'(other)')"
-    ),
-    "fidelity": "check the target column: both the synthetic and the real rows need at least two of its classes",
-    "privacy": "give the audit more holdout rows (at least a few hundred) and a synthetic table of similar size",
-}
-
-
 def _advice(rule: Rule, outcome: Outcome = Outcome.FAIL, reason: str | None = None) -> str:
     if outcome is Outcome.UNKNOWN:
-        how = _COMPUTABLE.get(rule.metric) or _COMPUTABLE.get(rule.metric.split(".")[0], "")
+        how = CATALOG[rule.metric].computable
         why = f"{rule.metric} could not be computed ({reason or 'no reason given'})"
         return f"{why}; to make it computable: {how}" if how else why
     if outcome is Outcome.INSUFFICIENT:
@@ -125,9 +77,7 @@ def _advice(rule: Rule, outcome: Outcome = Outcome.FAIL, reason: str | None = No
             "more holdout rows (and more synthetic rows: tabsynth audit --model DIR --n-rows N samples them), "
             "or judge this rule on the value (judge_on: value) if the policy owner accepts that"
         )
-    if rule.advice:
-        return rule.advice
-    return _ADVICE.get(rule.metric) or _ADVICE[rule.metric.split(".")[0]]
+    return rule.advice or CATALOG[rule.metric].fix
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

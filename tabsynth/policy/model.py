@@ -50,8 +50,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..audit.catalog import CATALOG
 from ..audit.results import RENAMED_METRICS, Direction
-from ..audit.runner import METRIC_NAMES
 from ..exceptions import PolicyError
 from ..io import read_yaml_mapping
 
@@ -85,22 +85,9 @@ class MetricSpec:
     high: float
 
 
-_UNIT = (0.0, 1.0)
-_RANGES: dict[str, tuple[float, float]] = {
-    "privacy.attack_epsilon": (0.0, math.inf),
-    "fairness.downstream_dp_gap": (-1.0, 1.0),
-    "fairness.downstream_eo_gap": (-1.0, 1.0),
-    "privacy.singling_out_risk": (-1.0, 1.0),
-    "privacy.linkability_risk": (-1.0, 1.0),
-    "privacy.inference_risk": (-1.0, 1.0),
-}
-
-#: Every metric a rule may name: the audit's metrics plus the ledger's spent epsilon and delta.
-METRICS: dict[str, MetricSpec] = {
-    **{name: MetricSpec(direction, *_RANGES.get(name, _UNIT)) for name, direction in METRIC_NAMES.items()},
-    "privacy.epsilon": MetricSpec(Direction.LOWER_IS_BETTER, 0.0, math.inf),
-    "privacy.delta": MetricSpec(Direction.LOWER_IS_BETTER, 0.0, 1.0),
-}
+#: Every metric a rule may name: the audit's metrics plus the ledger's spent epsilon and delta,
+#: with the direction and threshold range of the metric catalog.
+METRICS: dict[str, MetricSpec] = {n: MetricSpec(info.direction, info.low, info.high) for n, info in CATALOG.items()}
 
 
 class JudgeOn(StrEnum):

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from .._version import __version__
+from ..audit.catalog import CATALOG
 from ..audit.figures import OTHER_LABEL, Side, public_group_labels
 from ..audit.results import AuditReport, MetricResult, to_jsonable
 from ..exceptions import ConfigError
@@ -26,24 +27,8 @@ NOT_GATED = "NOT GATED"
 VERDICTS = ("PASS", "CONDITIONAL", "FAIL", "UNKNOWN")
 _DEFAULT_MIN_COUNT = 10
 
-#: Plain-language names of the audit metrics (the dotted name is shown too).
-METRIC_LABELS = {
-    "fidelity.quality": "Quality score (column shapes and pair trends)",
-    "fidelity.tstr_auc": "Train on synthetic, test on real (AUC)",
-    "fidelity.trtr_auc": "Train on real, test on real (AUC)",
-    "fidelity.detection_auc": "Real-vs-synthetic detection (AUC, 0.5 ideal)",
-    "privacy.exact_match_rate": "Synthetic rows that copy a training row",
-    "privacy.dcr_share": "Closer to training than to holdout (0.5 ideal)",
-    "privacy.mia_auc": "Membership inference AUC (0.5 ideal)",
-    "privacy.attack_epsilon": "Attack epsilon (heuristic from one run; not a DP lower bound)",
-    "privacy.singling_out_risk": "Singling-out risk",
-    "privacy.linkability_risk": "Linkability risk",
-    "privacy.inference_risk": "Attribute inference risk",
-    "fairness.representation": "Group representation (worst ratio, 1 ideal)",
-    "fairness.label_rate_gap": "Label-rate gap (worst group)",
-    "fairness.downstream_dp_gap": "Downstream demographic parity gap (synthetic - real model)",
-    "fairness.downstream_eo_gap": "Downstream equalized odds gap (synthetic - real model)",
-}
+#: Plain-language names of the metrics (the dotted name is shown too), from the metric catalog.
+METRIC_LABELS = {name: info.label for name, info in CATALOG.items()}
 
 _PRIVACY_KEYS = (
     "generator",
