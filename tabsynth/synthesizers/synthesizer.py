@@ -35,6 +35,7 @@ from ._trainer import (
     epochs_for_min_steps,
     resolve_device,
 )
+from .base import GeneratorModel
 from .registry import MODELS, build_model
 from .stratified import MIN_CLASS_ROWS, StratifiedModel
 
@@ -234,7 +235,7 @@ class Synthesizer:
             {**self.model_options, "stratify": True} if stratified else self.model_options,
             generator=torch.Generator().manual_seed(int(np_rng.integers(2**62))),
         )
-        if stratified:  # per-class sizes from the target's DP marginal (already paid for)
+        if isinstance(model, StratifiedModel):  # per-class sizes from the target's DP marginal (already paid for)
             model.class_shares = list(transformer.encoders_[cond_columns[0]].marginal)
         result = model.fit(
             table,
@@ -341,7 +342,7 @@ class Synthesizer:
     def _set_fitted(
         self,
         transformer: DPTableTransformer,
-        model: Any,
+        model: GeneratorModel,
         ledger: PrivacyLedger,
         result: TrainResult | None,
         device: torch.device,
@@ -586,6 +587,7 @@ class Synthesizer:
         per_class = getattr(self.generator_, "results", None)
         if per_class:
             target = self.transformer_.encoders_[self.generator_.cond_columns[0]]
+            assert isinstance(target, CategoricalEncoder)  # conditioning columns are categorical by construction
             labels = [
                 *target.categories,
                 *(["<other>"] if target.has_other else []),
