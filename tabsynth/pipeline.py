@@ -40,6 +40,7 @@ from .audit import AuditConfig, AuditReport, run_audit
 from .exceptions import ConfigError, InputError
 from .io import read_table, read_yaml_mapping, sha256_file, write_table
 from .policy import GateDecision, ReleasePolicy, evaluate_policy, load_policy
+from .privacy.plan import parse_epsilon
 from .privacy.store import BudgetStore
 from .schema import TableSchema, load_schema
 from .split import split_holdout, subsample_rows
@@ -106,6 +107,11 @@ class ReleaseConfig(BaseModel):
     curator_key: Path | None = Field(
         default=None, description="file holding a secret key: the manifest then records an HMAC of the input"
     )
+
+    @field_validator("epsilon", mode="before")
+    @classmethod
+    def _epsilon(cls, value: Any) -> float | None:
+        return parse_epsilon(value)  # None / 'none' = no DP; inf and non-positive refused
 
     @field_validator("formats")
     @classmethod

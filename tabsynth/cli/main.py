@@ -7,7 +7,6 @@ traceback unless ``--debug`` is given.
 
 from __future__ import annotations
 
-import math
 import sys
 import warnings
 from pathlib import Path
@@ -96,18 +95,12 @@ def schema_check(
 
 def _parse_epsilon(raw: str) -> float | None:
     from ..exceptions import ConfigError
+    from ..privacy.plan import parse_epsilon
 
-    if raw.strip().lower() == "none":  # only the explicit word: 'inf' is refused, not read as "no DP"
-        return None
     try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise ConfigError(
-            f"--epsilon must be a positive number (or 'none' to train without DP), got {raw!r}."
-        ) from None
-    return value
+        return parse_epsilon(raw)
+    except ValueError as exc:  # PrivacyError: shown as a bad --epsilon (exit 2)
+        raise ConfigError(f"--{exc}") from None
 
 
 def _check_model_out(out: Path, overwrite: bool) -> None:
