@@ -102,7 +102,8 @@ class Synthesizer:
             "other" and "missing" slots do not count) is under 10% of the rows; the choice is in
             ``stratified_``.
         model_options: generator-specific settings (e.g. ``{"hidden": 256}``).
-        verbose: show a progress bar while training.
+        verbose: log each training epoch (``logging`` at INFO); pass ``fit(callback=...)`` to draw
+            progress yourself (the library never prints).
 
     Example:
         >>> synth = Synthesizer(epsilon=1.0, random_state=0).fit(frame, target="income")
