@@ -367,7 +367,15 @@ def _manifest(
             "is_dp": privacy.get("is_dp"),
             "ledger": privacy,
         },
-        "gate": decision.to_dict(),
+        # Pass/fail per rule only: the judged values are exact statistics of the real rows (audit.json).
+        "gate": {
+            "verdict": decision.verdict.value,
+            "policy": decision.policy.name,
+            "rules": [
+                {k: r.get(k) for k in ("metric", "hard", "outcome", "advice")} for r in decision.to_dict()["rules"]
+            ],
+        },
+        "internal_files": ["audit.json"],
         "files": files,
     }
 

@@ -107,6 +107,8 @@ def test_a_blocked_release_writes_no_table_and_exits_4(small_csv: Path, tmp_path
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["verdict"] == "FAIL" and not manifest["released"]
     assert manifest["gate"]["rules"][0]["outcome"] == "fail" and manifest["gate"]["rules"][0]["advice"]
+    # the shareable manifest holds pass/fail per rule, never the judged values of real-data metrics
+    assert "judged_value" not in json.dumps(manifest["gate"]) and "value" not in manifest["gate"]["rules"][0]
     assert "BLOCKED" in (out / "report.html").read_text()
     release_meta = json.loads((out / "audit.json").read_text())["meta"]["release"]
     assert release_meta["status"] == "BLOCKED" and release_meta["failing_rules"][0]["metric"] == "fidelity.quality"
