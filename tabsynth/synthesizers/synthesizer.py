@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..constraints import apply_constraints, restore_constraints
 from ..distributed import DistributedInfo
 from ..distributed import current as current_distributed
 from ..exceptions import ConfigError, DataError, NotFittedError, PrivacyWarning, SchemaError
@@ -210,6 +211,7 @@ class Synthesizer:
             self.epsilon, self.delta, preprocessing_share=self.preprocessing_share, infer_schema=schema is None
         )
         schema, frame = self._resolve_schema(frame, schema, target, sensitive, ledger=ledger, plan=plan)
+        frame, schema = apply_constraints(frame, schema)  # constraints hook: reversible transforms, no budget
         transformer = DPTableTransformer(n_bins=self.n_bins).fit(
             frame, schema, ledger=ledger, epsilon=plan.preprocessing, random_state=np_rng
         )
@@ -419,7 +421,8 @@ class Synthesizer:
             slots.append(s.cpu().numpy())
             positions.append(p.cpu().numpy())
         encoded = EncodedTable(np.concatenate(slots).astype(np.int32), np.concatenate(positions).astype(np.float32))
-        return self.transformer_.inverse_transform(encoded, random_state=int(rng.integers(2**62)))
+        frame = self.transformer_.inverse_transform(encoded, random_state=int(rng.integers(2**62)))
+        return restore_constraints(self.transformer_.schema_, frame)  # constraints hook: invert the transforms
 
     def _check_fair(self) -> None:
         schema = self.transformer_.schema_
