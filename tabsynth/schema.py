@@ -286,9 +286,7 @@ class TableSchema:
             replace(c, categories=tuple(_category_key(v) for v in categories)) if c.name == column else c
             for c in self.columns
         )
-        return TableSchema(
-            columns=columns, target=self.target, sensitive=self.sensitive, constraints=self.constraints
-        )
+        return TableSchema(columns=columns, target=self.target, sensitive=self.sensitive, constraints=self.constraints)
 
     # ---- validation against data ---------------------------------------------------
     def validate_frame(self, frame: pd.DataFrame) -> None:
