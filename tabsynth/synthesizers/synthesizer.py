@@ -625,5 +625,17 @@ class Synthesizer:
             )
         }
 
+    # ---- display (tabsynth.summary) -------------------------------------------------------
+    def summary(self) -> str:
+        """What was learned, the privacy card and per-column DP notes, as text."""
+        from ..summary import synthesizer_summary
+
+        return synthesizer_summary(self)
+
+    def _repr_html_(self) -> str:
+        from ..summary import synthesizer_html
+
+        return synthesizer_html(self)
+
     def __repr__(self) -> str:
         return f"Synthesizer(model={self.model!r}, epsilon={self.epsilon!r}, delta={self.delta!r})"
