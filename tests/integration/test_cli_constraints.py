@@ -99,3 +99,18 @@ def test_data_that_violates_a_constraint_exits_2_without_values(
     assert '"inequality"' in err and "Some rows of the data violate" in err
     assert "123457" not in err and "Traceback" not in err
     assert not (tmp_path / "m").exists()
+
+
+def test_schema_check_reports_violated_constraints(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, schema = files
+    assert run(["schema", "check", str(data), "--schema", str(schema)]) == 0
+    frame = pd.read_csv(data)
+    frame.loc[3, "country"] = "DE"  # Paris or Lyon in DE
+    frame.loc[4, "charge"] = frame.loc[4, "charge"] + 1
+    bad = tmp_path / "bad.csv"
+    frame.to_csv(bad, index=False)
+    assert run(["schema", "check", str(bad), "--schema", str(schema)]) == 2
+    err = capsys.readouterr().err
+    assert "2 schema problems" in err and '"combinations"' in err and '"derived"' in err and '"range"' not in err
