@@ -191,8 +191,8 @@ def _decide(
     if _share(hist, (ValueClass.DATE,)) >= MAJORITY:
         return ColumnSpec(name=name, kind=ColumnKind.DATETIME), None
     if _share(hist, (ValueClass.BOOLEAN,)) >= MAJORITY:
-        # categorical, not boolean: the storage type (bool or the words true/false) is not consulted
-        return ColumnSpec(name=name, kind=ColumnKind.CATEGORICAL), None
+        # decided from the values (bool, or the words true/false), not from the storage type
+        return ColumnSpec(name=name, kind=ColumnKind.BOOLEAN), None
     if _share(hist, (ValueClass.EMAIL,)) >= MAJORITY:
         return _identifier(name, "email")
     distinct = _distinct(name, col, sigma, ledger)
@@ -223,12 +223,17 @@ def coerce_frame(frame: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
     """The frame as the DP-inferred ``schema`` reads it, row by row (a per-row map: no row affects another).
 
     Columns the inference left out are dropped; in numeric columns values that are not numbers,
-    and in datetime columns values that are not dates, become missing.
+    in datetime columns values that are not dates, and in boolean columns values that are not
+    true/false become missing.
     """
     out = {}
     for spec in schema.columns:
         col = frame[spec.name]
-        if spec.kind is ColumnKind.DATETIME and not pd.api.types.is_datetime64_any_dtype(col):
+        if spec.kind is ColumnKind.BOOLEAN and not pd.api.types.is_bool_dtype(col):
+            words = col.astype("string").str.strip()
+            col = words.map({"true": True, "false": False, "True": True, "False": False}, na_action="ignore")
+            col = col.where(col.isin([True, False]))
+        elif spec.kind is ColumnKind.DATETIME and not pd.api.types.is_datetime64_any_dtype(col):
             col = pd.to_datetime(col, errors="coerce", format="mixed")
         elif spec.kind.is_numeric and spec.kind is not ColumnKind.DATETIME and not pd.api.types.is_numeric_dtype(col):
             col = pd.to_numeric(col.astype("string").str.strip(), errors="coerce")

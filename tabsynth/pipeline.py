@@ -31,7 +31,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from rich.console import Console
@@ -43,6 +42,7 @@ from .io import read_table, read_yaml_mapping, sha256_file, write_table
 from .policy import GateDecision, ReleasePolicy, evaluate_policy, load_policy
 from .privacy.store import BudgetStore
 from .schema import TableSchema, load_schema
+from .split import split_holdout, subsample_rows
 
 __all__ = ["ReleaseConfig", "ReleaseResult", "load_release_config", "release"]
 
@@ -82,8 +82,10 @@ class ReleaseConfig(BaseModel):
     table_schema: Path | None = Field(default=None, alias="schema")
     target: str | None = None
     sensitive: tuple[str, ...] = ()
-    holdout: float = Field(default=0.2, gt=0, description="a share in (0, 1) or a number of rows")
-    max_input_rows: int | None = Field(default=None, gt=0, description="use a random subset of at most this many rows")
+    holdout: float = Field(default=0.2, gt=0, lt=1, description="expected share of rows held out for the audit")
+    max_input_rows: int | None = Field(
+        default=None, gt=0, description="use a keyed-hash subsample of about this many rows (each row kept on its own)"
+    )
     model: str = "dp-tvae"
     stratify: bool | Literal["auto"] = Field(
         default="auto", description="one DP generator per target class (auto: when a class is under 10%)"
@@ -188,16 +190,25 @@ class ReleaseResult:
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-def _split(frame: pd.DataFrame, holdout: float, seed: int, min_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    n = len(frame)
-    n_holdout = round(holdout * n) if holdout < 1 else int(holdout)
-    if not (min_rows <= n_holdout <= n - min_rows):
+def _split(frame: pd.DataFrame, holdout: float, min_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train / holdout by a keyed hash of each row under a fresh secret key (:func:`tabsynth.split_holdout`).
+
+    Each row's side depends only on that row, so one added or removed row moves no other row
+    between train and holdout. The holdout is internal (the audit's unseen rows); the key is
+    never stored.
+    """
+    if not (0 < holdout < 1):
         raise ConfigError(
-            f"holdout={holdout:g} gives {n_holdout} holdout rows out of {n}; the audit needs at least {min_rows} "
-            f"holdout rows and the generator at least {min_rows} training rows. Use a share in (0, 1) or a row count."
+            f"holdout must be a share in (0, 1), got {holdout:g}: the split draws each row's side on its own "
+            "(a fixed number of rows would make one row's side depend on the others)."
         )
-    order = np.random.default_rng([seed, 0x401D]).permutation(n)
-    return frame.iloc[order[n_holdout:]].reset_index(drop=True), frame.iloc[order[:n_holdout]].reset_index(drop=True)
+    train, held = split_holdout(frame, holdout)
+    if min(len(train), len(held)) < min_rows:
+        raise ConfigError(
+            f"holdout={holdout:g} leaves too few rows on one side: the audit needs at least {min_rows} holdout rows "
+            "and the generator at least as many training rows. Use a share nearer 0.5, or a larger table."
+        )
+    return train.reset_index(drop=True), held.reset_index(drop=True)
 
 
 def _declared_schema(config: ReleaseConfig) -> TableSchema | None:
@@ -420,14 +431,14 @@ def _run_release(
     frame = read_table(config.input)
     input_digest = _input_digest(config)
     if config.max_input_rows is not None and len(frame) > config.max_input_rows:
-        frame = frame.sample(config.max_input_rows, random_state=config.seed).reset_index(drop=True)
+        frame = subsample_rows(frame, config.max_input_rows).reset_index(drop=True)
     declared = _declared_schema(config)
     target = config.target if declared is None else declared.target
     if target is None:
         raise ConfigError(
             "A release audits utility against a target column: set 'target' in the release config or the schema."
         )
-    train, holdout = _split(frame, config.holdout, config.seed, audit_config.min_holdout_rows)
+    train, holdout = _split(frame, config.holdout, audit_config.min_holdout_rows)
     seconds["read"] = time.perf_counter() - started
 
     from .inference import coerce_frame

@@ -74,6 +74,8 @@ def render_budget(spent: dict[str, Any], *, as_json: bool) -> None:
                     "epsilon": spent["epsilon"],
                     "delta": spent["delta"],
                     "is_dp": spent["is_dp"],
+                    "unit": spent.get("unit", "row"),
+                    "secure_randomness": spent.get("secure_randomness"),
                     "entries": spent["entries"],
                 }
             )
@@ -93,5 +95,30 @@ def render_budget(spent: dict[str, Any], *, as_json: bool) -> None:
             entry["label"],
             kind,
             ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in event.items()),
+        )
+    console.print(table)
+
+
+def render_store(store: dict[str, Any], *, as_json: bool) -> None:
+    """A dataset's budget store: every release's reserved epsilon and what it became."""
+    if as_json:
+        console.print_json(json.dumps(store))
+        return
+    eps = store["epsilon_spent"]
+    console.print(
+        f"{store['path']}: epsilon {'none (a release without DP)' if eps is None else f'{eps:.4g}'} and "
+        f"delta {store['delta_spent']:.3g} spent across {len(store['releases'])} release(s), {store['composition']}."
+    )
+    table = Table(title="Releases")
+    for column in ("reserved at", "release", "epsilon", "delta", "status", "epsilon spent"):
+        table.add_column(column)
+    for r in store["releases"]:
+        table.add_row(
+            r["reserved_at"],
+            r["label"],
+            "none" if r["epsilon"] is None else f"{r['epsilon']:.4g}",
+            f"{r['delta']:.3g}",
+            r["status"],
+            "-" if r["epsilon_spent"] is None else f"{r['epsilon_spent']:.4g}",
         )
     console.print(table)

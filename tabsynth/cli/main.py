@@ -20,7 +20,7 @@ from rich.markup import escape
 from .._version import __version__
 from ._audit import audit_command
 from ._release import gate_command, release_command
-from ._render import console, render_budget, render_fit, render_sample, render_schema
+from ._render import console, render_budget, render_fit, render_sample, render_schema, render_store
 
 # Every command imports what it needs (torch, scikit-learn, the audit stack) inside its own body,
 # so that `tabsynth --help` answers at once (tests/integration/test_cli_basics.py checks it).
@@ -292,12 +292,27 @@ def split(
 
 @app.command("budget")
 def budget(
-    model_dir: Annotated[Path, typer.Argument(help="Model folder written by 'tabsynth fit'.")],
+    model_dir: Annotated[Path | None, typer.Argument(help="Model folder written by 'tabsynth fit'.")] = None,
+    store: Annotated[
+        Path | None, typer.Option("--store", help="A dataset's budget store (release config 'budget_store').")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the ledger as JSON.")] = False,
 ) -> None:
-    """Show the privacy ledger of a model: where the budget went."""
+    """Show the privacy ledger of a model (where its budget went), or a dataset's budget store."""
+    from ..exceptions import ConfigError
+
+    if (model_dir is None) == (store is None):
+        raise ConfigError("Give either a model folder (tabsynth budget MODEL) or --store PATH, not both.")
+    if store is not None:
+        from ..privacy.store import BudgetStore
+
+        if not store.is_file():
+            raise ConfigError(f"No budget store at {store}: it is created by the first release that names it.")
+        render_store(BudgetStore(store).to_dict(), as_json=as_json)
+        return
     from ..synthesizers import Synthesizer
 
+    assert model_dir is not None
     synth = Synthesizer.load(model_dir, device="cpu")
     render_budget(synth.privacy_spent(), as_json=as_json)
 

@@ -49,7 +49,11 @@ from ..privacy import BudgetExceededError, PrivacyLedger, noise_multiplier_for
 __all__ = [
     "EpochInfo",
     "TrainingConfig",
+    "TrainingPlan",
     "TrainResult",
+    "dp_batch_size",
+    "epochs_for_min_steps",
+    "plan_training",
     "physical_batch_size",
     "poisson_rate",
     "resolve_device",
@@ -63,6 +67,9 @@ PerSampleLoss = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 # Rows per physical micro-batch on CUDA when not set: the bundled generators hold a few tens of
 # KB of activations per row under ghost clipping, so this stays well under 1 GB of GPU memory.
 CUDA_PHYSICAL_BATCH_SIZE = 8192
+# Opacus's secure_mode noise (mean of four draws per value). Always on; a module constant only so
+# that benchmarks/secure_noise.py can measure what it costs.
+SECURE_NOISE = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,6 +106,54 @@ class TrainingConfig:
             raise ConfigError(f"max_physical_batch_size must be an integer >= 1 or None, got {physical!r}.")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainingPlan:
+    """The one derivation of DP-SGD's schedule from a config and the DP row estimate.
+
+    ``sample_rate = batch_size / n_rows_estimate`` (capped at 1) and ``steps = ceil(epochs /
+    sample_rate)``: the expected number of passes is ``epochs``. Everything here is public
+    (settings, and the row count's DP estimate).
+    """
+
+    batch_size: int
+    epochs: int
+    sample_rate: float
+    steps: int
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "sample_rate": self.sample_rate,
+            "steps": self.steps,
+        }
+
+
+def plan_training(config: TrainingConfig, n_rows_estimate: float) -> TrainingPlan:
+    """The schedule ``config`` gives on a table of (DP-estimated) ``n_rows_estimate`` rows."""
+    rate = poisson_rate(config.batch_size, n_rows_estimate)
+    return TrainingPlan(
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        sample_rate=rate,
+        steps=max(1, math.ceil(config.epochs / rate)),
+    )
+
+
+def dp_batch_size(n_rows_estimate: float, *, minimum: int, maximum: int) -> int:
+    """The DP default batch: about 1/8 of the (DP-estimated) rows, a power of two in [minimum, maximum].
+
+    Small tables get more, smaller steps (measured on Adult and credit_default).
+    """
+    auto = 2 ** round(math.log2(max(n_rows_estimate / 8, 1)))
+    return int(min(maximum, max(minimum, auto)))
+
+
+def epochs_for_min_steps(epochs: int, *, batch_size: int, n_rows: float, min_steps: int) -> int:
+    """``epochs``, raised so that training takes at least ``min_steps`` steps (steps = epochs / rate)."""
+    return max(epochs, math.ceil(min_steps * poisson_rate(batch_size, n_rows)))
+
+
 @dataclass(frozen=True, slots=True)
 class EpochInfo:
     """What the progress bar and callbacks see after each epoch."""
@@ -120,6 +175,7 @@ class TrainResult:
     history: tuple[EpochInfo, ...]
     rows_per_second: float = 0.0  # over the whole training run (this process's rows)
     world_size: int = 1
+    plan: TrainingPlan | None = None  # the schedule the noise was calibrated for
 
 
 def resolve_device(device: str) -> torch.device:
@@ -211,8 +267,8 @@ def train(
             "Data-parallel training (torchrun) does not support a separate post-processing step such as "
             "dp-ctgan's generator step: use dp-tvae under torchrun, or train dp-ctgan in one process."
         )
-    sample_rate = poisson_rate(config.batch_size, n_rows_estimate)
-    planned_steps = max(1, math.ceil(config.epochs / sample_rate))
+    plan = plan_training(config, n_rows_estimate)
+    sample_rate, planned_steps = plan.sample_rate, plan.steps
     world = 1 if distributed is None else distributed.world_size
     if distributed is None:
         own_rows, sampler = torch.arange(n_rows, device=device), generator
@@ -273,7 +329,7 @@ def train(
         bar.close()
     model.eval()
     rate = total_rows / max(time.perf_counter() - run_started, 1e-9)
-    return TrainResult(sigma, sample_rate, steps, stopped, tuple(history), rate, world)
+    return TrainResult(sigma, sample_rate, steps, stopped, tuple(history), rate, world, plan)
 
 
 def _broadcast_parameters(module: nn.Module) -> nn.Module:
@@ -314,7 +370,7 @@ def _make_private(
         generator=generator,
         # Each noise value is the mean of four draws: defeats floating-point attacks on the noise
         # (arXiv:2107.10138); the generator itself is seeded from the ledger's secret stream.
-        secure_mode=True,
+        secure_mode=SECURE_NOISE,
     )
     return model, dp_optimizer, DPLossFastGradientClipping(model, dp_optimizer, criterion, "mean")
 

@@ -6,6 +6,7 @@ sampling, persistence); generators implement the small protocol of :mod:`.regist
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -27,11 +28,21 @@ from ..privacy.randomness import NoiseSource
 from ..schema import TableSchema, infer_schema
 from ..transform import CategoricalEncoder, DPTableTransformer, EncodedTable
 from ._data import Layout, TensorTable
-from ._trainer import EpochInfo, TrainingConfig, TrainResult, poisson_rate, resolve_device
+from ._trainer import (
+    EpochInfo,
+    TrainingConfig,
+    TrainResult,
+    dp_batch_size,
+    epochs_for_min_steps,
+    resolve_device,
+)
+from .base import GeneratorModel
 from .registry import MODELS, build_model
 from .stratified import MIN_CLASS_ROWS, StratifiedModel
 
 __all__ = ["Synthesizer"]
+
+logger = logging.getLogger(__name__)
 
 _SAMPLE_CHUNK = 65_536
 AUTO = "auto"
@@ -45,11 +56,6 @@ def _largest_remainder(total: int, shares: Sequence[float]) -> list[int]:
     for i in np.argsort(-(raw - counts), kind="stable")[: total - counts.sum()]:
         counts[i] += 1
     return [int(c) for c in counts]
-
-
-def _epochs_for_min_steps(epochs: int, *, batch_size: int, n_rows: int, min_steps: int) -> int:
-    """``epochs``, raised so that training takes at least ``min_steps`` steps (steps = epochs / rate)."""
-    return max(epochs, math.ceil(min_steps * poisson_rate(batch_size, n_rows)))
 
 
 def _check_target_survived(transformer: DPTableTransformer, schema: TableSchema) -> None:
@@ -149,9 +155,8 @@ class Synthesizer:
         if n_rows_estimate is not None and self.epsilon is not None:
             # Under DP the expected batch is about 1/8 of the (DP-estimated) rows, a power of two
             # between 128 and the model's default: small tables get more, smaller steps.
-            auto = 2 ** round(math.log2(max(n_rows_estimate / 8, 1)))
-            defaults["batch_size"] = int(min(defaults["batch_size"], max(128, auto)))
-            defaults["epochs"] = _epochs_for_min_steps(
+            defaults["batch_size"] = dp_batch_size(n_rows_estimate, minimum=128, maximum=defaults["batch_size"])
+            defaults["epochs"] = epochs_for_min_steps(
                 defaults["epochs"],
                 batch_size=self.batch_size or defaults["batch_size"],
                 n_rows=n_rows_estimate,
@@ -232,7 +237,7 @@ class Synthesizer:
             {**self.model_options, "stratify": True} if stratified else self.model_options,
             generator=torch.Generator().manual_seed(int(np_rng.integers(2**62))),
         )
-        if stratified:  # per-class sizes from the target's DP marginal (already paid for)
+        if isinstance(model, StratifiedModel):  # per-class sizes from the target's DP marginal (already paid for)
             model.class_shares = list(transformer.encoders_[cond_columns[0]].marginal)
         result = model.fit(
             table,
@@ -305,9 +310,9 @@ class Synthesizer:
         if plan.schema is None:  # no DP: the exact draft is fine
             return infer_schema(frame, target=target, sensitive=sensitive), frame
         inferred, notes = infer_schema_dp(frame, ledger=ledger, epsilon=plan.schema, target=target, sensitive=sensitive)
-        self.schema_notes_ = notes
+        self.schema_notes_ = notes  # the CLI shows them; names only, never values or counts
         for note in notes:
-            warnings.warn(f"Column {note.column!r} {note.message}.", PrivacyWarning, stacklevel=4)
+            logger.info("Column %r %s.", note.column, note.message)
         return inferred, coerce_frame(frame, inferred)
 
     def _decide_stratify(
@@ -339,7 +344,7 @@ class Synthesizer:
     def _set_fitted(
         self,
         transformer: DPTableTransformer,
-        model: Any,
+        model: GeneratorModel,
         ledger: PrivacyLedger,
         result: TrainResult | None,
         device: torch.device,
@@ -509,6 +514,14 @@ class Synthesizer:
         enc = self.transformer_.encoder(column)
         if not isinstance(enc, CategoricalEncoder):
             raise SchemaError(f"augment needs a categorical column; {column!r} is numeric.")
+        if self.ledger_.is_dp and (n_real is not None or n_value is not None):
+            warnings.warn(
+                "augment(n_real=, n_value=) makes the number of generated rows a function of these exact counts: "
+                "fine next to the real rows, but the generated rows alone then reveal them (not DP). Leave both "
+                "unset to use the model's DP estimates.",
+                PrivacyWarning,
+                stacklevel=2,
+            )
         n_real = self.transformer_.n_rows_estimate_ if n_real is None else n_real
         if n_value is None:
             n_value = round(enc.marginal[enc.slot_of(value)] * n_real)
@@ -519,10 +532,17 @@ class Synthesizer:
 
     # ---- privacy -----------------------------------------------------------------------
     def privacy_spent(self) -> dict[str, Any]:
-        """``{"epsilon", "delta", "is_dp", "entries"}`` read from the ledger."""
+        """``{"epsilon", "delta", "is_dp", "unit", "secure_randomness", "entries"}`` read from the ledger."""
         self._check_fitted()
         data = self.ledger_.to_dict()
-        return {"epsilon": data["epsilon"], "delta": data["delta"], "is_dp": data["is_dp"], "entries": data["entries"]}
+        return {
+            "epsilon": data["epsilon"],
+            "delta": data["delta"],
+            "is_dp": data["is_dp"],
+            "unit": "row",
+            "secure_randomness": data["secure_randomness"],
+            "entries": data["entries"],
+        }
 
     def _entries_with_epsilon(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each ledger entry with the epsilon it would cost on its own (at the ledger's delta).
@@ -559,18 +579,18 @@ class Synthesizer:
             "entries": self._entries_with_epsilon(ledger["entries"]),
         }
         if result is not None:
-            config = self._training_config(self.transformer_.n_rows_estimate_)
             card.update(
                 noise_multiplier=result.noise_multiplier,
                 sample_rate=result.sample_rate,
                 steps=result.steps,
-                epochs=config.epochs,
-                batch_size=config.batch_size,
                 stopped_early=result.stopped_early,
             )
+            if result.plan is not None and not self.stratified_:
+                card.update(epochs=result.plan.epochs, batch_size=result.plan.batch_size)
         per_class = getattr(self.generator_, "results", None)
         if per_class:
             target = self.transformer_.encoders_[self.generator_.cond_columns[0]]
+            assert isinstance(target, CategoricalEncoder)  # conditioning columns are categorical by construction
             labels = [
                 *target.categories,
                 *(["<other>"] if target.has_other else []),
@@ -582,6 +602,7 @@ class Synthesizer:
                     "noise_multiplier": r.noise_multiplier,
                     "sample_rate": r.sample_rate,
                     "steps": r.steps,
+                    **({"batch_size": r.plan.batch_size, "epochs": r.plan.epochs} if r.plan is not None else {}),
                 }
                 for c, r in sorted(per_class.items())
             ]

@@ -197,3 +197,17 @@ def test_privacy_card_shows_where_the_budget_went(fitted: Synthesizer) -> None:
     assert card["generator"] == fitted.model and card["is_dp"] and card["sampling"] == "poisson"
     assert card["noise_multiplier"] > 0 and 0 < card["sample_rate"] <= 1 and card["steps"] >= 1
     assert card["entries"] and all(0 < e["epsilon"] <= card["epsilon"] + 1e-9 for e in card["entries"])
+
+
+def test_every_registered_generator_implements_the_protocol(fitted: Synthesizer) -> None:
+    from tabsynth.synthesizers._data import Layout
+    from tabsynth.synthesizers.base import GeneratorConfig, GeneratorModel
+    from tabsynth.synthesizers.registry import build_model
+
+    assert isinstance(fitted.generator_, GeneratorModel)
+    layout = Layout.from_transformer(fitted.transformer_)
+    for name in MODELS:
+        model = build_model(
+            name, layout, fitted.generator_.cond_columns, {}, generator=torch.Generator().manual_seed(0)
+        )
+        assert isinstance(model, GeneratorModel) and isinstance(model.config, GeneratorConfig), name

@@ -125,9 +125,8 @@ def test_budget_too_small_for_dp_statistics(data: Path, tmp_path: Path, capsys: 
     code = run(["fit", str(data), "--target", "label", "--epsilon", "0.001", "--out", str(tmp_path / "m")])
     assert code == 2
     err = capsys.readouterr().err
-    # since DP schema inference (main), the schema step refuses first; either way it says what to declare
-    assert "--schema" in err or "Declare its bounds in the schema" in err
-    assert "Traceback" not in err
+    # Without a schema the first DP statistics (the column kinds) already say how to declare one.
+    assert "schema infer DATA --out schema.yaml" in err and "Traceback" not in err
     assert not (tmp_path / "m").exists()
 
 
@@ -247,3 +246,21 @@ def test_sample_range_and_rebalance_bad_input(
     err = capsys.readouterr().err
     assert needle in err and "internal error" not in err
     assert not out.exists()
+
+
+def test_budget_store_is_shown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tabsynth.privacy.store import BudgetStore
+
+    path = tmp_path / "budget.json"
+    BudgetStore(path).reserve("partner-A", epsilon=1.0, delta=1e-6, lifetime_epsilon=3.0)
+    assert run(["budget", "--store", str(path), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["epsilon_spent"] == 1.0 and shown["releases"][0]["label"] == "partner-A"
+    assert run(["budget", "--store", str(tmp_path / "none.json")]) == 2
+    assert run(["budget"]) == 2
+
+
+def test_budget_json_names_the_unit(model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["budget", str(model_dir), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["unit"] == "row" and shown["secure_randomness"] is True

@@ -132,7 +132,8 @@ def test_an_interrupted_release_leaves_nothing(
     ("overrides", "message"),
     [
         ({"epsilonn": 1.0}, "epsilonn: unknown key"),
-        ({"holdout": 0.999}, "holdout=0.999 gives"),
+        ({"holdout": 0.999}, "holdout=0.999 leaves too few rows"),
+        ({"holdout": 500}, "holdout: Input should be less than 1"),
         ({"target": None}, "set 'target'"),
         ({"policy": "partnr"}, "Policy 'partnr' not found"),
         ({"audit": {"n_atacks": 3}}, "Invalid 'audit' settings"),

@@ -49,6 +49,7 @@ def test_value_classes_by_hand() -> None:
         ValueClass.TEXT,
     ]
     assert value_classes(pd.Series([1.0, 2.5, np.nan])).tolist() == [1, 2, 0]
+    assert value_classes(pd.Series([True, False])).tolist() == [ValueClass.BOOLEAN] * 2
 
 
 def test_kinds_on_a_clear_table() -> None:
@@ -122,3 +123,15 @@ def test_coerce_frame_is_row_local() -> None:
     out = coerce_frame(frame, schema)
     assert list(out.columns) == ["n"] and out["n"].isna().tolist() == [False, False, True]
     assert ledger.spent() == (0.0, 0.0)
+
+
+def test_boolean_columns_are_read_from_values_not_storage() -> None:
+    frame = _table()
+    words = frame.assign(member=np.where(np.arange(len(frame)) % 3 == 0, "true", "false"))
+    bools = frame.assign(member=np.arange(len(frame)) % 3 == 0)
+    assert _infer(words)["member"] == _infer(bools)["member"] == "boolean"
+    from tabsynth.schema import ColumnSpec, TableSchema
+
+    schema = TableSchema(columns=(ColumnSpec(name="b", kind=ColumnKind.BOOLEAN),))
+    out = coerce_frame(pd.DataFrame({"b": ["true", "false", "maybe", None]}), schema)
+    assert out["b"].tolist()[:2] == [True, False] and out["b"].isna().tolist()[2:] == [True, True]
