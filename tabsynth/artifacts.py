@@ -187,9 +187,7 @@ def load_synthesizer(cls: type[Synthesizer], path: Path, *, device: str = "auto"
     _restore_state(model, weights, path)
     for module in model.modules().values():
         module.to(torch_device).eval()
-    synth._set_fitted(transformer, model, ledger, None, torch_device)
-    synth.manifest_ = manifest
-    return synth
+    return synth.restore_fitted(transformer, model, ledger, None, torch_device, manifest=manifest)
 
 
 def _restore_state(model: Any, weights: dict[str, torch.Tensor], path: Path) -> None:

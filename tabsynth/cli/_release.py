@@ -84,8 +84,11 @@ def release_command(
 ) -> None:
     """Private table in, gated synthetic release out: fit, sample, audit, gate, write (exit 4 if blocked)."""
     from ..pipeline import release
+    from ._render import ReleaseDisplay
 
-    finish_release(release(config, overwrite=overwrite, console=Console(stderr=True, highlight=False)))
+    with ReleaseDisplay() as display:
+        result = release(config, overwrite=overwrite, progress=display.progress)
+    finish_release(result)
 
 
 def finish_release(result: Any) -> None:

@@ -7,7 +7,6 @@ traceback unless ``--debug`` is given.
 
 from __future__ import annotations
 
-import math
 import sys
 import warnings
 from pathlib import Path
@@ -20,7 +19,7 @@ from rich.markup import escape
 from .._version import __version__
 from ._audit import audit_command
 from ._release import gate_command, release_command
-from ._render import console, render_budget, render_fit, render_sample, render_schema, render_store
+from ._render import EpochBar, console, render_budget, render_fit, render_sample, render_schema, render_store
 
 # Every command imports what it needs (torch, scikit-learn, the audit stack) inside its own body,
 # so that `tabsynth --help` answers at once (tests/integration/test_cli_basics.py checks it).
@@ -105,18 +104,12 @@ def schema_check(
 
 def _parse_epsilon(raw: str) -> float | None:
     from ..exceptions import ConfigError
+    from ..privacy.plan import parse_epsilon
 
-    if raw.strip().lower() == "none":  # only the explicit word: 'inf' is refused, not read as "no DP"
-        return None
     try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise ConfigError(
-            f"--epsilon must be a positive number (or 'none' to train without DP), got {raw!r}."
-        ) from None
-    return value
+        return parse_epsilon(raw)
+    except ValueError as exc:  # PrivacyError: shown as a bad --epsilon (exit 2)
+        raise ConfigError(f"--{exc}") from None
 
 
 def _check_model_out(out: Path, overwrite: bool) -> None:
@@ -180,13 +173,16 @@ def fit(
             device=device,
             max_physical_batch_size=max_physical_batch_size,
             stratify="auto" if stratify is None else stratify,
-            verbose=True,
         )
         declared = load_schema(schema) if schema is not None else None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PrivacyWarning)  # rendered below instead
             frame = read_table(data, sep=sep, show_values=eps is None)
-            synth.fit(frame, declared, target=target, sensitive=sensitive or ())
+            bar = EpochBar(enabled=dist is None or dist.is_main)
+            try:
+                synth.fit(frame, declared, target=target, sensitive=sensitive or (), callback=bar)
+            finally:
+                bar.close()
         if dist is None or dist.is_main:  # every rank holds the same model; rank 0 alone writes
             _check_model_out(out, overwrite)  # again: it may have appeared while training ran
             synth.save(out)
@@ -338,7 +334,11 @@ def demo(
         "[bold]tabsynth demo[/bold]: bundled Adult table (target income; sensitive sex, race), DP-TVAE, "
         f"epsilon={eps:g}, partner policy{' (fast smoke run)' if fast else ''}"
     )
-    finish_release(run_demo(out, fast=fast, epsilon=eps, console=console))
+    from ._render import ReleaseDisplay
+
+    with ReleaseDisplay() as display:
+        result = run_demo(out, fast=fast, epsilon=eps, progress=display.progress)
+    finish_release(result)
 
 
 # Commands defined in their own modules (each imports its heavy dependencies lazily).

@@ -103,7 +103,8 @@ class Synthesizer:
             "other" and "missing" slots do not count) is under 10% of the rows; the choice is in
             ``stratified_``.
         model_options: generator-specific settings (e.g. ``{"hidden": 256}``).
-        verbose: show a progress bar while training.
+        verbose: log each training epoch (``logging`` at INFO); pass ``fit(callback=...)`` to draw
+            progress yourself (the library never prints).
 
     Example:
         >>> synth = Synthesizer(epsilon=1.0, random_state=0).fit(frame, target="income")
@@ -249,7 +250,7 @@ class Synthesizer:
             progress=self.verbose and (dist is None or dist.is_main),
             distributed=dist,
         )
-        self._set_fitted(transformer, model, ledger, result, device)
+        self.restore_fitted(transformer, model, ledger, result, device)
         return self
 
     def _noise_source(self, dist: DistributedInfo | None) -> NoiseSource:
@@ -341,14 +342,22 @@ class Synthesizer:
             names.index(c) for c in dict.fromkeys(wanted) if isinstance(transformer.encoder(c), CategoricalEncoder)
         )
 
-    def _set_fitted(
+    def restore_fitted(
         self,
         transformer: DPTableTransformer,
         model: GeneratorModel,
         ledger: PrivacyLedger,
         result: TrainResult | None,
         device: torch.device,
-    ) -> None:
+        *,
+        manifest: Mapping[str, Any] | None = None,
+    ) -> Synthesizer:
+        """Install a fitted state (what ``fit`` learned, or what :mod:`tabsynth.artifacts` loaded).
+
+        ``manifest`` is the model folder's manifest when the state was loaded from one.
+        """
+        if manifest is not None:
+            self.manifest_ = dict(manifest)
         self.transformer_ = transformer
         self.generator_ = model
         self.stratified_ = isinstance(model, StratifiedModel)
@@ -356,6 +365,7 @@ class Synthesizer:
         self.train_result_ = result
         self.device_ = device
         self._sample_rng = np.random.default_rng(self.random_state)
+        return self
 
     # ---- sampling ----------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -587,6 +597,11 @@ class Synthesizer:
             )
             if result.plan is not None and not self.stratified_:
                 card.update(epochs=result.plan.epochs, batch_size=result.plan.batch_size)
+        elif isinstance(getattr(self, "manifest_", {}).get("training"), Mapping):  # loaded from a model folder
+            saved = self.manifest_["training"]
+            card.update(
+                {k: saved[k] for k in ("noise_multiplier", "sample_rate", "steps", "stopped_early") if k in saved}
+            )
         per_class = getattr(self.generator_, "results", None)
         if per_class:
             target = self.transformer_.encoders_[self.generator_.cond_columns[0]]

@@ -211,3 +211,19 @@ def test_every_registered_generator_implements_the_protocol(fitted: Synthesizer)
             name, layout, fitted.generator_.cond_columns, {}, generator=torch.Generator().manual_seed(0)
         )
         assert isinstance(model, GeneratorModel) and isinstance(model.config, GeneratorConfig), name
+
+
+def test_a_loaded_model_keeps_its_privacy_card(fitted: Synthesizer, tmp_path: Path) -> None:
+    loaded = Synthesizer.load(fitted.save(tmp_path / "model"))
+    before, after = fitted.privacy_card(), loaded.privacy_card()
+    for key in ("epsilon", "delta", "is_dp", "secure_randomness", "noise_multiplier", "sample_rate", "steps"):
+        assert after[key] == before[key], key
+
+
+def test_an_edited_manifest_is_refused(fitted: Synthesizer, tmp_path: Path) -> None:
+    folder = fitted.save(tmp_path / "model")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["ledger"]["budget"]["epsilon"] = 0.1  # claim a smaller budget than was spent
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    with pytest.raises(IncompatibleModelError, match="edited after it was written"):
+        Synthesizer.load(folder)
