@@ -89,7 +89,16 @@ def schema_check(
     from ..io import read_table
     from ..schema import load_schema
 
-    load_schema(schema).validate_frame(read_table(data, sep=sep, show_values=True))
+    declared = load_schema(schema)
+    frame = read_table(data, sep=sep, show_values=True)
+    declared.validate_frame(frame)
+    if declared.constraints:
+        from ..constraints import violations
+        from ..exceptions import SchemaError
+
+        broken = [name for name, count in violations(frame, declared.constraints).items() if count]
+        if broken:
+            raise SchemaError([f"Some rows of the data violate the constraint {name}." for name in broken])
     console.print(f"[green]OK[/green]: {data} matches {schema}")
 
 

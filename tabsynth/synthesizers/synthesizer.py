@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..constraints import apply_constraints, restore_constraints
 from ..distributed import DistributedInfo
 from ..distributed import current as current_distributed
 from ..exceptions import ConfigError, DataError, NotFittedError, PrivacyWarning, SchemaError
@@ -216,6 +217,7 @@ class Synthesizer:
             self.epsilon, self.delta, preprocessing_share=self.preprocessing_share, infer_schema=schema is None
         )
         schema, frame = self._resolve_schema(frame, schema, target, sensitive, ledger=ledger, plan=plan)
+        frame, schema = apply_constraints(frame, schema)  # constraints hook: reversible transforms, no budget
         transformer = DPTableTransformer(n_bins=self.n_bins).fit(
             frame, schema, ledger=ledger, epsilon=plan.preprocessing, random_state=np_rng
         )
@@ -434,7 +436,8 @@ class Synthesizer:
             slots.append(s.cpu().numpy())
             positions.append(p.cpu().numpy())
         encoded = EncodedTable(np.concatenate(slots).astype(np.int32), np.concatenate(positions).astype(np.float32))
-        return self.transformer_.inverse_transform(encoded, random_state=int(rng.integers(2**62)))
+        frame = self.transformer_.inverse_transform(encoded, random_state=int(rng.integers(2**62)))
+        return restore_constraints(self.transformer_.schema_, frame)  # constraints hook: invert the transforms
 
     def _check_fair(self) -> None:
         schema = self.transformer_.schema_
@@ -657,6 +660,18 @@ class Synthesizer:
                 "deterministic",
             )
         }
+
+    # ---- display (tabsynth.summary) -------------------------------------------------------
+    def summary(self) -> str:
+        """What was learned, the privacy card and per-column DP notes, as text."""
+        from ..summary import synthesizer_summary
+
+        return synthesizer_summary(self)
+
+    def _repr_html_(self) -> str:
+        from ..summary import synthesizer_html
+
+        return synthesizer_html(self)
 
     def __repr__(self) -> str:
         return f"Synthesizer(model={self.model!r}, epsilon={self.epsilon!r}, delta={self.delta!r})"
