@@ -69,11 +69,17 @@ def schema_infer(
     target: Annotated[str | None, typer.Option("--target", help="Target (label) column.")] = None,
     sensitive: Annotated[list[str] | None, typer.Option("--sensitive", help="Sensitive column (repeatable).")] = None,
     sep: Sep = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out file.")] = False,
 ) -> None:
-    """Infer an editable schema (kinds and identifier flags only; no values are recorded)."""
-    from ..io import read_table
+    """Draft an editable schema from the data, exactly (kinds and identifier flags; no values recorded).
+
+    The draft reads the private rows exactly: it is for you, the curator, to review. Once passed
+    with --schema it is a declaration (public, no budget spent on it).
+    """
+    from ..io import check_output, read_table
     from ..schema import infer_schema
 
+    check_output(out, overwrite=overwrite, table=False)
     schema = infer_schema(read_table(data, sep=sep), target=target, sensitive=sensitive or ())
     schema.save(out)
     render_schema(schema, out)
@@ -308,8 +314,7 @@ def budget(
         return
     from ..synthesizers import Synthesizer
 
-    assert model_dir is not None
-    synth = Synthesizer.load(model_dir, device="cpu")
+    synth = Synthesizer.load(model_dir if model_dir is not None else Path(), device="cpu")
     render_budget(synth.privacy_spent(), as_json=as_json)
 
 
