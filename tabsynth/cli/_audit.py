@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich import box
@@ -12,13 +12,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..audit import AuditConfig, AuditReport, Direction, MetricResult, run_audit
-from ..exceptions import ConfigError
-from ..io import read_table, write_text
-from ..policy.gate import rule_lines
-from ..report import Audience, write_report
-from ..schema import load_schema
 from ._render import at_least
+
+if TYPE_CHECKING:  # the audit stack loads torch, scikit-learn and fairlearn: only when a command runs
+    from ..audit import AuditReport, MetricResult
 
 __all__ = ["audit_command", "render_audit", "render_decision", "versus_baseline"]
 
@@ -61,6 +58,8 @@ def _line_outcome(line: dict[str, Any]) -> str:
 
 def render_decision(decision: dict[str, Any], console: Console) -> None:
     """The verdict, then one line per metric (failures first; hard and soft thresholds together), then advice."""
+    from ..policy.gate import rule_lines
+
     console = at_least(100, console)
     verdict = decision["verdict"]
     lines = decision.get("lines") or rule_lines(decision["rules"])
@@ -104,6 +103,8 @@ def _format_ci(metric: MetricResult) -> str:
 
 def versus_baseline(metric: MetricResult) -> str:
     """``worse`` / ``better`` / ``≈ baseline``, ``computed`` (no baseline) or ``unknown``, as rich markup."""
+    from ..audit import Direction
+
     if not metric.is_ok or metric.value is None:
         return "[yellow]unknown[/yellow]"
     if metric.baseline is None:
@@ -118,6 +119,8 @@ def versus_baseline(metric: MetricResult) -> str:
 
 def render_audit(report: AuditReport, out: Path, console: Console | None = None) -> None:
     """Print a one-table summary of ``report`` and where its JSON went."""
+    from ..audit import Direction
+
     console = at_least(100, console or Console(highlight=False))
     # the path goes on its own soft-wrapped line so that it can be copied whole
     console.print(f"Audit written to {escape(str(out))}", soft_wrap=True)
@@ -162,6 +165,8 @@ def _claims(
         return epsilon_claimed, delta_claimed
     model_eps = card.get("epsilon") if card.get("is_dp") else None
     model_delta = card.get("delta")
+    from ..exceptions import ConfigError
+
     checks = (("--epsilon-claimed", epsilon_claimed, model_eps), ("--delta-claimed", delta_claimed, model_delta))
     for flag, given, found in checks:
         if given is not None and (found is None or not math.isclose(float(given), float(found), rel_tol=1e-9)):
@@ -206,10 +211,17 @@ def audit_command(
         Path | None, typer.Option("--report", help="Also write an offline HTML report here (and its JSON beside it).")
     ] = None,
     audience: Annotated[
-        Audience, typer.Option("--audience", help="Report audience: partner hides real-vs-synthetic figures.")
-    ] = Audience.PARTNER,
+        Literal["internal", "partner"],
+        typer.Option("--audience", help="Report audience: partner hides real-vs-synthetic figures."),
+    ] = "partner",
 ) -> None:
     """Audit a synthetic table: fidelity and privacy leakage against real train and holdout rows."""
+    from ..audit import AuditConfig, run_audit
+    from ..exceptions import ConfigError
+    from ..io import read_table, write_text
+    from ..report import Audience, write_report
+    from ..schema import load_schema
+
     if report is not None and report.with_suffix(".json").resolve() == out.resolve():
         raise ConfigError(
             f"--report {report} would write its JSON over the audit JSON {out}; give the report another name."
@@ -244,7 +256,5 @@ def audit_command(
     write_text(result.to_json(), out)
     render_audit(result, out)
     if report is not None:
-        html, _ = write_report(report, audit=result, decision=None, privacy=card, audience=audience)
-        Console(highlight=False).print(
-            f"Report written to {escape(str(html))} (audience: {audience.value})", soft_wrap=True
-        )
+        html, _ = write_report(report, audit=result, decision=None, privacy=card, audience=Audience(audience))
+        Console(highlight=False).print(f"Report written to {escape(str(html))} (audience: {audience})", soft_wrap=True)

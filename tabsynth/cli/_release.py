@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from ..exceptions import DataError, GateFailedError
-from ._audit import render_decision
+from ._audit import render_decision  # one line per metric, hard and soft thresholds together
+
+if TYPE_CHECKING:
+    from ..exceptions import GateFailedError
 
 __all__ = ["gate_command", "release_command", "render_decision"]
 
 def _blocked(decision: dict[str, Any]) -> GateFailedError:
+    from ..exceptions import GateFailedError
+
     failing = [r["metric"] for r in decision["rules"] if r["outcome"] in ("fail", "unknown", "insufficient")]
     return GateFailedError(
         f"Release blocked by policy {decision['policy']['name']!r} (verdict {decision['verdict']}): "
@@ -28,8 +32,11 @@ def release_command(
 ) -> None:
     """Private table in, gated synthetic release out: fit, sample, audit, gate, write (exit 4 if blocked)."""
     from ..pipeline import release
+    from ._render import ReleaseDisplay
 
-    finish_release(release(config, overwrite=overwrite, console=Console(stderr=True, highlight=False)))
+    with ReleaseDisplay() as display:
+        result = release(config, overwrite=overwrite, progress=display.progress)
+    finish_release(result)
 
 
 def finish_release(result: Any) -> None:
@@ -64,6 +71,7 @@ def gate_command(
 ) -> None:
     """Re-judge an existing audit against a policy (exit 0 if it would release, 4 if blocked)."""
     from ..audit import AuditReport
+    from ..exceptions import DataError
     from ..policy import evaluate_policy, load_policy
 
     if not audit.is_file():
