@@ -33,7 +33,7 @@ def _num(value: object) -> str:
     return "-" if not isinstance(value, (int, float)) else f"{value:.3g}"
 
 
-def _threshold_text(rule: dict[str, Any]) -> str:
+def _threshold_text(rule: dict[str, Any], has_ci: bool) -> str:
     op = ">=" if rule["bound"] == "min" else "<="
     spec = rule.get("threshold_spec")
     kind = "" if rule["hard"] else "soft "
@@ -45,7 +45,8 @@ def _threshold_text(rule: dict[str, Any]) -> str:
         shown = f"{factor}baseline{margin} ({_num(rule['threshold'])})"
     else:
         shown = _num(rule["threshold"] if rule["threshold"] is not None else spec)
-    return f"{kind}{op} {shown}{' (value)' if rule.get('judged_on') == 'value' else ''}"
+    on_value = has_ci and rule.get("judged_on") == "value"  # without an interval every rule reads the value
+    return f"{kind}{op} {shown}{' (value)' if on_value else ''}"
 
 
 def _line_outcome(line: dict[str, Any]) -> str:
@@ -75,7 +76,7 @@ def render_decision(decision: dict[str, Any], console: Console) -> None:
     for line in lines:
         ci = "" if line["ci"] is None else f" [{_num(line['ci'][0])}, {_num(line['ci'][1])}]"
         value = "-" if line["value"] is None else _num(line["value"]) + ci
-        thresholds = "; ".join(_threshold_text(r) for r in line["thresholds"])
+        thresholds = "; ".join(_threshold_text(r, line["ci"] is not None) for r in line["thresholds"])
         table.add_row(line["metric"], value, thresholds, _line_outcome(line))
     console.print(table)
     for line in lines:
