@@ -11,9 +11,11 @@
 Each rule ends in one of five outcomes:
 
 * ``pass``: the pessimistic end of the interval (or the value) meets the threshold;
-* ``fail``: the point estimate itself misses the threshold (evidence against the rule);
-* ``insufficient``: the value meets the threshold but the pessimistic end does not: the audit
-  had too few rows to show that the rule holds. Never reported as a failure;
+* ``fail``: the point estimate itself misses the threshold and its interval excludes the
+  baseline (what unseen real rows score): evidence against the rule;
+* ``insufficient``: the value meets the threshold but the pessimistic end does not, or the
+  value misses but the interval still holds the baseline: the audit had too few rows to
+  decide. Never reported as a failure;
 * ``unknown``: the metric could not be computed; the advice says why and what would make it
   computable;
 * ``not_applicable``: the metric does not apply (no sensitive column) and the rule allows it.
@@ -288,8 +290,20 @@ def _judge(rule: Rule, audit: AuditReport, privacy: Mapping[str, Any] | None) ->
     def meets(number: float) -> bool:
         return number >= threshold if rule.bound == "min" else number <= threshold
 
-    # the value misses: evidence against the rule; only the interval misses: too few rows to show it holds
-    outcome = Outcome.PASS if meets(judged) else Outcome.INSUFFICIENT if meets(measured.value) else Outcome.FAIL
+    # only the interval misses: too few rows to show the rule holds. The value misses too, but the
+    # interval still holds what real rows score (the baseline): no evidence either way. Otherwise: fail.
+    baseline_inside = (
+        rule.judge_on is JudgeOn.PESSIMISTIC
+        and measured.ci is not None
+        and measured.baseline is not None
+        and measured.ci[0] <= measured.baseline <= measured.ci[1]
+    )
+    if meets(judged):
+        outcome = Outcome.PASS
+    elif meets(measured.value) or baseline_inside:
+        outcome = Outcome.INSUFFICIENT
+    else:
+        outcome = Outcome.FAIL
     return RuleOutcome(
         rule=rule,
         outcome=outcome,

@@ -219,6 +219,11 @@ def test_too_few_rows_to_show_safety_is_its_own_outcome_never_a_failure(tmp_path
     outcomes = {o.rule.metric: o.outcome for o in evaluate_policy(policy, report).outcomes}
     for metric in ("privacy.exact_match_rate", "privacy.dcr_share", "privacy.mia_auc"):
         assert outcomes[metric] is Outcome.INSUFFICIENT, metric
+    # 150 real rows as synthetic: the value is over 0.55, but the interval still holds the baseline 0.5
+    noisy = evaluate_policy(policy, _report(_m("privacy.mia_auc", 0.557, (0.451, 0.663), baseline=0.5)))
+    assert {o.rule.metric: o.outcome for o in noisy.outcomes}["privacy.mia_auc"] is Outcome.INSUFFICIENT
+    leaky = evaluate_policy(policy, _report(_m("privacy.mia_auc", 0.58, (0.55, 0.61), baseline=0.5)))
+    assert {o.rule.metric: o.outcome for o in leaky.outcomes}["privacy.mia_auc"] is Outcome.FAIL
     block = load_policy(_one_rule(tmp_path, "privacy.mia_auc", "max", 0.55, ", on_insufficient: block"))
     decision = evaluate_policy(block, _report(_m("privacy.mia_auc", 0.512, (0.465, 0.56))))
     assert decision.verdict is Verdict.UNKNOWN and decision.blocks
