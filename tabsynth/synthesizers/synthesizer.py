@@ -586,6 +586,8 @@ class Synthesizer:
             "max_grad_norm": self.max_grad_norm,
             "sampling": "poisson",
             "stratified_by_target": self.stratified_,
+            # the DP row count (already paid for): what a partner may be told about the table's size
+            "dp_row_count": int(self.transformer_.n_rows_estimate_) if self.ledger_.is_dp else None,
             "entries": self._entries_with_epsilon(ledger["entries"]),
         }
         if result is not None:
