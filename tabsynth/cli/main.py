@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from .._version import __version__
 from ._audit import audit_command
+from ._augment import augment_command
 from ._release import gate_command, release_command
 from ._render import EpochBar, console, render_budget, render_fit, render_sample, render_schema, render_store
 
@@ -350,15 +351,7 @@ def demo(
 app.command("audit")(audit_command)
 app.command("release")(release_command)
 app.command("gate")(gate_command)
-
-
-def _register_augment() -> None:
-    from ._augment import augment_command  # imports torch only when the command runs
-
-    app.command("augment")(augment_command)
-
-
-_register_augment()
+app.command("augment")(augment_command)
 
 
 def run(argv: list[str] | None = None) -> int:
