@@ -1,14 +1,18 @@
 """Fraud-style rebalancing: DP minority generation vs SMOTE vs real rows only.
 
-On credit_default (10,000 rows, 3.3% defaults) the real training rows are kept and DP-TVAE
-rows of the minority class are added until it makes up ``--share`` of the training table. A
-classifier trained on (a) the real rows only, (b) real + DP synthetic minority rows and (c)
-real + SMOTE rows is scored on the real test rows: PR AUC and minority recall.
+On credit_default (10,000 rows, 3.3% defaults) ``tabsynth.augment`` keeps the real training rows
+and adds DP-TVAE rows of the minority class (per-class models, filtered by a critic trained on
+DP synthetic rows) until it makes up ``--share`` of the training table. A classifier trained on
+(a) the real rows only, (b) real + DP synthetic minority rows and (c) real + SMOTE rows is
+scored on the real test rows: PR AUC and minority recall. ``--evaluate`` also runs augment's own
+with/without check (on a held-out part of the training rows) and prints its recommendation;
+the same as ``tabsynth augment train.csv --target default --minority Yes --share 0.2 --evaluate
+eval.json --out augmented.csv``.
 
 SMOTE interpolates between real minority rows: its new rows are near-copies of real people and
 carry no privacy guarantee. The DP rows come from a model trained with epsilon = ``--epsilon``.
 
-    python examples/fraud_rebalance.py [--data ../shared/datasets/credit_default.csv]
+    python examples/fraud_rebalance.py [--data ../shared/datasets/credit_default.csv] [--evaluate]
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from tabsynth import Synthesizer, infer_schema
+from tabsynth import augment
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "credit_default.csv"
 
@@ -76,36 +80,42 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--share", type=float, default=0.2, help="minority share after adding rows")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-stratify", dest="stratify", action="store_false", help="one joint model instead")
-    parser.set_defaults(stratify=True)
+    parser.add_argument("--no-filter", dest="quality_filter", action="store_false", help="keep every generated row")
+    parser.add_argument("--evaluate", action="store_true", help="also run augment's with/without check")
+    parser.add_argument("--evaluate-model", default="logreg", choices=["logreg", "hgb"])
     args = parser.parse_args(argv)
 
     frame = pd.read_csv(args.data)
     train, test = train_test_split(frame, test_size=0.3, stratify=frame[args.target], random_state=args.seed)
-    # stratify: one DP model per class, each on its own rows (parallel composition), so the rare
-    # class gets its own batches and noise instead of being drowned in the joint model's steps.
-    synth = Synthesizer(
-        "dp-tvae", epsilon=args.epsilon, delta=1e-6, random_state=args.seed, epochs=args.epochs, stratify=args.stratify
+    # One DP model per class (parallel composition); the label's two values are declared public so
+    # that DP category discovery cannot drop the rare class; the rows' count comes from DP estimates.
+    result = augment(
+        train,
+        target=args.target,
+        minority=args.positive,
+        share=args.share,
+        epsilon=args.epsilon,
+        seed=args.seed,
+        epochs=args.epochs,
+        quality_filter=args.quality_filter,
+        evaluate=args.evaluate,
+        evaluate_model=args.evaluate_model,
     )
-    # The label's two values are public knowledge: declare them, so DP category discovery cannot drop
-    # the rare class. Everything else (bounds, bins, class counts) is paid from epsilon.
-    schema = infer_schema(train, target=args.target).with_categories(args.target, sorted(frame[args.target].unique()))
-    synth.fit(train, schema)
-    n_real, n_pos = len(train), int((train[args.target] == args.positive).sum())
-    extra = synth.augment(args.target, args.positive, target_share=args.share, n_real=n_real, n_value=n_pos)
+    extra = result.generated
     runs = {
         "real only": train,
         f"real + DP minority (eps={args.epsilon:g})": pd.concat([train, extra], ignore_index=True),
         "real + SMOTE (no privacy)": _smote(train, args.target, args.positive, args.share, args.seed),
     }
     results = {name: _score(data, test, args.target, args.positive) for name, data in runs.items()}
-    print(
-        f"{len(extra)} DP synthetic '{args.positive}' rows added; epsilon spent {synth.privacy_spent()['epsilon']:.3f}"
-    )
+    spent = result.card["privacy"]["card"]["epsilon"]
+    print(f"{len(extra)} DP synthetic '{args.positive}' rows added; epsilon spent {spent:.3f}")
     print(f"{'training rows':45s} {'PR AUC':>8s} {'recall':>8s}")
     for name, score in results.items():
         print(f"{name:45s} {score['pr_auc']:8.3f} {score['recall']:8.3f}")
     print(f"(chance PR AUC = {np.mean(test[args.target] == args.positive):.3f})")
+    if result.evaluation is not None:
+        print(f"augment's own check ({args.evaluate_model}): {result.recommendation}")
     return results
 
 

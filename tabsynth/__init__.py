@@ -26,6 +26,7 @@ _EXPORTS = {
     "Synthesizer": "tabsynth.synthesizers",
     "TableSchema": "tabsynth.schema",
     "TabsynthError": "tabsynth.exceptions",
+    "augment": "tabsynth.augmentation",
     "evaluate_policy": "tabsynth.policy",
     "infer_schema": "tabsynth.schema",
     "load_policy": "tabsynth.policy",

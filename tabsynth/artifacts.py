@@ -190,9 +190,9 @@ def load_synthesizer(cls: type[Synthesizer], path: Path, *, device: str = "auto"
     _restore_state(model, weights, path)
     for module in model.modules().values():
         module.to(torch_device).eval()
-    synth._set_fitted(transformer, model, ledger, None, torch_device)
+    synth.restore_fitted(transformer, model, ledger, None, torch_device, manifest=manifest)
+    # DP outputs of the quality filter (issue 17); older folders have none
     synth.marginals_ = MarginalSet.from_dict(manifest["marginals"]) if "marginals" in manifest else None
-    synth.manifest_ = manifest
     return synth
 
 

@@ -13,10 +13,8 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from rich.console import Console
-
 from .exceptions import ConfigError
-from .pipeline import ReleaseConfig, ReleaseResult, parse_release_config, release
+from .pipeline import ReleaseConfig, ReleaseProgress, ReleaseResult, parse_release_config, release
 
 __all__ = ["check_demo_options", "demo_config", "demo_table_path", "run_demo"]
 
@@ -86,6 +84,8 @@ def demo_config(out: Path, *, fast: bool = False, epsilon: float = 1.0) -> Relea
     )
 
 
-def run_demo(out: Path, *, fast: bool = False, epsilon: float = 1.0, console: Console | None = None) -> ReleaseResult:
+def run_demo(
+    out: Path, *, fast: bool = False, epsilon: float = 1.0, progress: ReleaseProgress | None = None
+) -> ReleaseResult:
     """Run the gated release pipeline on the bundled Adult table."""
-    return release(demo_config(out, fast=fast, epsilon=epsilon), console=console)
+    return release(demo_config(out, fast=fast, epsilon=epsilon), progress=progress)

@@ -33,18 +33,18 @@ from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from rich.console import Console
 
 from ._version import __version__
 from .audit import AuditConfig, AuditReport, run_audit
 from .exceptions import ConfigError, InputError
 from .io import read_table, read_yaml_mapping, sha256_file, write_table
 from .policy import GateDecision, ReleasePolicy, evaluate_policy, load_policy
+from .privacy.plan import parse_epsilon
 from .privacy.store import BudgetStore
 from .schema import TableSchema, load_schema
 from .split import split_holdout, subsample_rows
 
-__all__ = ["ReleaseConfig", "ReleaseResult", "load_release_config", "release"]
+__all__ = ["ReleaseConfig", "ReleaseProgress", "ReleaseResult", "load_release_config", "release"]
 
 MANIFEST_FORMAT = 1
 
@@ -106,6 +106,11 @@ class ReleaseConfig(BaseModel):
     curator_key: Path | None = Field(
         default=None, description="file holding a secret key: the manifest then records an HMAC of the input"
     )
+
+    @field_validator("epsilon", mode="before")
+    @classmethod
+    def _epsilon(cls, value: Any) -> float | None:
+        return parse_epsilon(value)  # None / 'none' = no DP; inf and non-positive refused
 
     @field_validator("formats")
     @classmethod
@@ -362,24 +367,37 @@ def _manifest(
             "is_dp": privacy.get("is_dp"),
             "ledger": privacy,
         },
-        "gate": decision.to_dict(),
+        # Pass/fail per rule only: the judged values are exact statistics of the real rows (audit.json).
+        "gate": {
+            "verdict": decision.verdict.value,
+            "policy": decision.policy.name,
+            "rules": [
+                {k: r.get(k) for k in ("metric", "hard", "outcome", "advice")} for r in decision.to_dict()["rules"]
+            ],
+        },
+        "internal_files": ["audit.json"],
         "files": files,
     }
 
 
-@contextmanager
-def _progress_bar(console: Console, label: str) -> Iterator[Any]:
-    """A rich progress bar driven by ``callback(done, total, step)``."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+@dataclass(frozen=True, slots=True)
+class ReleaseProgress:
+    """Callbacks through which ``release`` reports progress (the library never prints or draws).
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False, disable=console.quiet) as bar:
-        task = bar.add_task(label, total=None)
+    Attributes:
+        stage: ``stage(index, total, description)`` at the start of each of the six stages.
+        audit: ``audit(done, total, step)`` while the audit runs (see :func:`tabsynth.run_audit`).
+        epoch: ``epoch(info)`` after each training epoch (see ``Synthesizer.fit(callback=...)``);
+            its loss and rows/s are not DP and are for the curator's terminal only.
+    """
 
-        def callback(done: int, total: int, step: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"{label} ({step})" if step != "done" else label)
+    stage: Callable[[int, int, str], None] | None = None
+    audit: Callable[[int, int, str], None] | None = None
+    epoch: Callable[[Any], None] | None = None
 
-        yield callback
+    def at(self, index: int, description: str) -> None:
+        if self.stage is not None:
+            self.stage(index, 6, description)
 
 
 # ---- the pipeline ----------------------------------------------------------------------------
@@ -387,8 +405,7 @@ def release(
     config: ReleaseConfig | Mapping[str, Any] | str | Path,
     *,
     overwrite: bool = False,
-    console: Console | None = None,
-    verbose: bool = True,
+    progress: ReleaseProgress | None = None,
 ) -> ReleaseResult:
     """Run the gated release pipeline described by ``config`` (a YAML path, mapping or :class:`ReleaseConfig`).
 
@@ -401,7 +418,7 @@ def release(
             training where possible (exit code 2 in the CLI).
         BudgetExceededError: the privacy budget cannot cover the requested training (exit code 3).
     """
-    console = console or Console(stderr=True, highlight=False, quiet=not verbose)
+    progress = progress or ReleaseProgress()
     config_sha256: str | None = None
     if isinstance(config, (str, Path)):
         config, config_sha256 = load_release_config(config)
@@ -411,7 +428,7 @@ def release(
     audit_config = config.audit_config()
     _check_output(config.output, overwrite)
     with _budget_reservation(config) as settle:
-        result = _run_release(config, config_sha256, policy, audit_config, overwrite, console, verbose)
+        result = _run_release(config, config_sha256, policy, audit_config, overwrite, progress)
         settle("released" if result.released else "blocked", result.privacy.get("epsilon"))
     return result
 
@@ -422,12 +439,11 @@ def _run_release(
     policy: ReleasePolicy,
     audit_config: AuditConfig,
     overwrite: bool,
-    console: Console,
-    verbose: bool,
+    progress: ReleaseProgress,
 ) -> ReleaseResult:
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    console.print(f"[bold]1/6[/bold] reading {config.input}")
+    progress.at(1, f"reading {config.input}")
     frame = read_table(config.input)
     input_digest = _input_digest(config)
     if config.max_input_rows is not None and len(frame) > config.max_input_rows:
@@ -444,7 +460,7 @@ def _run_release(
     from .inference import coerce_frame
     from .synthesizers import Synthesizer
 
-    console.print(f"[bold]2/6[/bold] fitting {config.model} (epsilon={config.epsilon}, delta={config.delta:g})")
+    progress.at(2, f"fitting {config.model} (epsilon={config.epsilon}, delta={config.delta:g})")
     t = time.perf_counter()
     synth = Synthesizer(
         config.model,
@@ -455,42 +471,40 @@ def _run_release(
         batch_size=config.batch_size,
         device=config.device,
         stratify=config.stratify,
-        verbose=verbose,
-    ).fit(train, declared, target=config.target, sensitive=config.sensitive)
+    ).fit(train, declared, target=config.target, sensitive=config.sensitive, callback=progress.epoch)
     schema = synth.transformer_.schema_
     privacy = synth.privacy_card()
     seconds["fit"] = time.perf_counter() - t
 
-    console.print("[bold]3/6[/bold] sampling")
+    progress.at(3, "sampling")
     t = time.perf_counter()
     synthetic = _sample(synth, config, schema)
     seconds["sample"] = time.perf_counter() - t
 
-    console.print("[bold]4/6[/bold] auditing fidelity, privacy leakage and fairness")
+    progress.at(4, "auditing fidelity, privacy leakage and fairness")
     t = time.perf_counter()
-    with _progress_bar(console, "auditing") as progress:
-        audit = run_audit(
-            coerce_frame(train, schema),
-            synthetic,
-            holdout=coerce_frame(holdout, schema),
-            target=target,
-            sensitive=schema.sensitive,
-            epsilon_claimed=privacy["epsilon"] if privacy["is_dp"] else None,
-            random_state=config.seed,
-            schema=schema,
-            config=audit_config,
-            progress=progress,
-        )
+    audit = run_audit(
+        coerce_frame(train, schema),
+        synthetic,
+        holdout=coerce_frame(holdout, schema),
+        target=target,
+        sensitive=schema.sensitive,
+        epsilon_claimed=privacy["epsilon"] if privacy["is_dp"] else None,
+        random_state=config.seed,
+        schema=schema,
+        config=audit_config,
+        progress=progress.audit,
+    )
     audit = AuditReport(
         metrics=audit.metrics, meta={**audit.meta, "privacy": privacy}, notes=audit.notes, figures=audit.figures
     )
     seconds["audit"] = time.perf_counter() - t
 
-    console.print(f"[bold]5/6[/bold] gating against policy {policy.name!r}")
+    progress.at(5, f"gating against policy {policy.name!r}")
     decision = evaluate_policy(policy, audit, privacy=privacy)
     decision = decision.with_released(not decision.blocks)
 
-    console.print(f"[bold]6/6[/bold] writing {config.output}")
+    progress.at(6, f"writing {config.output}")
     with _staging(config.output, overwrite) as folder:
         files: dict[str, str] = {}
         model_sha256 = None

@@ -221,6 +221,7 @@ class TableSchema:
     columns: tuple[ColumnSpec, ...]
     target: str | None = None
     sensitive: tuple[str, ...] = field(default_factory=tuple)
+    constraints: tuple[Any, ...] = ()  # tabsynth.constraints objects (public knowledge, enforced at fit/sample)
 
     def __post_init__(self) -> None:
         errors = [p for c in self.columns for p in c.problems()]
@@ -269,6 +270,7 @@ class TableSchema:
             columns=tuple(columns),
             target=self.target if target is None else target,
             sensitive=self.sensitive if sensitive is None else tuple(sensitive),
+            constraints=self.constraints,
         )
 
     def with_categories(self, column: str, categories: Sequence[Any]) -> TableSchema:
@@ -284,7 +286,7 @@ class TableSchema:
             replace(c, categories=tuple(_category_key(v) for v in categories)) if c.name == column else c
             for c in self.columns
         )
-        return TableSchema(columns=columns, target=self.target, sensitive=self.sensitive)
+        return TableSchema(columns=columns, target=self.target, sensitive=self.sensitive, constraints=self.constraints)
 
     # ---- validation against data ---------------------------------------------------
     def validate_frame(self, frame: pd.DataFrame, *, private: bool = False) -> None:
@@ -309,21 +311,29 @@ class TableSchema:
 
     # ---- serialisation ------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "version": SCHEMA_VERSION,
             "target": self.target,
             "sensitive": list(self.sensitive),
             "columns": {c.name: c.to_dict() for c in self.columns},
         }
+        if self.constraints:  # tabsynth.constraints hook
+            out["constraints"] = [c.to_dict() for c in self.constraints]
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> TableSchema:
         if not isinstance(data, Mapping) or not isinstance(data.get("columns"), Mapping):
             raise SchemaError("A schema must be a mapping with a 'columns' mapping (name -> {kind: ...}).")
         errors: list[str] = []
-        unknown = sorted(set(data) - {"version", "target", "sensitive", "columns"})
+        unknown = sorted(set(data) - {"version", "target", "sensitive", "columns", "constraints"})
         if unknown:
-            errors.append(f"Unknown top-level schema keys {unknown}; allowed: version, target, sensitive, columns.")
+            errors.append(
+                f"Unknown top-level schema keys {unknown}; allowed: version, target, sensitive, columns, constraints."
+            )
+        from .constraints import parse_constraints  # tabsynth.constraints hook
+
+        constraints = parse_constraints(data.get("constraints") or [], errors)
         if data.get("version", SCHEMA_VERSION) != SCHEMA_VERSION:
             errors.append(f"Schema version {data.get('version')!r} is not supported (expected {SCHEMA_VERSION}).")
         sensitive = data.get("sensitive") or []
@@ -337,6 +347,7 @@ class TableSchema:
             columns=tuple(s for s in specs if s is not None),
             target=data.get("target"),
             sensitive=tuple(str(s) for s in sensitive),
+            constraints=constraints,
         )
 
     def to_yaml(self) -> str:

@@ -323,6 +323,23 @@ def _ranges(frames: Sequence[pd.DataFrame], numeric: Sequence[str]) -> dict[str,
     return out
 
 
+def _check_exclude(real: pd.DataFrame, exclude: Sequence[str], *, target: str, sensitive: Sequence[str]) -> None:
+    if not exclude or not isinstance(real, pd.DataFrame):
+        return
+    problems = []
+    columns = [str(c) for c in real.columns]
+    unknown = [c for c in exclude if c not in columns]
+    if unknown:
+        problems.append(f"excluded columns {unknown} are not in the real table (columns: {columns})")
+    if target in exclude:
+        problems.append(f"the target {target!r} cannot be excluded (TSTR predicts it); pick another target")
+    both = [c for c in exclude if c in sensitive]
+    if both:
+        problems.append(f"columns {both} are both sensitive and excluded; drop one of the two")
+    if problems:
+        raise DataError("Cannot audit: " + "; ".join(problems) + ".")
+
+
 def prepare(
     real: pd.DataFrame,
     synthetic: pd.DataFrame,
@@ -340,6 +357,11 @@ def prepare(
             missing target, mismatched columns or types).
     """
     sensitive = tuple(dict.fromkeys(sensitive))
+    _check_exclude(real, config.exclude, target=target, sensitive=sensitive)
+    real, holdout, synthetic = (
+        t.drop(columns=list(config.exclude), errors="ignore") if isinstance(t, pd.DataFrame) else t
+        for t in (real, holdout, synthetic)
+    )
     tables = {Role.TRAIN: real, Role.HOLDOUT: holdout, Role.SYNTHETIC: synthetic}
     check_inputs(tables, target=target, sensitive=sensitive, config=config)
     kinds, excluded = column_kinds(real, target=target, sensitive=sensitive, schema=schema)

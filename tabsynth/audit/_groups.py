@@ -14,18 +14,40 @@ from ._data import MISSING_LABEL, AuditData, Kind
 _N_NUMERIC_BINS = 4
 
 
+def _coarse(value: float) -> float:
+    """``value`` rounded to two significant digits: a public grid, not a data value."""
+    if value == 0 or not np.isfinite(value):
+        return 0.0
+    digits = 1 - int(np.floor(np.log10(abs(value))))
+    return float(round(value, digits))
+
+
 def _format_edge(value: float) -> str:
-    return f"{value:.6g}"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:.2g}"
 
 
 def numeric_edges(data: AuditData, column: str) -> NDArray[np.float64]:
-    """Quartile edges of a numeric sensitive column, from the training rows."""
+    """Inner quartile edges of a numeric sensitive column (training rows), rounded to two digits.
+
+    The outer bins are open (``< q1``, ``>= q3``): their ends would be the training minimum
+    and maximum, one person's values each; the inner edges sit on a coarse grid, so no exact
+    value of the data labels a group (the audit JSON is internal, but it must not carry them).
+    """
     values = data.train[column].to_numpy(dtype=np.float64)
     finite = values[np.isfinite(values)]
     if len(finite) == 0:
-        return np.array([0.0, 1.0])
-    edges = np.unique(np.quantile(finite, np.linspace(0, 1, _N_NUMERIC_BINS + 1)))
-    return edges if len(edges) > 1 else np.array([edges[0], edges[0] + 1.0])
+        return np.array([0.0])
+    inner = np.quantile(finite, np.linspace(0, 1, _N_NUMERIC_BINS + 1)[1:-1])
+    return np.unique([_coarse(v) for v in inner])
+
+
+def _bin_labels(edges: NDArray[np.float64]) -> list[str]:
+    """``Q1: < 28``, ``Q2: 28 to 37``, ..., ``Q4: >= 48`` (fewer when edges coincide)."""
+    shown = [_format_edge(e) for e in edges]
+    labels = [f"< {shown[0]}"]
+    labels += [f"{shown[i]} to {shown[i + 1]}" for i in range(len(edges) - 1)]
+    labels.append(f">= {shown[-1]}")
+    return [f"Q{i + 1}: {label}" for i, label in enumerate(labels)]
 
 
 def group_labels(data: AuditData, frame: pd.DataFrame, column: str) -> NDArray[np.object_]:
@@ -35,12 +57,9 @@ def group_labels(data: AuditData, frame: pd.DataFrame, column: str) -> NDArray[n
         return np.asarray(values.fillna(MISSING_LABEL).astype(str), dtype=object)
     edges = numeric_edges(data, column)
     numbers = values.to_numpy(dtype=np.float64)
-    slot = np.clip(np.searchsorted(edges, numbers, side="right") - 1, 0, len(edges) - 2)
-    labels = [
-        f"[{_format_edge(edges[i])}, {_format_edge(edges[i + 1])}{']' if i == len(edges) - 2 else ')'}"
-        for i in range(len(edges) - 1)
-    ]
-    out = np.asarray([labels[s] for s in slot], dtype=object)
+    slot = np.searchsorted(edges, numbers, side="right")  # 0: below the first edge
+    labels = _bin_labels(edges)
+    out = np.asarray([labels[min(int(s), len(labels) - 1)] for s in slot], dtype=object)
     out[np.isnan(numbers)] = MISSING_LABEL
     return out
 

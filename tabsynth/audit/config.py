@@ -20,6 +20,8 @@ class AuditConfig:
         max_real_rows: cap on the equal-size real samples (train and holdout rows) used by
             the privacy metrics.
         dcr_synthetic_rows: synthetic rows sampled for DCR/NNDR.
+        dcr_train_rows: training rows each DCR synthetic row is compared with (all of them
+            up to this cap, so that a copy of any training row is found).
         max_synthetic_rows: synthetic rows used by the membership, linkability and
             inference attacks (a memorised row must be in the sample to be found).
         mia_rows: members (and as many non-members) attacked by the membership attacks;
@@ -48,6 +50,12 @@ class AuditConfig:
         fairness_min_group_rows: a sensitive group with fewer rows (on either side) is
             reported as small and left out of the fairness headline values.
         fairness_intersections: also audit pairwise intersections of sensitive attributes.
+        fairness_max_groups: a sensitive attribute keeps at most this many of its largest
+            groups (each with at least ``fairness_min_group_rows`` training rows); the rest
+            are pooled into one ``(other groups)`` group, so a 50-level state column is judged
+            on its big states plus the pooled rest.
+        exclude: columns left out of the whole audit (e.g. ones that leak the target and
+            inflate TSTR); recorded in ``meta.excluded_by_request``.
         report_min_count: smallest count of real rows the report's figures show: rarer
             categories are merged into "(other)" and sparser histogram bins are merged with
             their neighbours (see :mod:`tabsynth.audit.figures`).
@@ -57,6 +65,7 @@ class AuditConfig:
     min_holdout_rows: int = 50
     max_real_rows: int = 20_000
     dcr_synthetic_rows: int = 10_000
+    dcr_train_rows: int = 200_000
     max_synthetic_rows: int = 50_000
     mia_rows: int = 5_000
     mia_fpr: float = 0.01
@@ -79,6 +88,8 @@ class AuditConfig:
     positive_label: str | None = None
     fairness_min_group_rows: int = 100
     fairness_intersections: bool = True
+    fairness_max_groups: int = 10
+    exclude: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         errors: list[str] = []
@@ -94,6 +105,7 @@ class AuditConfig:
             "min_holdout_rows": 2,
             "max_real_rows": 10,
             "dcr_synthetic_rows": 10,
+            "dcr_train_rows": 10,
             "max_synthetic_rows": 10,
             "mia_rows": 5,
             "detection_rows": 10,
@@ -107,6 +119,7 @@ class AuditConfig:
             "n_bootstrap": 10,
             "report_min_count": 1,
             "fairness_min_group_rows": 1,
+            "fairness_max_groups": 1,
         }
         for name, lowest in minimums.items():
             value = getattr(self, name)
@@ -116,6 +129,10 @@ class AuditConfig:
             first, second = self.linkability_aux_cols
             if not first or not second or set(first) & set(second):
                 errors.append("linkability_aux_cols must be two non-empty, disjoint column lists")
+        if isinstance(self.exclude, str) or not all(isinstance(c, str) for c in self.exclude):
+            errors.append(f"exclude must be a list of column names, got {self.exclude!r}")
+        else:
+            object.__setattr__(self, "exclude", tuple(self.exclude))
         if errors:
             raise ConfigError("Invalid audit config: " + "; ".join(errors) + ".")
 

@@ -74,6 +74,8 @@ FAIRNESS_METRICS: dict[str, Direction] = {
 }
 
 _INTERSECTION = " & "
+#: The group that pools the groups of an attribute beyond its largest ``fairness_max_groups``.
+POOLED_LABEL = "(other groups)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +86,31 @@ class _Attribute:
     labels: dict[Role, NDArray[np.object_]]
 
 
+def _pooled(attr: _Attribute, config: AuditConfig) -> _Attribute:
+    """Keep the largest groups (by training rows, at least the minimum); pool the rest into one group.
+
+    A high-cardinality column (50 states) would otherwise have no group large enough to
+    judge, or be judged on its tiniest group's noise. Pooling only when two or more groups
+    would be merged keeps a single small group visible as itself.
+    """
+    values, counts = np.unique(attr.labels[Role.TRAIN].astype(str), return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    kept = {str(values[i]) for i in order[: config.fairness_max_groups] if counts[i] >= config.fairness_min_group_rows}
+    every = set().union(*(set(v.astype(str)) for v in attr.labels.values()))
+    if len(every - kept) < 2:
+        return attr
+    labels = {
+        role: np.where(np.isin(v.astype(str), sorted(kept)), v.astype(str), POOLED_LABEL).astype(object)
+        for role, v in attr.labels.items()
+    }
+    return _Attribute(attr.name, labels)
+
+
 def attributes(data: AuditData, config: AuditConfig) -> list[_Attribute]:
-    """The sensitive attributes, then their pairwise intersections."""
+    """The sensitive attributes, then their pairwise intersections (small groups pooled, see :func:`_pooled`)."""
     single = [
-        _Attribute(col, {role: group_labels(data, data.table(role), col) for role in Role}) for col in data.sensitive
+        _pooled(_Attribute(col, {role: group_labels(data, data.table(role), col) for role in Role}), config)
+        for col in data.sensitive
     ]
     out = list(single)
     if config.fairness_intersections:
@@ -102,7 +125,7 @@ def attributes(data: AuditData, config: AuditConfig) -> list[_Attribute]:
                 )
                 for role in Role
             }
-            out.append(_Attribute(f"{a.name}{_INTERSECTION}{b.name}", joined))
+            out.append(_pooled(_Attribute(f"{a.name}{_INTERSECTION}{b.name}", joined), config))
     return out
 
 
@@ -341,6 +364,27 @@ def _fairlearn(metric: Any, truth: NDArray[np.bool_], pred: NDArray[np.bool_], l
         return float(metric(truth, pred, sensitive_features=pd.Series(labels.astype(str), name="group")))
 
 
+def _too_small(name: str, attrs: Sequence[_Attribute], truth: NDArray[np.bool_], config: AuditConfig) -> str:
+    """Why no attribute has two groups large enough, with the largest group's counts."""
+    need = config.fairness_min_group_rows
+    sizes = []
+    for attr in attrs:
+        labels = attr.labels[Role.HOLDOUT].astype(str)
+        for group in np.unique(labels):
+            in_group = labels == group
+            sizes.append((int(in_group.sum()), int((in_group & truth).sum()), int((in_group & ~truth).sum())))
+    second = sorted(sizes, reverse=True)[1] if len(sizes) > 1 else (sizes[0] if sizes else (0, 0, 0))
+    if name == DOWNSTREAM_EO_GAP:
+        half = max(need // 2, 1)
+        per_class = sorted((min(p, n) for _, p, n in sizes), reverse=True)
+        shown = per_class[1] if len(per_class) > 1 else (per_class[0] if per_class else 0)
+        return (
+            f"equalized odds needs two holdout groups with at least {half} rows of each target class "
+            f"(fairness_min_group_rows / 2); the second-best group has {shown} of its rarer class"
+        )
+    return f"no sensitive attribute has two holdout groups of {need}+ rows (the second-largest group has {second[0]})"
+
+
 def downstream_gaps(
     data: AuditData, attrs: Sequence[_Attribute], positive_label: str, config: AuditConfig, rng: np.random.Generator
 ) -> list[MetricResult]:
@@ -374,9 +418,9 @@ def downstream_gaps(
             }
             excess.append(syn_gap - real_gap)
         if not excess:
-            raise MetricUnavailable(
-                f"no sensitive attribute has two holdout groups of {config.fairness_min_group_rows}+ rows"
-            )
+            # each metric stands alone: a rare positive class can leave EO uncomputable while DP is fine
+            out.append(MetricResult.unknown(name, FAIRNESS_METRICS[name], _too_small(name, attrs, truth, config)))
+            continue
         worst = np.max(np.vstack(excess), axis=0)
         out.append(
             MetricResult(

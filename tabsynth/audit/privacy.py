@@ -9,7 +9,9 @@ synthetic side is subsampled.
 * ``privacy.dcr_share``: synthetic rows closer to the training sample than to the holdout.
 * ``privacy.mia_auc``: membership inference (distance to the synthetic data, and a
   DOMIAS-style density ratio synthetic/reference).
-* ``privacy.empirical_epsilon_lower``: the epsilon the attacks prove at least.
+* ``privacy.attack_epsilon``: the epsilon the attacks imply *for this one run* (a heuristic:
+  the member set is fixed, not randomised, so it is no lower bound on the mechanism's epsilon;
+  ``tabsynth audit-dp`` gives a valid one).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from numpy.typing import NDArray
 
 from ._data import AuditData
 from ._distance import nearest, nearest_and_log_density
-from ._groups import by_group, worst_group
+from ._groups import by_group, group_labels, worst_group
 from ._stats import (
     clopper_pearson,
     clopper_pearson_ci,
@@ -38,15 +40,15 @@ from .config import AuditConfig
 from .results import Direction, MetricResult
 
 __all__ = [
+    "ATTACK_EPSILON",
     "DCR_SHARE",
-    "EMPIRICAL_EPSILON",
     "EXACT_MATCH",
     "MIA_AUC",
     "MembershipScores",
     "PrivacySamples",
+    "attack_epsilon",
     "dcr_share",
     "draw_samples",
-    "empirical_epsilon",
     "exact_match_rate",
     "membership_scores",
     "mia_auc",
@@ -55,7 +57,7 @@ __all__ = [
 EXACT_MATCH = "privacy.exact_match_rate"
 DCR_SHARE = "privacy.dcr_share"
 MIA_AUC = "privacy.mia_auc"
-EMPIRICAL_EPSILON = "privacy.empirical_epsilon_lower"
+ATTACK_EPSILON = "privacy.attack_epsilon"
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -162,20 +164,36 @@ def _nndr(dist: FloatArray) -> FloatArray:
         return np.where(second > 0, first / np.where(second > 0, second, 1.0), 1.0)
 
 
-def _share_entry(closer: FloatArray, config: AuditConfig) -> dict[str, Any]:
+def _normalised(share: FloatArray | float, null: float) -> FloatArray:
+    """Map a raw share onto the 0.5-is-no-leak scale: ``null`` -> 0.5, 1 -> 1, 0 -> 0 (piecewise linear).
+
+    With ``n_t`` training and ``n_h`` holdout rows, a fresh row's nearest real row is a
+    training row with probability ``null = n_t / (n_t + n_h)`` (all real rows are
+    exchangeable), so the raw share of a perfect generator is ``null``, not 0.5. The map is
+    monotone, so it carries intervals over unchanged.
+    """
+    raw = np.asarray(share, dtype=np.float64)
+    if null <= 0.0 or null >= 1.0:
+        return raw
+    return np.where(raw <= null, 0.5 * raw / null, 0.5 + 0.5 * (raw - null) / (1.0 - null))
+
+
+def _share_entry(closer: FloatArray, null: float, config: AuditConfig) -> dict[str, Any]:
     rate = wilson(float(closer.sum()), len(closer), config.confidence_level)
-    return {"value": float(closer.mean()), "ci": list(rate.ci), "n_rows": len(closer)}
+    lo, hi = _normalised(np.array(rate.ci), null)
+    value = float(_normalised(float(closer.mean()), null))
+    return {"value": value, "ci": [float(lo), float(hi)], "n_rows": len(closer)}
 
 
 def _dcr_interval(
     closer: FloatArray,
     near_train: IntArray,
     near_hold: IntArray,
-    n_real: int,
+    sizes: tuple[int, int],
     config: AuditConfig,
     rng: np.random.Generator,
 ) -> tuple[float, float] | None:
-    """Cluster-bootstrap interval of the share, resampling the real rows.
+    """Cluster-bootstrap interval of the raw share, resampling the real rows.
 
     Each synthetic row is attached to the real row it is closest to (a tie is split half
     and half), so every real row carries a "mass" of synthetic rows. Resampling the real
@@ -183,10 +201,11 @@ def _dcr_interval(
     synthetic rows were drawn, and which real rows were drawn. Neighbours are not
     recomputed, so an exact copy stays attached to its source row in every resample.
     """
-    mass_train = np.bincount(near_train, weights=closer, minlength=n_real)
-    mass_hold = np.bincount(near_hold, weights=1.0 - closer, minlength=n_real)
-    w_train = rng.poisson(1.0, (config.n_bootstrap, n_real)).astype(np.float64)
-    w_hold = rng.poisson(1.0, (config.n_bootstrap, n_real)).astype(np.float64)
+    n_train, n_hold = sizes
+    mass_train = np.bincount(near_train, weights=closer, minlength=n_train)
+    mass_hold = np.bincount(near_hold, weights=1.0 - closer, minlength=n_hold)
+    w_train = rng.poisson(1.0, (config.n_bootstrap, n_train)).astype(np.float64)
+    w_hold = rng.poisson(1.0, (config.n_bootstrap, n_hold)).astype(np.float64)
     numerator = w_train @ mass_train
     denominator = numerator + w_hold @ mass_hold
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -194,60 +213,81 @@ def _dcr_interval(
     return percentile_ci(draws, config.confidence_level)
 
 
+def _dcr_train_rows(data: AuditData, config: AuditConfig, rng: np.random.Generator) -> IntArray:
+    """Every training row (up to ``dcr_train_rows``): a copy of any of them must be found."""
+    n = len(data.train)
+    if n <= config.dcr_train_rows:
+        return np.arange(n, dtype=np.int64)
+    return np.sort(rng.choice(n, config.dcr_train_rows, replace=False)).astype(np.int64)
+
+
 def dcr_share(data: AuditData, samples: PrivacySamples, config: AuditConfig, rng: np.random.Generator) -> MetricResult:
     """Share of synthetic rows whose closest real row is a training row rather than a holdout row.
 
+    Each synthetic row is compared with *every* training row (up to ``dcr_train_rows``) and
+    the holdout sample, so a copy of any training row is found: a verbatim copy of the
+    training table reads 1.0. Comparing with a training sample of the holdout's size (as
+    before) diluted it: a copy of an unsampled row looks fresh (0.62 for a full copy). The
+    two sides then differ in size, so the raw share of a perfect generator is
+    ``n_t / (n_t + n_h)``; the value is normalised so that this reads 0.5 and 1 stays 1
+    (:func:`_normalised`); the raw share and its null level are in the details.
+
     Distances: numeric columns scaled by their range, a category mismatch costs 1 (squared
-    Euclidean). Equal distances count one half; 0.5 is ideal. The interval is a binomial
-    proportion's interval made honest about the real samples: a cluster bootstrap over
-    the real rows, each carrying the synthetic rows closest to it (:func:`_dcr_interval`).
-    The plain Wilson interval over synthetic rows alone is in ``details["binomial_ci"]``;
-    it ignores that the real samples are random too (measured on 30 null replicates:
-    27/30 covered 0.5 at a nominal 95%, against 29/30 for the interval reported).
-    NNDR (nearest / second-nearest distance) is in the details.
+    Euclidean). Equal distances count one half. The interval is a cluster bootstrap over the
+    real rows of both sides, each carrying the synthetic rows closest to it
+    (:func:`_dcr_interval`), mapped like the value. The plain Wilson interval over synthetic
+    rows alone is in ``details["binomial_ci"]``; it ignores that the real samples are random
+    too (measured on 30 null replicates: 27/30 covered 0.5 at a nominal 95%, against 29/30
+    for the interval reported). NNDR (nearest / second-nearest distance) is in the details.
     """
     synth = data.synthetic.iloc[samples.synthetic_dcr]
+    train_rows = _dcr_train_rows(data, config, rng)
     q = data.encode(synth).euclidean()
-    d_train, i_train = nearest(q, data.encode(data.train.iloc[samples.train]).euclidean(), k=2)
+    d_train, i_train = nearest(q, data.encode(data.train.iloc[train_rows]).euclidean(), k=2)
     d_hold, i_hold = nearest(q, data.encode(data.holdout.iloc[samples.holdout]).euclidean(), k=2)
     closer = (d_train[:, 0] < d_hold[:, 0]) + 0.5 * (d_train[:, 0] == d_hold[:, 0])
-    share = float(closer.mean())
+    sizes = (len(train_rows), len(samples.holdout))
+    null = sizes[0] / (sizes[0] + sizes[1])
+    raw = float(closer.mean())
     binomial = wilson(float(closer.sum()), len(closer), config.confidence_level)
-    interval = _dcr_interval(closer, i_train[:, 0], i_hold[:, 0], len(samples.train), config, rng)
-    ci = binomial.ci if interval is None else interval
+    interval = _dcr_interval(closer, i_train[:, 0], i_hold[:, 0], sizes, config, rng)
+    raw_ci = binomial.ci if interval is None else interval
+    lo, hi = _normalised(np.array(raw_ci), null)
     details: dict[str, Any] = {
         "n_synthetic_rows": len(closer),
-        "n_real_rows_per_side": len(samples.train),
+        "n_train_rows": sizes[0],
+        "n_holdout_rows": sizes[1],
+        "raw_share": raw,
+        "raw_ci": list(raw_ci),
+        "null_share": null,
+        "normalisation": "raw share mapped piecewise linearly so that n_t / (n_t + n_h) reads 0.5 and 1 reads 1",
         "ties_share": float((d_train[:, 0] == d_hold[:, 0]).mean()),
         "ci_method": "cluster bootstrap over the real rows of both samples (ties count one half)",
-        "binomial_ci": list(binomial.ci),
+        "binomial_ci": [float(c) for c in _normalised(np.array(binomial.ci), null)],
         "distance": "squared Euclidean: (dx/range)^2 per number + 1 per mismatched category",
         **_distance_summary(d_train, d_hold),
-        "train_fraction_sampled": len(samples.train) / len(data.train),
-        "estimated_memorised_share": _memorised_share(share, len(samples.train) / len(data.train)),
+        "train_fraction_sampled": sizes[0] / len(data.train),
+        "estimated_memorised_share": float(np.clip((raw - null) / (1.0 - null), 0.0, 1.0)),
         "ideal": 0.5,
         "by_group": by_group(
             data,
             {"synthetic": synth},
             lambda m: (
-                _share_entry(closer[m["synthetic"]], config) if m["synthetic"].sum() >= config.min_group_rows else None
+                _share_entry(closer[m["synthetic"]], null, config)
+                if m["synthetic"].sum() >= config.min_group_rows
+                else None
             ),
         ),
     }
     details["worst_group"] = worst_group(details["by_group"], lambda e: e["value"])
     return MetricResult(
-        name=DCR_SHARE, value=share, ci=ci, baseline=0.5, direction=Direction.LOWER_IS_BETTER, details=details
+        name=DCR_SHARE,
+        value=float(_normalised(raw, null)),
+        ci=(float(lo), float(hi)),
+        baseline=0.5,
+        direction=Direction.LOWER_IS_BETTER,
+        details=details,
     )
-
-
-def _memorised_share(share: float, sampled_fraction: float) -> float:
-    """Share of synthetic rows tied to a training row beyond chance, corrected for sampling.
-
-    A synthetic row copied from a training row outside the training *sample* looks like a
-    fresh row (it lands on either side with probability one half), so the excess over 0.5
-    is diluted by the sampled fraction of the training rows.
-    """
-    return float(np.clip(2.0 * (share - 0.5) / sampled_fraction, 0.0, 1.0))
 
 
 def _distance_summary(d_train: FloatArray, d_hold: FloatArray) -> dict[str, float]:
@@ -275,6 +315,7 @@ class MembershipScores:
     bandwidth: float
     n_synthetic: int
     n_reference: int
+    reference_distance: FloatArray
 
 
 def _bandwidth(reference: FloatArray, rng: np.random.Generator) -> float:
@@ -305,7 +346,7 @@ def membership_scores(data: AuditData, samples: PrivacySamples, rng: np.random.G
     reference = data.encode(data.holdout.iloc[samples.reference]).euclidean()
     h = _bandwidth(reference, rng)
     d_synth, log_p_synth = nearest_and_log_density(x, synth, bandwidth=h)
-    _, log_p_ref = nearest_and_log_density(x, reference, bandwidth=h)
+    d_ref, log_p_ref = nearest_and_log_density(x, reference, bandwidth=h)
     return MembershipScores(
         attacks={"distance": -d_synth, "density_ratio": log_p_synth - log_p_ref},
         is_member=np.r_[np.ones(samples.n_mia, dtype=bool), np.zeros(samples.n_mia, dtype=bool)],
@@ -313,6 +354,7 @@ def membership_scores(data: AuditData, samples: PrivacySamples, rng: np.random.G
         bandwidth=h,
         n_synthetic=len(synth),
         n_reference=len(reference),
+        reference_distance=np.asarray(d_ref, dtype=np.float64),
     )
 
 
@@ -321,17 +363,68 @@ def _attack_level(config: AuditConfig, n_attacks: int) -> float:
     return 1.0 - (1.0 - config.confidence_level) / n_attacks
 
 
+#: The low false-positive rates at which every attack's TPR is reported (the privacy literature's
+#: operating points, Carlini et al. 2022): ``tpr_at_fpr_0.001`` and ``tpr_at_fpr_0.01``.
+LOW_FPRS = (0.001, 0.01)
+
+
+def _tpr_entry(y: NDArray[np.bool_], score: FloatArray, fpr: float, level: float) -> dict[str, Any]:
+    tp, n_pos, fp, n_neg = tpr_at_fpr(y, score, fpr)
+    return {
+        "tpr": tp / n_pos,
+        "ci": list(clopper_pearson_ci(tp, n_pos, level)),
+        "fpr_achieved": fp / n_neg,
+        # at 0.1% FPR with 1,000 non-members the threshold rests on one row: say how many it rests on
+        "false_positives_allowed": int(np.floor(fpr * n_neg + 1e-9)),
+    }
+
+
 def _attack_summary(y: NDArray[np.bool_], score: FloatArray, config: AuditConfig, level: float) -> dict[str, Any]:
     auc, lo, hi = delong_auc(y, score, level)
     tp, n_pos, fp, n_neg = tpr_at_fpr(y, score, config.mia_fpr)
+    low = {f"tpr_at_fpr_{fpr:g}": _tpr_entry(y, score, fpr, level) for fpr in LOW_FPRS}
     return {
         "auc": auc,
         "auc_ci": [lo, hi],
         "tpr_at_fpr": tp / n_pos,
         "tpr_at_fpr_ci": list(clopper_pearson_ci(tp, n_pos, level)),
         "fpr_achieved": fp / n_neg,
+        **low,
         "n_members": n_pos,
         "n_non_members": n_neg,
+    }
+
+
+def _most_exposed(data: AuditData, scores: MembershipScores, attack: str, share: float = 0.01) -> dict[str, Any]:
+    """What kind of members the attack ranks most exposed (its top ``share``): groups, not records.
+
+    For every sensitive group, its share among the most exposed members against its share
+    among all members; plus how many are outliers (their distance to the nearest reference
+    row is above the members' 90th percentile). Aggregates only: no row, no value.
+    """
+    member_scores = scores.attacks[attack][scores.is_member]
+    k = max(1, int(np.ceil(share * len(member_scores))))
+    top = np.argsort(-member_scores, kind="stable")[:k]
+    members = scores.targets.iloc[: len(member_scores)]
+    over: list[dict[str, Any]] = []
+    for column in data.sensitive:
+        labels = group_labels(data, members, column)
+        for group in np.unique(labels.astype(str)):
+            all_share = float((labels == group).mean())
+            top_share = float((labels[top] == group).mean())
+            if top_share > all_share:
+                over.append({"column": column, "group": group, "share_exposed": top_share, "share_members": all_share})
+    over.sort(key=lambda e: e["share_exposed"] - e["share_members"], reverse=True)
+    outlier = scores.reference_distance[: len(member_scores)]
+    cut = float(np.quantile(outlier, 0.9))
+    return {
+        "attack": attack,
+        "n_most_exposed": k,
+        "share": share,
+        "over_represented_groups": over[:5],
+        "outlier_share": float((outlier[top] > cut).mean()),
+        "outlier_share_expected": 0.1,
+        "outlier_definition": "distance to the nearest reference (holdout) row above the members' 90th percentile",
     }
 
 
@@ -356,6 +449,8 @@ def mia_auc(data: AuditData, scores: MembershipScores, config: AuditConfig) -> M
     details: dict[str, Any] = {
         "attacks": attacks,
         "worst_attack": worst,
+        **{key: attacks[worst][key] for key in (f"tpr_at_fpr_{fpr:g}" for fpr in LOW_FPRS)},
+        "most_exposed": _most_exposed(data, scores, worst),
         "fpr": config.mia_fpr,
         "kde_bandwidth": scores.bandwidth,
         "n_synthetic_rows": scores.n_synthetic,
@@ -376,7 +471,7 @@ def mia_auc(data: AuditData, scores: MembershipScores, config: AuditConfig) -> M
     )
 
 
-# ---- empirical epsilon ---------------------------------------------------------------------
+# ---- attack epsilon (heuristic) ------------------------------------------------------------
 def _best_threshold(member: FloatArray, non_member: FloatArray, alpha: float, delta: float) -> float:
     """The threshold with the largest epsilon bound on the selection half."""
     candidates = np.unique(np.quantile(np.r_[member, non_member], np.linspace(0.0, 1.0, 201)))
@@ -415,17 +510,21 @@ def _epsilon_for_attack(
     }
 
 
-def empirical_epsilon(
+def attack_epsilon(
     scores: MembershipScores, config: AuditConfig, rng: np.random.Generator, *, epsilon_claimed: float | None
 ) -> MetricResult:
-    """A statistical lower bound on the epsilon of the process that made the synthetic data.
+    """``privacy.attack_epsilon``: the epsilon the membership attacks imply on this one release.
 
     For each attack a threshold is chosen on half of the targets; on the other half,
-    Clopper-Pearson bounds give TPR_low and FPR_high, and (epsilon, delta)-DP requires
-    ``TPR <= e^eps FPR + delta`` and ``1 - FPR <= e^eps (1 - TPR) + delta``. The bounds
-    hold jointly with probability ``confidence_level`` (Bonferroni over attacks and the two
-    rates). A value above ``epsilon_claimed`` means the claimed guarantee cannot hold: a bug
-    in the implementation or the accounting.
+    Clopper-Pearson bounds give TPR_low and FPR_high, and ``TPR <= e^eps FPR + delta``,
+    ``1 - FPR <= e^eps (1 - TPR) + delta`` give the smallest epsilon consistent with them.
+
+    What it does *not* show: it comes from one training run with a fixed member set, so it
+    bounds how distinguishable *these* members are in *this* table, not the epsilon of the
+    training mechanism. A statistically valid lower bound needs randomised inclusion (each
+    record in or out by a coin flip before training): that is ``tabsynth audit-dp``
+    (Steinke, Nasr and Jagielski 2023). A value above ``epsilon_claimed`` is a warning sign
+    to investigate, not a proof that the guarantee fails.
     """
     alpha = (1.0 - config.confidence_level) / (2 * len(scores.attacks))
     per_attack = {
@@ -440,6 +539,11 @@ def empirical_epsilon(
         "delta": config.delta,
         "confidence_level": config.confidence_level,
         "bound": "one-sided; Clopper-Pearson at alpha/(2 x attacks) per rate; threshold chosen on a disjoint half",
+        "kind": "heuristic",
+        "caveat": (
+            "one run with a fixed member set: not a lower bound on the mechanism's epsilon "
+            "(that needs randomised inclusion; run 'tabsynth audit-dp')"
+        ),
         "max_provable": epsilon_from_rates(
             clopper_pearson(n_eval, n_eval, alpha)[0], clopper_pearson(0, n_eval, alpha)[1], config.delta
         ),
@@ -447,7 +551,7 @@ def empirical_epsilon(
         "exceeds_claimed": bool(epsilon_claimed is not None and value > epsilon_claimed),
     }
     return MetricResult(
-        name=EMPIRICAL_EPSILON,
+        name=ATTACK_EPSILON,
         value=value,
         ci=None,
         baseline=0.0,

@@ -26,7 +26,18 @@ import numpy as np
 
 from ..exceptions import DataError
 
-__all__ = ["AuditReport", "Direction", "MetricResult", "MetricStatus"]
+__all__ = ["INTERNAL_NOTE", "RENAMED_METRICS", "AuditReport", "Direction", "MetricResult", "MetricStatus"]
+
+#: The top-level ``note`` of every audit JSON: it is an internal document.
+INTERNAL_NOTE = (
+    "INTERNAL: this audit holds exact statistics of the real training and holdout rows (row counts, seed, real-model "
+    "scores, per-group values). Do not share it; give a partner the partner report (tabsynth audit --report R.html "
+    "--audience partner), which shows only DP estimates, synthetic-side figures and pass/fail per rule."
+)
+
+#: Old metric names still read from audit JSON and policies (old name -> current name).
+#: ``privacy.empirical_epsilon_lower`` claimed to be a lower bound; it is a one-run heuristic.
+RENAMED_METRICS = {"privacy.empirical_epsilon_lower": "privacy.attack_epsilon"}
 
 
 class Direction(StrEnum):
@@ -198,8 +209,9 @@ class MetricResult:
         if missing:
             raise DataError(f"Metric {data.get('name', '?')!r} is missing keys {missing}.")
         ci = data.get("ci")
+        name = data["name"] if not isinstance(data["name"], str) else RENAMED_METRICS.get(data["name"], data["name"])
         return cls(
-            name=data["name"],
+            name=name,
             value=data["value"],
             direction=data["direction"],
             ci=None if ci is None else (ci[0], ci[1]),
@@ -257,8 +269,12 @@ class AuditReport:
         return name in self.names
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form: ``{"metrics": [...], "meta": {...}, "notes": [...], "figures": {...}}``."""
+        """The JSON form: ``{"note": ..., "metrics": [...], "meta": {...}, "notes": [...], "figures": {...}}``.
+
+        ``note`` is :data:`INTERNAL_NOTE`: the audit JSON is internal, never for a partner.
+        """
         return {
+            "note": INTERNAL_NOTE,
             "metrics": [m.to_dict() for m in self.metrics],
             "meta": dict(self.meta),
             "notes": list(self.notes),

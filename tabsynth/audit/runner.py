@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,20 +16,21 @@ from ..exceptions import ConfigError
 from ..schema import TableSchema
 from ._data import AuditData, prepare
 from ._util import MetricUnavailable, child_rng
+from .catalog import AUDIT_METRICS
 from .config import AuditConfig
 from .fairness import FAIRNESS_METRICS, fairness
 from .fidelity import DETECTION, QUALITY, TRTR, TSTR, detection_auc, quality, utility
 from .figures import figure_data
 from .privacy import (
+    ATTACK_EPSILON,
     DCR_SHARE,
-    EMPIRICAL_EPSILON,
     EXACT_MATCH,
     MIA_AUC,
     MembershipScores,
     PrivacySamples,
+    attack_epsilon,
     dcr_share,
     draw_samples,
-    empirical_epsilon,
     exact_match_rate,
     membership_scores,
     mia_auc,
@@ -39,21 +42,8 @@ __all__ = ["METRIC_NAMES", "run_audit"]
 
 logger = logging.getLogger(__name__)
 
-#: Every metric an audit reports, in report order, with its direction.
-METRIC_NAMES: dict[str, Direction] = {
-    QUALITY: Direction.HIGHER_IS_BETTER,
-    TSTR: Direction.HIGHER_IS_BETTER,
-    TRTR: Direction.HIGHER_IS_BETTER,
-    DETECTION: Direction.LOWER_IS_BETTER,
-    EXACT_MATCH: Direction.LOWER_IS_BETTER,
-    DCR_SHARE: Direction.LOWER_IS_BETTER,
-    MIA_AUC: Direction.LOWER_IS_BETTER,
-    EMPIRICAL_EPSILON: Direction.LOWER_IS_BETTER,
-    SINGLING_OUT: Direction.LOWER_IS_BETTER,
-    LINKABILITY: Direction.LOWER_IS_BETTER,
-    INFERENCE: Direction.LOWER_IS_BETTER,
-    **FAIRNESS_METRICS,
-}
+#: Every metric an audit reports, in report order, with its direction (from :data:`CATALOG`).
+METRIC_NAMES: dict[str, Direction] = {name: info.direction for name, info in AUDIT_METRICS.items()}
 
 
 #: Steps an audit reports to its ``progress`` callback (metric groups, then the figures).
@@ -123,11 +113,11 @@ def _membership(
         holder.append(membership_scores(data, samples, child_rng(seed, "mia")))
         return [mia_auc(data, holder[0], config)]
 
-    runner.run([MIA_AUC, EMPIRICAL_EPSILON], attacks)
+    runner.run([MIA_AUC, ATTACK_EPSILON], attacks)
     if holder:
         runner.run(
-            [EMPIRICAL_EPSILON],
-            lambda: [empirical_epsilon(holder[0], config, child_rng(seed, "epsilon"), epsilon_claimed=epsilon_claimed)],
+            [ATTACK_EPSILON],
+            lambda: [attack_epsilon(holder[0], config, child_rng(seed, "epsilon"), epsilon_claimed=epsilon_claimed)],
         )
     return holder[0] if holder else None
 
@@ -145,11 +135,15 @@ def _privacy(
     return samples, scores
 
 
-def _notes(data: AuditData, results: dict[str, MetricResult], epsilon_claimed: float | None) -> list[str]:
+def _notes(
+    data: AuditData, results: dict[str, MetricResult], epsilon_claimed: float | None, config: AuditConfig
+) -> list[str]:
     notes: list[str] = []
     if data.excluded:
         notes.append(f"Columns left out of the audit (identifier-like or empty): {list(data.excluded)}.")
-    eps = results.get(EMPIRICAL_EPSILON)
+    if config.exclude:
+        notes.append(f"Columns left out of the audit on request (exclude): {list(config.exclude)}.")
+    eps = results.get(ATTACK_EPSILON)
     if (
         eps is not None
         and eps.is_ok
@@ -158,8 +152,9 @@ def _notes(data: AuditData, results: dict[str, MetricResult], epsilon_claimed: f
         and eps.value > epsilon_claimed
     ):
         notes.append(
-            f"The empirical epsilon lower bound {eps.value:.3g} exceeds the claimed epsilon {epsilon_claimed:g}: "
-            "the claimed guarantee cannot hold, so there is a bug in the DP implementation or its accounting."
+            f"The attack epsilon {eps.value:.3g} exceeds the claimed epsilon {epsilon_claimed:g}. It comes from one "
+            "run with a fixed member set, so it is a warning sign, not a proof that the guarantee fails: check the "
+            "DP training and accounting, and run 'tabsynth audit-dp' for a valid lower bound."
         )
     exact = results.get(EXACT_MATCH)
     if exact is not None and exact.is_ok:
@@ -185,10 +180,12 @@ def run_audit(
     target: str,
     sensitive: Sequence[str] = (),
     epsilon_claimed: float | None = None,
+    delta_claimed: float | None = None,
     random_state: int | None = 0,
     schema: TableSchema | None = None,
     config: AuditConfig | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    privacy: Mapping[str, Any] | None = None,
 ) -> AuditReport:
     """Audit a synthetic table for fidelity and privacy leakage against real training and holdout rows.
 
@@ -200,13 +197,18 @@ def run_audit(
         target: the column predicted in the TSTR/TRTR utility metrics (categorical).
         sensitive: columns whose groups get per-group privacy breakdowns (numbers in
             training quartiles) and which the inference attack tries to guess.
-        epsilon_claimed: the epsilon the generator claims; the audit flags an empirical
-            lower bound above it.
+        epsilon_claimed: the epsilon the generator claims; the audit flags an attack
+            epsilon above it.
+        delta_claimed: the delta of that guarantee (recorded in ``meta.delta_claimed`` for
+            the gate's ``privacy.delta`` rule, and used by the attack epsilon instead of
+            ``config.delta``); ``None`` records no delta, never a default.
         random_state: seed of every random choice (samples, models, attacks).
         schema: declared column kinds (identifier/text columns are left out); inferred
             from the dtypes when omitted.
         config: sample sizes, attack sizes and the confidence level (:class:`AuditConfig`).
         progress: called as ``progress(done, total, label)`` before each step (for a progress bar).
+        privacy: the generator's privacy card (e.g. ``Synthesizer.privacy_card()``), stored in
+            ``meta.privacy``; the gate reads epsilon and delta from it.
 
     Returns:
         An :class:`AuditReport` with every metric of :data:`METRIC_NAMES`; a metric that
@@ -225,6 +227,10 @@ def run_audit(
     config = config or AuditConfig()
     if epsilon_claimed is not None and not (np.isfinite(epsilon_claimed) and epsilon_claimed > 0):
         raise ConfigError(f"epsilon_claimed must be a positive number, got {epsilon_claimed!r}.")
+    if delta_claimed is not None:
+        if not 0.0 <= delta_claimed < 1.0:
+            raise ConfigError(f"delta_claimed must be in [0, 1), got {delta_claimed!r} (e.g. 1e-6).")
+        config = replace(config, delta=float(delta_claimed))
     seed = int(np.random.default_rng().integers(0, 2**31 - 1)) if random_state is None else int(random_state)
     start = time.perf_counter()
     data = prepare(real, synthetic, holdout=holdout, target=target, sensitive=sensitive, schema=schema, config=config)
@@ -239,18 +245,21 @@ def run_audit(
     runner.seconds["figures"] = round(time.perf_counter() - figure_start, 3)
     if progress is not None:
         progress(AUDIT_STEPS, AUDIT_STEPS, "done")
-    meta = {
+    meta: dict[str, Any] = {
         "tabsynth_version": __version__,
         "n_rows": {"train": len(data.train), "holdout": len(data.holdout), "synthetic": len(data.synthetic)},
         "columns": {c: k.value for c, k in data.kinds.items()},
         "excluded_columns": list(data.excluded),
+        "excluded_by_request": list(config.exclude),
         "target": target,
         "sensitive": list(data.sensitive),
         "epsilon_claimed": epsilon_claimed,
-        "delta_claimed": None if epsilon_claimed is None else config.delta,
+        "delta_claimed": delta_claimed,
         "random_state": seed,
         "confidence_level": config.confidence_level,
         "seconds": {**runner.seconds, "total": round(time.perf_counter() - start, 3)},
     }
-    notes = (*_notes(data, runner.results, epsilon_claimed), *figure_notes)
+    if privacy is not None:
+        meta["privacy"] = dict(privacy)
+    notes = (*_notes(data, runner.results, epsilon_claimed, config), *figure_notes)
     return AuditReport(metrics=metrics, meta=meta, notes=notes, figures=figures)

@@ -7,71 +7,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich import box
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from ._render import at_least
+from ._audit import render_decision  # one line per metric, hard and soft thresholds together
 
 if TYPE_CHECKING:
     from ..exceptions import GateFailedError
 
 __all__ = ["gate_command", "release_command", "render_decision"]
 
-_COLOURS = {"PASS": "green", "CONDITIONAL": "yellow", "FAIL": "red", "UNKNOWN": "red"}
-_OUTCOME = {"pass": "[green]pass[/green]", "fail": "[red]FAIL[/red]", "unknown": "[red]unknown[/red]"}
-
-
-def _number(value: Any) -> str:
-    return "-" if value is None else f"{value:.3g}"
-
-
-def render_decision(decision: dict[str, Any], console: Console) -> None:
-    """The verdict, then one row per rule (failures first), then advice for each failure."""
-    console = at_least(100, console)
-    verdict = decision["verdict"]
-    policy = decision["policy"]["name"]
-    table = Table(title=f"Policy {policy!r}", box=box.SIMPLE, caption="* judged on this end of the interval")
-    table.add_column("rule", no_wrap=True)
-    table.add_column("value [CI]")
-    table.add_column("threshold", no_wrap=True)
-    table.add_column("outcome", no_wrap=True)
-    order = {"fail": 0, "unknown": 1, "pass": 2, "not_applicable": 3}
-    for rule in sorted(decision["rules"], key=lambda r: order[r["outcome"]]):
-        ci = ""
-        if rule["ci"] is not None:
-            lo, hi = (f"{c:.3g}" for c in rule["ci"])
-            lo, hi = (
-                (lo + "*", hi)
-                if rule["judged_on"] == "ci_lower"
-                else (lo, hi + "*" if rule["judged_on"] == "ci_upper" else hi)
-            )
-            ci = f" [{lo}, {hi}]"
-        op = ">=" if rule["bound"] == "min" else "<="
-        threshold = f"{op} {_number(rule['threshold'])}"
-        if isinstance(rule.get("threshold_spec"), str):
-            spec = "claimed eps" if rule["threshold_spec"] == "claimed_epsilon" else "baseline"
-            threshold = f"{op} {spec} ({_number(rule['threshold'])})"
-        table.add_row(
-            rule["metric"],
-            _number(rule["value"]) + ci,
-            threshold,
-            _OUTCOME.get(rule["outcome"], rule["outcome"]) + ("" if rule["hard"] else " (soft)"),
-        )
-    console.print(table)
-    for rule in decision["rules"]:
-        if rule["outcome"] in ("fail", "unknown"):
-            why = f" ({escape(rule['reason'])})" if rule.get("reason") else ""
-            console.print(f"  [red]✗[/red] {rule['metric']}{why}: {escape(rule['advice'] or '')}")
-    colour = _COLOURS[verdict]
-    console.print(f"verdict: [bold {colour}]{verdict}[/bold {colour}]")
-
-
 def _blocked(decision: dict[str, Any]) -> GateFailedError:
     from ..exceptions import GateFailedError
 
-    failing = [r["metric"] for r in decision["rules"] if r["outcome"] in ("fail", "unknown")]
+    failing = [r["metric"] for r in decision["rules"] if r["outcome"] in ("fail", "unknown", "insufficient")]
     return GateFailedError(
         f"Release blocked by policy {decision['policy']['name']!r} (verdict {decision['verdict']}): "
         f"failing rules {failing}. Nothing was released; see the advice above and the report."
@@ -84,8 +32,11 @@ def release_command(
 ) -> None:
     """Private table in, gated synthetic release out: fit, sample, audit, gate, write (exit 4 if blocked)."""
     from ..pipeline import release
+    from ._render import ReleaseDisplay
 
-    finish_release(release(config, overwrite=overwrite, console=Console(stderr=True, highlight=False)))
+    with ReleaseDisplay() as display:
+        result = release(config, overwrite=overwrite, progress=display.progress)
+    finish_release(result)
 
 
 def finish_release(result: Any) -> None:

@@ -7,7 +7,6 @@ traceback unless ``--debug`` is given.
 
 from __future__ import annotations
 
-import math
 import sys
 import warnings
 from pathlib import Path
@@ -19,8 +18,9 @@ from rich.markup import escape
 
 from .._version import __version__
 from ._audit import audit_command
+from ._augment import augment_command
 from ._release import gate_command, release_command
-from ._render import console, render_budget, render_fit, render_sample, render_schema, render_store
+from ._render import EpochBar, console, render_budget, render_fit, render_sample, render_schema, render_store
 
 # Every command imports what it needs (torch, scikit-learn, the audit stack) inside its own body,
 # so that `tabsynth --help` answers at once (tests/integration/test_cli_basics.py checks it).
@@ -70,11 +70,17 @@ def schema_infer(
     target: Annotated[str | None, typer.Option("--target", help="Target (label) column.")] = None,
     sensitive: Annotated[list[str] | None, typer.Option("--sensitive", help="Sensitive column (repeatable).")] = None,
     sep: Sep = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out file.")] = False,
 ) -> None:
-    """Infer an editable schema (kinds and identifier flags only; no values are recorded)."""
-    from ..io import read_table
+    """Draft an editable schema from the data, exactly (kinds and identifier flags; no values recorded).
+
+    The draft reads the private rows exactly: it is for you, the curator, to review. Once passed
+    with --schema it is a declaration (public, no budget spent on it).
+    """
+    from ..io import check_output, read_table
     from ..schema import infer_schema
 
+    check_output(out, overwrite=overwrite, table=False)
     schema = infer_schema(read_table(data, sep=sep), target=target, sensitive=sensitive or ())
     schema.save(out)
     render_schema(schema, out)
@@ -90,24 +96,27 @@ def schema_check(
     from ..io import read_table
     from ..schema import load_schema
 
-    load_schema(schema).validate_frame(read_table(data, sep=sep, show_values=True))
+    declared = load_schema(schema)
+    frame = read_table(data, sep=sep, show_values=True)
+    declared.validate_frame(frame)
+    if declared.constraints:
+        from ..constraints import violations
+        from ..exceptions import SchemaError
+
+        broken = [name for name, count in violations(frame, declared.constraints).items() if count]
+        if broken:
+            raise SchemaError([f"Some rows of the data violate the constraint {name}." for name in broken])
     console.print(f"[green]OK[/green]: {data} matches {schema}")
 
 
 def _parse_epsilon(raw: str) -> float | None:
     from ..exceptions import ConfigError
+    from ..privacy.plan import parse_epsilon
 
-    if raw.strip().lower() == "none":  # only the explicit word: 'inf' is refused, not read as "no DP"
-        return None
     try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise ConfigError(
-            f"--epsilon must be a positive number (or 'none' to train without DP), got {raw!r}."
-        ) from None
-    return value
+        return parse_epsilon(raw)
+    except ValueError as exc:  # PrivacyError: shown as a bad --epsilon (exit 2)
+        raise ConfigError(f"--{exc}") from None
 
 
 def _check_model_out(out: Path, overwrite: bool) -> None:
@@ -171,13 +180,16 @@ def fit(
             device=device,
             max_physical_batch_size=max_physical_batch_size,
             stratify="auto" if stratify is None else stratify,
-            verbose=True,
         )
         declared = load_schema(schema) if schema is not None else None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PrivacyWarning)  # rendered below instead
             frame = read_table(data, sep=sep, show_values=eps is None)
-            synth.fit(frame, declared, target=target, sensitive=sensitive or ())
+            bar = EpochBar(enabled=dist is None or dist.is_main)
+            try:
+                synth.fit(frame, declared, target=target, sensitive=sensitive or (), callback=bar)
+            finally:
+                bar.close()
         if dist is None or dist.is_main:  # every rank holds the same model; rank 0 alone writes
             _check_model_out(out, overwrite)  # again: it may have appeared while training ran
             synth.save(out)
@@ -303,8 +315,7 @@ def budget(
         return
     from ..synthesizers import Synthesizer
 
-    assert model_dir is not None
-    synth = Synthesizer.load(model_dir, device="cpu")
+    synth = Synthesizer.load(model_dir if model_dir is not None else Path(), device="cpu")
     render_budget(synth.privacy_spent(), as_json=as_json)
 
 
@@ -329,13 +340,18 @@ def demo(
         "[bold]tabsynth demo[/bold]: bundled Adult table (target income; sensitive sex, race), DP-TVAE, "
         f"epsilon={eps:g}, partner policy{' (fast smoke run)' if fast else ''}"
     )
-    finish_release(run_demo(out, fast=fast, epsilon=eps, console=console))
+    from ._render import ReleaseDisplay
+
+    with ReleaseDisplay() as display:
+        result = run_demo(out, fast=fast, epsilon=eps, progress=display.progress)
+    finish_release(result)
 
 
 # Commands defined in their own modules (each imports its heavy dependencies lazily).
 app.command("audit")(audit_command)
 app.command("release")(release_command)
 app.command("gate")(gate_command)
+app.command("augment")(augment_command)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -1,10 +1,24 @@
 """Judge an audit against a release policy: PASS, CONDITIONAL, FAIL or UNKNOWN.
 
 * PASS: every rule holds.
-* CONDITIONAL: only soft rules failed (or could not be computed).
+* CONDITIONAL: only soft rules failed, or a rule could not be decided and its policy says
+  ``warn`` (``on_unknown`` / ``on_insufficient``).
 * FAIL: a hard rule failed.
-* UNKNOWN: no hard rule failed, but a hard rule's metric could not be computed; this blocks a
-  release just like FAIL (absence of evidence is not evidence of safety).
+* UNKNOWN: no hard rule failed, but a hard rule could not be decided and its policy says
+  ``block``; this blocks a release just like FAIL (absence of evidence is not evidence of
+  safety).
+
+Each rule ends in one of five outcomes:
+
+* ``pass``: the pessimistic end of the interval (or the value) meets the threshold;
+* ``fail``: the point estimate itself misses the threshold and its interval excludes the
+  baseline (what unseen real rows score): evidence against the rule;
+* ``insufficient``: the value meets the threshold but the pessimistic end does not, or the
+  value misses but the interval still holds the baseline: the audit had too few rows to
+  decide. Never reported as a failure;
+* ``unknown``: the metric could not be computed; the advice says why and what would make it
+  computable;
+* ``not_applicable``: the metric does not apply (no sensitive column) and the rule allows it.
 
 ``privacy.epsilon`` and ``privacy.delta`` come from the privacy ledger (a generator trained
 without DP has epsilon = infinity), else from the epsilon the audit was told was claimed.
@@ -18,10 +32,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ..audit.catalog import CATALOG
 from ..audit.results import AuditReport
-from .model import BASELINE, CLAIMED_EPSILON, JudgeOn, ReleasePolicy, Rule
+from .model import BASELINE, CLAIMED_EPSILON, JudgeOn, OnMissing, ReleasePolicy, Rule
 
-__all__ = ["GateDecision", "Outcome", "RuleOutcome", "Verdict", "evaluate_policy"]
+__all__ = ["GateDecision", "Outcome", "RuleOutcome", "Verdict", "evaluate_policy", "rule_lines"]
 
 
 class Verdict(StrEnum):
@@ -40,42 +55,31 @@ class Outcome(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     UNKNOWN = "unknown"
+    INSUFFICIENT = "insufficient"
     NOT_APPLICABLE = "not_applicable"
 
-
-_ADVICE = {
-    "privacy.epsilon": "train with a smaller epsilon (the 'epsilon' of the release config)",
-    "privacy.delta": "use a smaller delta (at most 1/n for n the number of people in the data)",
-    "fidelity": (
-        "improve fidelity: declare a public schema (no budget spent on preprocessing), train more epochs, "
-        "or use a larger epsilon if the policy allows it"
-    ),
-    "privacy": (
-        "reduce leakage: lower epsilon or the number of epochs, and check that the synthetic table is not a "
-        "copy of (or mixed with) real rows"
-    ),
-    "privacy.empirical_epsilon_lower": (
-        "an attack beat the claimed guarantee: this is a bug in training or accounting; do not release, report it"
-    ),
-    "fairness.representation": (
-        "a group's share changed: declare the sensitive columns' categories in the schema, give training more "
-        "budget, or merge very small groups"
-    ),
-    "fairness.label_rate_gap": (
-        "a group's outcome rate changed (DP noise hits small groups hardest): raise epsilon within the policy, "
-        "train longer, or merge very small groups"
-    ),
-    "fairness": (
-        "models trained on this data are less fair than models trained on the real data: sample with "
-        "fair: true (target independent of the sensitive columns) if de-biased data is wanted, or raise epsilon"
-    ),
-}
+    @property
+    def undecided(self) -> bool:
+        """Unknown or insufficient: the rule could not be decided either way."""
+        return self in (Outcome.UNKNOWN, Outcome.INSUFFICIENT)
 
 
-def _advice(rule: Rule) -> str:
-    if rule.advice:
-        return rule.advice
-    return _ADVICE.get(rule.metric) or _ADVICE[rule.metric.split(".")[0]]
+#: Display order: failures first, then what could not be decided, then what holds.
+OUTCOME_ORDER = {"fail": 0, "unknown": 1, "insufficient": 2, "pass": 3, "not_applicable": 4}
+
+
+def _advice(rule: Rule, outcome: Outcome = Outcome.FAIL, reason: str | None = None) -> str:
+    if outcome is Outcome.UNKNOWN:
+        how = CATALOG[rule.metric].computable
+        why = f"{rule.metric} could not be computed ({reason or 'no reason given'})"
+        return f"{why}; to make it computable: {how}" if how else why
+    if outcome is Outcome.INSUFFICIENT:
+        return (
+            "not enough rows to decide: the value meets the threshold but its interval reaches past it; audit with "
+            "more holdout rows (and more synthetic rows: tabsynth audit --model DIR --n-rows N samples them), "
+            "or judge this rule on the value (judge_on: value) if the policy owner accepts that"
+        )
+    return rule.advice or CATALOG[rule.metric].fix
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,13 +98,17 @@ class RuleOutcome:
         judged_on = "value"
         if self.rule.judge_on is JudgeOn.PESSIMISTIC and self.ci is not None:
             judged_on = "ci_lower" if self.rule.bound == "min" else "ci_upper"
-        failed = self.outcome in (Outcome.FAIL, Outcome.UNKNOWN)
+        failed = self.outcome in (Outcome.FAIL, Outcome.UNKNOWN, Outcome.INSUFFICIENT)
         return {
             "metric": self.rule.metric,
             "bound": self.rule.bound,
             "threshold": _finite(self.threshold),
             "threshold_spec": self.rule.threshold,
+            "factor": self.rule.factor,
+            "margin": self.rule.margin,
             "hard": self.rule.hard,
+            "on_unknown": self.rule.on_unknown.value,
+            "on_insufficient": self.rule.on_insufficient.value,
             "judged_on": judged_on,
             "value": _finite(self.value),
             "ci": None if self.ci is None else list(self.ci),
@@ -108,18 +116,21 @@ class RuleOutcome:
             "outcome": self.outcome.value,
             "rationale": self.rule.rationale,
             "reason": self.reason,
-            "advice": _advice(self.rule) if failed else None,
+            "advice": _advice(self.rule, self.outcome, self.reason) if failed else None,
         }
 
     @property
     def summary(self) -> str:
         """One line, e.g. ``privacy.mia_auc = 0.71 (judged 0.73) > max 0.55 [hard]``."""
         kind = "hard" if self.rule.hard else "soft"
-        if self.outcome is Outcome.UNKNOWN or self.judged_value is None:
+        if self.outcome is Outcome.NOT_APPLICABLE:
+            return f"{self.rule.metric}: not applicable ({self.reason}) [{kind}]"
+        if self.outcome is Outcome.UNKNOWN or self.judged_value is None or self.threshold is None:
             return f"{self.rule.metric}: could not be judged ({self.reason}) [{kind}]"
         op = ">=" if self.rule.bound == "min" else "<="
         shown = "inf" if math.isinf(self.judged_value) else f"{self.judged_value:.4g}"
-        return f"{self.rule.metric}: {shown} must be {op} {self.threshold:.4g} [{kind}]"
+        tail = " (not enough rows to decide)" if self.outcome is Outcome.INSUFFICIENT else ""
+        return f"{self.rule.metric}: {shown} must be {op} {self.threshold:.4g} [{kind}]{tail}"
 
 
 def _finite(value: float | None) -> float | None:
@@ -142,7 +153,8 @@ class GateDecision:
 
     @property
     def failures(self) -> tuple[RuleOutcome, ...]:
-        return tuple(o for o in self.outcomes if o.outcome in (Outcome.FAIL, Outcome.UNKNOWN))
+        """Rules that failed or could not be decided."""
+        return tuple(o for o in self.outcomes if o.outcome is Outcome.FAIL or o.outcome.undecided)
 
     def with_released(self, released: bool) -> GateDecision:
         return GateDecision(
@@ -161,8 +173,50 @@ class GateDecision:
                 "sha256": self.policy.sha256,
             },
             "rules": [o.to_dict() for o in self.outcomes],
+            "lines": rule_lines([o.to_dict() for o in self.outcomes]),
             "notes": list(self.notes),
         }
+
+
+def _worst(rules: list[Mapping[str, Any]]) -> Mapping[str, Any]:
+    return min(rules, key=lambda r: (OUTCOME_ORDER.get(str(r["outcome"]), 9), not r["hard"]))
+
+
+def rule_lines(rules: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One line per metric (a hard and a soft rule on the same metric share it), failures first.
+
+    Each line has the metric, its value and interval, the worst outcome (a hard rule's ranks
+    before a soft one's), and ``thresholds``: each rule's bound, threshold, kind, judged value
+    and outcome, hard first. The CLI and the report both print these lines.
+    """
+    by_metric: dict[str, list[Mapping[str, Any]]] = {}
+    for rule in rules:
+        by_metric.setdefault(str(rule["metric"]), []).append(rule)
+    lines = []
+    for metric, group in by_metric.items():
+        worst = _worst(group)
+        known = next((r for r in group if r.get("value") is not None), group[0])
+        lines.append(
+            {
+                "metric": metric,
+                "value": known.get("value"),
+                "ci": known.get("ci"),
+                "outcome": worst["outcome"],
+                "hard": any(r["outcome"] == worst["outcome"] and r["hard"] for r in group),
+                "reason": worst.get("reason"),
+                "advice": worst.get("advice"),
+                "rationale": group[0].get("rationale"),
+                "thresholds": [
+                    {
+                        k: r.get(k)
+                        for k in ("bound", "threshold", "threshold_spec", "factor", "margin", "hard")
+                        + ("judged_on", "judged_value", "outcome", "rationale")
+                    }
+                    for r in sorted(group, key=lambda r: not r["hard"])
+                ],
+            }
+        )
+    return sorted(lines, key=lambda line: (OUTCOME_ORDER.get(str(line["outcome"]), 9), not line["hard"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +267,7 @@ def _threshold(rule: Rule, measured: _Measured, audit: AuditReport, privacy: Map
     if rule.threshold == BASELINE:
         if measured.baseline is None:
             return f"{rule.metric} has no baseline to compare with"
-        return measured.baseline + rule.margin
+        return rule.factor * measured.baseline + rule.margin
     if rule.threshold == CLAIMED_EPSILON:
         claimed = _ledger_value("epsilon", audit, privacy)
         return claimed.reason if isinstance(claimed, _Missing) else claimed.value + rule.margin
@@ -232,10 +286,27 @@ def _judge(rule: Rule, audit: AuditReport, privacy: Mapping[str, Any] | None) ->
     judged = measured.value
     if rule.judge_on is JudgeOn.PESSIMISTIC and measured.ci is not None:
         judged = measured.ci[0] if rule.bound == "min" else measured.ci[1]
-    holds = judged >= threshold if rule.bound == "min" else judged <= threshold
+
+    def meets(number: float) -> bool:
+        return number >= threshold if rule.bound == "min" else number <= threshold
+
+    # only the interval misses: too few rows to show the rule holds. The value misses too, but the
+    # interval still holds what real rows score (the baseline): no evidence either way. Otherwise: fail.
+    baseline_inside = (
+        rule.judge_on is JudgeOn.PESSIMISTIC
+        and measured.ci is not None
+        and measured.baseline is not None
+        and measured.ci[0] <= measured.baseline <= measured.ci[1]
+    )
+    if meets(judged):
+        outcome = Outcome.PASS
+    elif meets(measured.value) or baseline_inside:
+        outcome = Outcome.INSUFFICIENT
+    else:
+        outcome = Outcome.FAIL
     return RuleOutcome(
         rule=rule,
-        outcome=Outcome.PASS if holds else Outcome.FAIL,
+        outcome=outcome,
         value=measured.value,
         ci=measured.ci,
         judged_value=judged,
@@ -244,14 +315,21 @@ def _judge(rule: Rule, audit: AuditReport, privacy: Mapping[str, Any] | None) ->
     )
 
 
+def _blocks_undecided(outcome: RuleOutcome) -> bool:
+    """A hard rule that could not be decided and whose policy says ``block``."""
+    if not outcome.rule.hard:
+        return False
+    if outcome.outcome is Outcome.UNKNOWN:
+        return outcome.rule.on_unknown is OnMissing.BLOCK
+    return outcome.outcome is Outcome.INSUFFICIENT and outcome.rule.on_insufficient is OnMissing.BLOCK
+
+
 def _verdict(outcomes: tuple[RuleOutcome, ...]) -> Verdict:
-    hard = [o.outcome for o in outcomes if o.rule.hard]
-    soft = [o.outcome for o in outcomes if not o.rule.hard]
-    if Outcome.FAIL in hard:
+    if any(o.outcome is Outcome.FAIL and o.rule.hard for o in outcomes):
         return Verdict.FAIL
-    if Outcome.UNKNOWN in hard:
+    if any(_blocks_undecided(o) for o in outcomes):
         return Verdict.UNKNOWN
-    if Outcome.FAIL in soft or Outcome.UNKNOWN in soft:
+    if any(o.outcome is Outcome.FAIL or o.outcome.undecided for o in outcomes):
         return Verdict.CONDITIONAL
     return Verdict.PASS
 

@@ -19,9 +19,19 @@ data, never the opposite), whether it is ``hard`` (default) or soft, and a one-l
 ``rationale``. By default a rule is judged on the pessimistic end of the metric's confidence
 interval (``judge_on: pessimistic``): the upper end for risks, the lower end for quality.
 
-A threshold may also be ``baseline`` (the metric's value on real holdout rows, e.g. the rate at
-which unseen real people coincide with training rows) or, for the empirical epsilon,
-``claimed_epsilon``; ``margin`` is added to either.
+A threshold may also be ``baseline`` (what real rows score on the same metric in the same
+audit: the rate at which unseen real people coincide with training rows, the "no leak" 0.5 of
+an attack, or the real-data ceiling TRTR for TSTR) or, for the attack epsilon,
+``claimed_epsilon``. The number is ``factor * baseline + margin`` (``factor`` defaults to 1), so
+``min: baseline, factor: 0.9`` reads "TSTR >= 0.9 x TRTR".
+
+Two outcomes besides pass and fail are handled per rule:
+
+* ``on_unknown: block | warn`` (default ``block``): the metric could not be computed. ``warn``
+  makes the verdict CONDITIONAL instead of UNKNOWN.
+* ``on_insufficient: block | warn`` (default ``warn``): the point estimate meets the threshold
+  but the pessimistic end of its interval does not. The audit had too few rows to *show* the
+  rule holds; that is not evidence that it fails, so it is never reported as a failure.
 
 Unknown keys, unknown metric names and thresholds outside a metric's range are errors, so a
 typo can never weaken a policy.
@@ -40,8 +50,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..audit.results import Direction
-from ..audit.runner import METRIC_NAMES
+from ..audit.catalog import CATALOG
+from ..audit.results import RENAMED_METRICS, Direction
 from ..exceptions import PolicyError
 from ..io import read_yaml_mapping
 
@@ -51,6 +61,7 @@ __all__ = [
     "CLAIMED_EPSILON",
     "METRICS",
     "MetricSpec",
+    "OnMissing",
     "ReleasePolicy",
     "Rule",
     "load_policy",
@@ -74,22 +85,9 @@ class MetricSpec:
     high: float
 
 
-_UNIT = (0.0, 1.0)
-_RANGES: dict[str, tuple[float, float]] = {
-    "privacy.empirical_epsilon_lower": (0.0, math.inf),
-    "fairness.downstream_dp_gap": (-1.0, 1.0),
-    "fairness.downstream_eo_gap": (-1.0, 1.0),
-    "privacy.singling_out_risk": (-1.0, 1.0),
-    "privacy.linkability_risk": (-1.0, 1.0),
-    "privacy.inference_risk": (-1.0, 1.0),
-}
-
-#: Every metric a rule may name: the audit's metrics plus the ledger's spent epsilon and delta.
-METRICS: dict[str, MetricSpec] = {
-    **{name: MetricSpec(direction, *_RANGES.get(name, _UNIT)) for name, direction in METRIC_NAMES.items()},
-    "privacy.epsilon": MetricSpec(Direction.LOWER_IS_BETTER, 0.0, math.inf),
-    "privacy.delta": MetricSpec(Direction.LOWER_IS_BETTER, 0.0, 1.0),
-}
+#: Every metric a rule may name: the audit's metrics plus the ledger's spent epsilon and delta,
+#: with the direction and threshold range of the metric catalog.
+METRICS: dict[str, MetricSpec] = {n: MetricSpec(info.direction, info.low, info.high) for n, info in CATALOG.items()}
 
 
 class JudgeOn(StrEnum):
@@ -97,6 +95,13 @@ class JudgeOn(StrEnum):
 
     PESSIMISTIC = "pessimistic"  # the end of the interval on the unsafe side (the value if no interval)
     VALUE = "value"  # the point estimate
+
+
+class OnMissing(StrEnum):
+    """What an outcome other than pass or fail does to the verdict."""
+
+    BLOCK = "block"  # a hard rule blocks (UNKNOWN); a soft one makes the verdict CONDITIONAL
+    WARN = "warn"  # the verdict is at worst CONDITIONAL
 
 
 class Rule(BaseModel):
@@ -108,6 +113,7 @@ class Rule(BaseModel):
     min: float | Literal["baseline"] | None = None
     max: float | Literal["claimed_epsilon", "baseline"] | None = None
     margin: float = Field(default=0.0, description="added to a 'baseline' or 'claimed_epsilon' threshold")
+    factor: float = Field(default=1.0, gt=0.0, le=10.0, description="multiplies a 'baseline' threshold")
     hard: bool = True
     judge_on: JudgeOn = JudgeOn.PESSIMISTIC
     rationale: str = Field(min_length=1)
@@ -115,10 +121,18 @@ class Rule(BaseModel):
     allow_not_applicable: bool = Field(
         default=False, description="pass the rule when the metric does not apply (e.g. no sensitive columns)"
     )
+    on_unknown: OnMissing = Field(
+        default=OnMissing.BLOCK, description="what an uncomputable metric does: block, or warn (CONDITIONAL)"
+    )
+    on_insufficient: OnMissing = Field(
+        default=OnMissing.WARN,
+        description="what 'not enough rows to decide' does (the value passes, its interval's pessimistic end does not)",
+    )
 
-    @field_validator("metric")
+    @field_validator("metric", mode="before")
     @classmethod
     def _known_metric(cls, value: str) -> str:
+        value = RENAMED_METRICS.get(value, value)
         if value not in METRICS:
             raise ValueError(f"unknown metric {value!r}; known metrics: {', '.join(METRICS)}")
         return value
@@ -132,8 +146,10 @@ class Rule(BaseModel):
         if self.bound != wanted:
             better = "higher" if wanted == "min" else "lower"
             raise ValueError(f"{self.metric} is better when {better}, so its rule needs '{wanted}', not '{self.bound}'")
-        if self.max == CLAIMED_EPSILON and self.metric != "privacy.empirical_epsilon_lower":
-            raise ValueError(f"'{CLAIMED_EPSILON}' is only a threshold for privacy.empirical_epsilon_lower")
+        if self.max == CLAIMED_EPSILON and self.metric != "privacy.attack_epsilon":
+            raise ValueError(f"'{CLAIMED_EPSILON}' is only a threshold for privacy.attack_epsilon")
+        if self.factor != 1.0 and self.threshold != BASELINE:
+            raise ValueError("'factor' only applies to a 'baseline' threshold")
         if self.threshold in (CLAIMED_EPSILON, BASELINE):
             if not (math.isfinite(self.margin) and abs(self.margin) <= max(1.0, spec.high - spec.low)):
                 raise ValueError(f"margin {self.margin:g} is out of range")

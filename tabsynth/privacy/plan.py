@@ -11,18 +11,25 @@ Pure Python; depends on nothing else in tabsynth.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .errors import PrivacyError
 from .ledger import check_budget
 
 __all__ = [
+    "DEFAULT_DELTA",
     "DEFAULT_PREPROCESSING_SHARE",
     "MARGINALS_SHARE",
     "SCHEMA_INFERENCE_SHARE",
     "BudgetPlan",
+    "PrivacyConfig",
+    "parse_epsilon",
     "plan_budget",
 ]
+
+#: The default delta everywhere (CLI, release configs, the facade); never derived from the data.
+DEFAULT_DELTA = 1e-6
 
 #: Share of epsilon for the transformer's DP statistics (bounds, categories, counts).
 DEFAULT_PREPROCESSING_SHARE = 0.2
@@ -30,6 +37,47 @@ DEFAULT_PREPROCESSING_SHARE = 0.2
 SCHEMA_INFERENCE_SHARE = 0.1
 #: Share of epsilon for the DP 1- and 2-way marginals of the quality filter (taken from training).
 MARGINALS_SHARE = 0.1
+
+
+def parse_epsilon(raw: str | float | None) -> float | None:
+    """The one reading of a user's epsilon: a positive finite number, or "no DP" said explicitly.
+
+    ``None`` and the word ``"none"`` mean no DP; ``inf``, ``nan``, zero, negatives and other words
+    are refused (an infinite budget must be asked for by name, never by accident).
+    """
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() == "none"):
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(raw, bool) or not (math.isfinite(value) and value > 0):
+        raise PrivacyError(f"epsilon must be a positive number, or 'none' to train without DP; got {raw!r}.")
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrivacyConfig:
+    """A user's (epsilon, delta), validated once; ``epsilon=None`` is the no-DP case.
+
+    Example:
+        >>> PrivacyConfig.from_user("none").is_dp
+        False
+    """
+
+    epsilon: float | None
+    delta: float = DEFAULT_DELTA
+
+    def __post_init__(self) -> None:
+        check_budget(self.epsilon, self.delta)
+
+    @classmethod
+    def from_user(cls, epsilon: str | float | None, delta: float = DEFAULT_DELTA) -> PrivacyConfig:
+        return cls(epsilon=parse_epsilon(epsilon), delta=delta)
+
+    @property
+    def is_dp(self) -> bool:
+        return self.epsilon is not None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,9 +14,11 @@ from enum import StrEnum
 from typing import Any
 
 from .._version import __version__
+from ..audit.catalog import CATALOG
 from ..audit.figures import OTHER_LABEL, Side, public_group_labels
 from ..audit.results import AuditReport, MetricResult, to_jsonable
 from ..exceptions import ConfigError
+from ..policy.gate import OUTCOME_ORDER, rule_lines
 
 __all__ = ["Audience", "VERDICTS", "build_document", "check_audience"]
 
@@ -25,24 +27,8 @@ NOT_GATED = "NOT GATED"
 VERDICTS = ("PASS", "CONDITIONAL", "FAIL", "UNKNOWN")
 _DEFAULT_MIN_COUNT = 10
 
-#: Plain-language names of the audit metrics (the dotted name is shown too).
-METRIC_LABELS = {
-    "fidelity.quality": "Quality score (column shapes and pair trends)",
-    "fidelity.tstr_auc": "Train on synthetic, test on real (AUC)",
-    "fidelity.trtr_auc": "Train on real, test on real (AUC)",
-    "fidelity.detection_auc": "Real-vs-synthetic detection (AUC, 0.5 ideal)",
-    "privacy.exact_match_rate": "Synthetic rows that copy a training row",
-    "privacy.dcr_share": "Closer to training than to holdout (0.5 ideal)",
-    "privacy.mia_auc": "Membership inference AUC (0.5 ideal)",
-    "privacy.empirical_epsilon_lower": "Empirical epsilon (lower bound)",
-    "privacy.singling_out_risk": "Singling-out risk",
-    "privacy.linkability_risk": "Linkability risk",
-    "privacy.inference_risk": "Attribute inference risk",
-    "fairness.representation": "Group representation (worst ratio, 1 ideal)",
-    "fairness.label_rate_gap": "Label-rate gap (worst group)",
-    "fairness.downstream_dp_gap": "Downstream demographic parity gap (synthetic - real model)",
-    "fairness.downstream_eo_gap": "Downstream equalized odds gap (synthetic - real model)",
-}
+#: Plain-language names of the metrics (the dotted name is shown too), from the metric catalog.
+METRIC_LABELS = {name: info.label for name, info in CATALOG.items()}
 
 _PRIVACY_KEYS = (
     "generator",
@@ -57,7 +43,67 @@ _PRIVACY_KEYS = (
     "sample_rate",
     "epochs",
     "steps",
+    "dp_row_count",
 )
+
+#: Metrics a partner never sees, not even by name: the real-data model's own score.
+_REAL_ONLY = ("fidelity.trtr_auc",)
+#: What a partner sees of a rule: which metric, which bound, the outcome, and why the rule exists.
+_PARTNER_RULE_KEYS = ("metric", "label", "bound", "threshold_spec", "factor", "margin", "hard", "outcome", "rationale")
+
+
+def _partner_threshold(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A rule without the numbers measured on real data: a baseline threshold keeps its form, not its value."""
+    out = {k: rule.get(k) for k in _PARTNER_RULE_KEYS if k in rule}
+    spec = rule.get("threshold_spec")
+    out["threshold"] = None if isinstance(spec, str) else rule.get("threshold")
+    out.update(value=None, ci=None, judged_value=None, judged_on=None, reason=None, advice=None)
+    return out
+
+
+def _partner_safe(doc: dict[str, Any]) -> dict[str, Any]:
+    """The partner's view: DP estimates, synthetic-side figures and pass/fail per rule, nothing else.
+
+    No seed, no exact row counts (the DP row count of the privacy card instead), no score of
+    a model trained on real rows (TRTR), no value, interval or judged value of a metric measured
+    against real rows, no notes or reasons (they quote real counts). Thresholds that are a
+    baseline show their form ("0.9 x baseline"), not the real number behind it.
+    """
+    verdict = dict(doc["verdict"])
+    verdict["rules"] = [_partner_threshold(r) for r in verdict["rules"] if r.get("metric") not in _REAL_ONLY]
+    verdict["lines"] = [
+        {**_partner_threshold(line), "thresholds": [_partner_threshold(t) for t in line.get("thresholds") or ()]}
+        for line in verdict["lines"]
+        if line.get("metric") not in _REAL_ONLY
+    ]
+    metrics = {
+        section: [
+            {**row, "value": None, "ci": None, "baseline": None, "reason": None, "withheld": True}
+            for row in rows
+            if row["name"] not in _REAL_ONLY
+        ]
+        for section, rows in doc["metrics"].items()
+    }
+    card = doc["privacy"]
+    return {
+        **doc,
+        "verdict": verdict,
+        "metrics": metrics,
+        "charts": {"utility": [], "risks": []},
+        "fairness": {**doc["fairness"], "downstream": [], "groups": []},
+        "notes": [],
+        "exposure": None,
+        "audit": {
+            "n_rows": None,
+            "dp_row_count": card.get("dp_row_count"),
+            "n_columns": doc["audit"]["n_columns"],
+            "target": doc["audit"]["target"],
+            "sensitive": doc["audit"]["sensitive"],
+            "confidence_level": doc["audit"]["confidence_level"],
+            "random_state": None,
+            "tabsynth_version": doc["audit"]["tabsynth_version"],
+        },
+    }
 
 
 class Audience(StrEnum):
@@ -114,7 +160,7 @@ def _rule(rule: Mapping[str, Any]) -> dict[str, Any]:
 
 def _verdict(decision: Mapping[str, Any] | None) -> dict[str, Any]:
     if decision is None:
-        return {"status": NOT_GATED, "released": None, "blocked": False, "policy": None, "rules": []}
+        return {"status": NOT_GATED, "released": None, "blocked": False, "policy": None, "rules": [], "lines": []}
     status = str(decision.get("verdict", "UNKNOWN")).upper()
     if status not in VERDICTS:
         raise ConfigError(f"decision['verdict'] must be one of {list(VERDICTS)}, got {decision.get('verdict')!r}.")
@@ -125,8 +171,17 @@ def _verdict(decision: Mapping[str, Any] | None) -> dict[str, Any]:
         "released": None if released is None else bool(released),
         "blocked": released is False,
         "policy": None if policy is None else dict(policy),
-        "rules": [_rule(r) for r in decision.get("rules") or ()],
+        "rules": sorted(
+            (_rule(r) for r in decision.get("rules") or ()),
+            key=lambda r: (OUTCOME_ORDER.get(r["outcome"], 9), not r["hard"]),
+        ),
+        "lines": [_line(line) for line in (decision.get("lines") or rule_lines(list(decision.get("rules") or ())))],
     }
+
+
+def _line(line: Mapping[str, Any]) -> dict[str, Any]:
+    """One metric's rules on one row (hard and soft thresholds together), as :func:`rule_lines` builds it."""
+    return {**dict(line), "label": METRIC_LABELS.get(str(line.get("metric")), "")}
 
 
 # ---- privacy card ----------------------------------------------------------------------------
@@ -295,6 +350,25 @@ def _charts(audit: AuditReport) -> dict[str, list[dict[str, Any]]]:
     return {"utility": utility, "risks": risks}
 
 
+# ---- membership exposure (internal only) ---------------------------------------------------------
+def _exposure(audit: AuditReport, audience: Audience) -> dict[str, Any] | None:
+    """TPR at low FPRs of each attack, and what kind of members are most exposed (groups, never rows)."""
+    if audience is not Audience.INTERNAL or "privacy.mia_auc" not in audit or not audit["privacy.mia_auc"].is_ok:
+        return None
+    details = audit["privacy.mia_auc"].details
+    attacks = {
+        str(name): {k: v for k, v in entry.items() if k.startswith("tpr_at_fpr_0")}
+        for name, entry in (details.get("attacks") or {}).items()
+    }
+    most = details.get("most_exposed") or {}
+    public = public_group_labels([str(g.get("group")) for g in most.get("over_represented_groups") or ()])
+    groups = [
+        {**g, "group": public.get(str(g.get("group")), g.get("group"))}
+        for g in most.get("over_represented_groups") or ()
+    ]
+    return {"attacks": attacks, "most_exposed": {**most, "over_represented_groups": groups} if most else None}
+
+
 # ---- figures ---------------------------------------------------------------------------------
 def _figures(audit: AuditReport, audience: Audience) -> dict[str, Any]:
     """The figures this audience may see; a synthetic-only view is dropped where its real-vs-synthetic twin is shown."""
@@ -344,6 +418,7 @@ def build_document(
         "figures": _figures(audit, who),
         "charts": _charts(audit),
         "fairness": _fairness(audit, who, min_count),
+        "exposure": _exposure(audit, who),
         "notes": list(audit.notes),
         "audit": {
             "n_rows": meta.get("n_rows"),
@@ -357,5 +432,7 @@ def build_document(
         "min_count": min_count,
         "other_label": OTHER_LABEL,
     }
+    if who is Audience.PARTNER:
+        doc = _partner_safe(doc)
     result: dict[str, Any] = to_jsonable(doc)
     return result

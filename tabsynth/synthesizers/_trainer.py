@@ -156,7 +156,12 @@ def epochs_for_min_steps(epochs: int, *, batch_size: int, n_rows: float, min_ste
 
 @dataclass(frozen=True, slots=True)
 class EpochInfo:
-    """What the progress bar and callbacks see after each epoch."""
+    """What callbacks see after each epoch.
+
+    ``loss`` and ``rows_per_second`` are *not* DP (functions of the private rows and of the
+    Poisson batch sizes): they are for the curator's terminal only and are never written to a
+    model folder, a report or a release.
+    """
 
     epoch: int
     n_epochs: int
@@ -289,7 +294,6 @@ def train(
     history: list[EpochInfo] = []
     steps = total_rows = 0
     stopped = False
-    bar = _ProgressBar(config.epochs, enabled=progress)
     model.train()
     run_started = time.perf_counter()
     try:
@@ -320,14 +324,20 @@ def train(
                 rows_per_second=rows / max(time.perf_counter() - started, 1e-9),
             )
             history.append(info)
-            bar.update(info)
+            if progress:  # the library logs; drawing a bar is the caller's business (see callback)
+                logger.info(
+                    "epoch %d/%d: %d steps, epsilon %s",
+                    epoch,
+                    config.epochs,
+                    steps,
+                    "none" if info.epsilon is None else f"{info.epsilon:.3f}",
+                )
             if callback is not None:
                 callback(info)
             if stopped:
                 break
     finally:
-        bar.close()
-    model.eval()
+        model.eval()
     rate = total_rows / max(time.perf_counter() - run_started, 1e-9)
     return TrainResult(sigma, sample_rate, steps, stopped, tuple(history), rate, world, plan)
 
@@ -446,37 +456,3 @@ def _empty_step(model: nn.Module, optimizer: Any, *, dp: bool, distributed: Dist
     else:
         _average_gradients(model)
         optimizer.step()
-
-
-class _ProgressBar:
-    """A rich progress bar on stderr: epoch, loss, epsilon spent, rows/s."""
-
-    def __init__(self, n_epochs: int, *, enabled: bool) -> None:
-        self._bar: Any = None
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._bar = Progress(
-            TextColumn("training"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=False,
-        )
-        self._task = self._bar.add_task("train", total=n_epochs, status="")
-        self._bar.start()
-
-    def update(self, info: EpochInfo) -> None:
-        if self._bar is None:
-            return
-        eps = "no DP" if info.epsilon is None else f"ε={info.epsilon:.3f}"
-        status = f"loss {info.loss:.3f}  {eps}  {info.rows_per_second:,.0f} rows/s"
-        self._bar.update(self._task, completed=info.epoch, status=status)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()

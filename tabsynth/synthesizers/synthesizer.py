@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..constraints import apply_constraints, restore_constraints
 from ..distributed import DistributedInfo
 from ..distributed import current as current_distributed
 from ..exceptions import ConfigError, DataError, NotFittedError, PrivacyWarning, SchemaError
@@ -35,6 +36,7 @@ from ._trainer import (
     epochs_for_min_steps,
     resolve_device,
 )
+from .base import GeneratorModel
 from .registry import MODELS, build_model
 from .stratified import MIN_CLASS_ROWS, StratifiedModel
 
@@ -101,7 +103,8 @@ class Synthesizer:
             "other" and "missing" slots do not count) is under 10% of the rows; the choice is in
             ``stratified_``.
         model_options: generator-specific settings (e.g. ``{"hidden": 256}``).
-        verbose: show a progress bar while training.
+        verbose: log each training epoch (``logging`` at INFO); pass ``fit(callback=...)`` to draw
+            progress yourself (the library never prints).
         filter: ``"marginals"``: spend ``MARGINALS_SHARE`` of epsilon (taken from training) on DP 1- and
             2-way marginals, and at sampling time draw ``pool_factor * n_rows`` rows and keep the
             ``n_rows`` whose marginals best match them (post-processing, see :mod:`tabsynth.marginals`).
@@ -231,6 +234,7 @@ class Synthesizer:
             marginals_share=MARGINALS_SHARE if self.filter == "marginals" and self.epsilon is not None else 0.0,
         )
         schema, frame = self._resolve_schema(frame, schema, target, sensitive, ledger=ledger, plan=plan)
+        frame, schema = apply_constraints(frame, schema)  # constraints hook: reversible transforms, no budget
         transformer = DPTableTransformer(n_bins=self.n_bins).fit(
             frame, schema, ledger=ledger, epsilon=plan.preprocessing, random_state=np_rng
         )
@@ -259,7 +263,7 @@ class Synthesizer:
             {**self.model_options, "stratify": True} if stratified else self.model_options,
             generator=torch.Generator().manual_seed(int(np_rng.integers(2**62))),
         )
-        if stratified:  # per-class sizes from the target's DP marginal (already paid for)
+        if isinstance(model, StratifiedModel):  # per-class sizes from the target's DP marginal (already paid for)
             model.class_shares = list(transformer.encoders_[cond_columns[0]].marginal)
         result = model.fit(
             table,
@@ -271,7 +275,7 @@ class Synthesizer:
             progress=self.verbose and (dist is None or dist.is_main),
             distributed=dist,
         )
-        self._set_fitted(transformer, model, ledger, result, device)
+        self.restore_fitted(transformer, model, ledger, result, device)
         self.marginals_ = marginals
         return self
 
@@ -364,14 +368,22 @@ class Synthesizer:
             names.index(c) for c in dict.fromkeys(wanted) if isinstance(transformer.encoder(c), CategoricalEncoder)
         )
 
-    def _set_fitted(
+    def restore_fitted(
         self,
         transformer: DPTableTransformer,
-        model: Any,
+        model: GeneratorModel,
         ledger: PrivacyLedger,
         result: TrainResult | None,
         device: torch.device,
-    ) -> None:
+        *,
+        manifest: Mapping[str, Any] | None = None,
+    ) -> Synthesizer:
+        """Install a fitted state (what ``fit`` learned, or what :mod:`tabsynth.artifacts` loaded).
+
+        ``manifest`` is the model folder's manifest when the state was loaded from one.
+        """
+        if manifest is not None:
+            self.manifest_ = dict(manifest)
         self.transformer_ = transformer
         self.generator_ = model
         self.stratified_ = isinstance(model, StratifiedModel)
@@ -379,6 +391,7 @@ class Synthesizer:
         self.train_result_ = result
         self.device_ = device
         self._sample_rng = np.random.default_rng(self.random_state)
+        return self
 
     # ---- sampling ----------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -449,7 +462,8 @@ class Synthesizer:
         else:
             encoded = self._generate(int(n_rows), fixed, fair, gen)
         # --- end quality filter hook ---
-        return self.transformer_.inverse_transform(encoded, random_state=int(rng.integers(2**62)))
+        frame = self.transformer_.inverse_transform(encoded, random_state=int(rng.integers(2**62)))
+        return restore_constraints(self.transformer_.schema_, frame)  # constraints hook: invert the transforms
 
     def _generate(self, n_rows: int, fixed: dict[int, int], fair: bool, gen: torch.Generator) -> EncodedTable:
         """``n_rows`` encoded rows from the generator, meeting the fixed condition slots."""
@@ -612,6 +626,8 @@ class Synthesizer:
             "max_grad_norm": self.max_grad_norm,
             "sampling": "poisson",
             "stratified_by_target": self.stratified_,
+            # the DP row count (already paid for): what a partner may be told about the table's size
+            "dp_row_count": int(self.transformer_.n_rows_estimate_) if self.ledger_.is_dp else None,
             "entries": self._entries_with_epsilon(ledger["entries"]),
         }
         if result is not None:
@@ -623,9 +639,15 @@ class Synthesizer:
             )
             if result.plan is not None and not self.stratified_:
                 card.update(epochs=result.plan.epochs, batch_size=result.plan.batch_size)
+        elif isinstance(getattr(self, "manifest_", {}).get("training"), Mapping):  # loaded from a model folder
+            saved = self.manifest_["training"]
+            card.update(
+                {k: saved[k] for k in ("noise_multiplier", "sample_rate", "steps", "stopped_early") if k in saved}
+            )
         per_class = getattr(self.generator_, "results", None)
         if per_class:
             target = self.transformer_.encoders_[self.generator_.cond_columns[0]]
+            assert isinstance(target, CategoricalEncoder)  # conditioning columns are categorical by construction
             labels = [
                 *target.categories,
                 *(["<other>"] if target.has_other else []),
@@ -682,6 +704,18 @@ class Synthesizer:
                 "pool_factor",
             )
         }
+
+    # ---- display (tabsynth.summary) -------------------------------------------------------
+    def summary(self) -> str:
+        """What was learned, the privacy card and per-column DP notes, as text."""
+        from ..summary import synthesizer_summary
+
+        return synthesizer_summary(self)
+
+    def _repr_html_(self) -> str:
+        from ..summary import synthesizer_html
+
+        return synthesizer_html(self)
 
     def __repr__(self) -> str:
         return f"Synthesizer(model={self.model!r}, epsilon={self.epsilon!r}, delta={self.delta!r})"

@@ -105,7 +105,8 @@ def test_rebalance_gives_exact_counts(fitted: Synthesizer) -> None:
 
 
 def test_augment_adds_the_missing_minority_rows(fitted: Synthesizer) -> None:
-    out = fitted.augment("label", "yes", target_share=0.5, n_real=100, n_value=20)
+    with pytest.warns(PrivacyWarning, match="exact counts"):  # the output size is then a function of them
+        out = fitted.augment("label", "yes", target_share=0.5, n_real=100, n_value=20)
     assert len(out) == 60 and (out["label"] == "yes").all()  # (0.5*100 - 20) / 0.5
 
 
@@ -197,3 +198,33 @@ def test_privacy_card_shows_where_the_budget_went(fitted: Synthesizer) -> None:
     assert card["generator"] == fitted.model and card["is_dp"] and card["sampling"] == "poisson"
     assert card["noise_multiplier"] > 0 and 0 < card["sample_rate"] <= 1 and card["steps"] >= 1
     assert card["entries"] and all(0 < e["epsilon"] <= card["epsilon"] + 1e-9 for e in card["entries"])
+
+
+def test_every_registered_generator_implements_the_protocol(fitted: Synthesizer) -> None:
+    from tabsynth.synthesizers._data import Layout
+    from tabsynth.synthesizers.base import GeneratorConfig, GeneratorModel
+    from tabsynth.synthesizers.registry import build_model
+
+    assert isinstance(fitted.generator_, GeneratorModel)
+    layout = Layout.from_transformer(fitted.transformer_)
+    for name in MODELS:
+        model = build_model(
+            name, layout, fitted.generator_.cond_columns, {}, generator=torch.Generator().manual_seed(0)
+        )
+        assert isinstance(model, GeneratorModel) and isinstance(model.config, GeneratorConfig), name
+
+
+def test_a_loaded_model_keeps_its_privacy_card(fitted: Synthesizer, tmp_path: Path) -> None:
+    loaded = Synthesizer.load(fitted.save(tmp_path / "model"))
+    before, after = fitted.privacy_card(), loaded.privacy_card()
+    for key in ("epsilon", "delta", "is_dp", "secure_randomness", "noise_multiplier", "sample_rate", "steps"):
+        assert after[key] == before[key], key
+
+
+def test_an_edited_manifest_is_refused(fitted: Synthesizer, tmp_path: Path) -> None:
+    folder = fitted.save(tmp_path / "model")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["ledger"]["budget"]["epsilon"] = 0.1  # claim a smaller budget than was spent
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    with pytest.raises(IncompatibleModelError, match="edited after it was written"):
+        Synthesizer.load(folder)

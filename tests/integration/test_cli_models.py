@@ -84,8 +84,8 @@ def test_budget_json(model_dir: Path, capsys: pytest.CaptureFixture[str]) -> Non
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--epsilon", "0"], "epsilon must be > 0"),
-        (["--epsilon", "-1"], "epsilon must be > 0"),
+        (["--epsilon", "0"], "epsilon must be a positive number"),
+        (["--epsilon", "-1"], "epsilon must be a positive number"),
         (["--epsilon", "abc"], "--epsilon must be a positive number"),
         (["--epsilon", "1", "--delta", "1"], "delta must be a number in (0, 1)"),
         (["--epsilon", "1", "--delta", "2.5"], "delta must be a number in (0, 1)"),

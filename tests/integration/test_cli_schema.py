@@ -76,3 +76,17 @@ def test_schema_infer_reads_tsv_and_sep(tmp_path: Path, frame: pd.DataFrame) -> 
         out = tmp_path / f"{data.suffix[1:]}.yaml"
         assert run(["schema", "infer", str(data), "--out", str(out), *extra]) == 0
         assert [c.name for c in load_schema(out).columns] == list(frame.columns)
+
+
+def test_schema_infer_never_overwrites_silently(tmp_path: Path) -> None:
+    from tabsynth.cli.main import run
+    from tests.conftest import make_frame
+
+    data = tmp_path / "d.csv"
+    make_frame(50).to_csv(data, index=False)
+    out = tmp_path / "schema.yaml"
+    out.write_text("# my reviewed schema\n")
+    assert run(["schema", "infer", str(data), "--out", str(out)]) == 2
+    assert out.read_text() == "# my reviewed schema\n"
+    assert run(["schema", "infer", str(data), "--out", str(out), "--overwrite"]) == 0
+    assert "columns:" in out.read_text()

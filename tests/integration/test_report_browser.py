@@ -63,6 +63,17 @@ DECISION: dict[str, Any] = {
     ],
 }
 NO_DP_CARD: dict[str, Any] = {"generator": "dp-tvae", "epsilon": None, "delta": 1e-5, "is_dp": False, "epochs": 5}
+DP_CARD: dict[str, Any] = {
+    "generator": "dp-tvae",
+    "epsilon": 1.0,
+    "delta": 1e-6,
+    "is_dp": True,
+    "accountant": "rdp",
+    "entries": [
+        {"label": "counts:label", "epsilon": 0.046, "event": {"type": "gaussian", "noise_multiplier": 20.0}},
+        {"label": "dp-sgd", "epsilon": 0.974, "event": {"type": "poisson_gaussian", "steps": 300}},
+    ],
+}
 
 
 def _population(n_rows: int, seed: int) -> pd.DataFrame:
@@ -188,8 +199,9 @@ def test_the_json_beside_holds_the_same_content(reports: dict[str, tuple[Path, P
         assert f'id="verdict">{doc["verdict"]["status"]}<' in html
         shown = {unescape(f) for f in re.findall(r'data-figure="([^"]+)"', html)}
         assert set(doc["figures"]) <= shown
-        assert {m["name"] for rows in doc["metrics"].values() for m in rows} == set(audit.names)
-        for name in audit.names:
+        shown_names = set(audit.names) - ({"fidelity.trtr_auc"} if audience == "partner" else set())
+        assert {m["name"] for rows in doc["metrics"].values() for m in rows} == shown_names
+        for name in shown_names:
             assert f"<code>{name}</code>" in html
 
 
@@ -305,3 +317,45 @@ def test_the_audit_command_writes_the_report(tmp_path: Path, capsys: pytest.Capt
     assert json.loads(out.read_text())["figures"]
     assert run([*base, "--report", str(tmp_path / "audit.html")]) == 2  # its JSON would overwrite --out
     assert run([*base, "--report", str(report), "--audience", "public"]) == 2
+
+
+def test_the_ledger_explains_composition_and_shows_each_entrys_epsilon(audit: AuditReport) -> None:
+    html = render_report(audit=audit, privacy=DP_CARD, audience="internal")
+    text = unescape(re.sub(r"\s+", " ", html))
+    assert "compose through the rdp accountant" in text and "not added up by hand" in text
+    assert "<td>0.046</td>" in html and "<td>0.974</td>" in html
+
+
+def test_the_partner_report_shows_no_seed_exact_count_real_model_score_or_judged_value(
+    real: pd.DataFrame, tmp_path: Path
+) -> None:
+    from tabsynth.policy import evaluate_policy, load_policy
+
+    holdout, synthetic = _population(263, seed=12), _population(241, seed=13)
+    train = real.drop(columns=["customer_id"]).iloc[:287]
+    config = AuditConfig(n_attacks=150, singling_out_max_attempts=5_000, n_bootstrap=30, detection_rows=200)
+    audit = run_audit(
+        train, synthetic, holdout=holdout, target="label", sensitive=["sex"], random_state=48611, config=config
+    )
+    card = {**DP_CARD, "dp_row_count": 290}
+    decision = evaluate_policy(load_policy("partner"), audit, privacy=card).to_dict()
+    html_path, json_path = write_report(
+        tmp_path / "p.html", audit=audit, decision=decision, privacy=card, audience="partner"
+    )
+    html, doc = html_path.read_text(encoding="utf-8"), json_path.read_text(encoding="utf-8")
+    trtr = audit["fidelity.trtr_auc"]
+    assert trtr.value is not None
+    for text in (html, doc):
+        assert "48611" not in text  # the seed
+        for count in ("287", "263"):  # exact row counts of the real tables (the partner holds the 241 synthetic rows)
+            assert count not in text, count
+        assert "fidelity.trtr_auc" not in text and f"{trtr.value:.3f}" not in text  # no real-model score
+        for name in ("privacy.dcr_share", "privacy.mia_auc", "fidelity.tstr_auc"):
+            value = audit[name].value
+            assert value is not None and f"{value:.3f}" not in text, name  # no judged real-data metric
+    assert "290" in html  # the DP row count is what a partner sees
+    parsed = json.loads(doc)
+    assert all(r["value"] is None and r["judged_value"] is None for r in parsed["verdict"]["rules"])
+    assert {r["outcome"] for r in parsed["verdict"]["rules"]} <= {"pass", "fail", "insufficient", "unknown"}
+    internal = render_report(audit=audit, decision=decision, privacy=card, audience="internal")
+    assert "48611" in internal and f"{trtr.value:.3f}" in internal and 'id="exposure"' in internal

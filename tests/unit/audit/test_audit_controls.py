@@ -56,7 +56,7 @@ def test_positive_control_fresh_real_sample(fresh_report: AuditReport) -> None:
     assert _contains(fresh_report, "privacy.mia_auc", 0.5)
     exact = fresh_report["privacy.exact_match_rate"]
     assert exact.value == exact.baseline == 0.0  # continuous columns: real rows never coincide
-    assert fresh_report["privacy.empirical_epsilon_lower"].value == pytest.approx(0.0, abs=0.5)
+    assert fresh_report["privacy.attack_epsilon"].value == pytest.approx(0.0, abs=0.5)
     assert not fresh_report.notes
 
 
@@ -73,10 +73,10 @@ def test_negative_control_copy_of_the_training_rows(copy_report: AuditReport) ->
     assert copy_report["privacy.exact_match_rate"].value == 1.0
     assert copy_report["privacy.dcr_share"].value == 1.0
     assert copy_report["privacy.mia_auc"].value >= 0.99
-    epsilon = copy_report["privacy.empirical_epsilon_lower"]
+    epsilon = copy_report["privacy.attack_epsilon"]
     assert epsilon.value is not None and epsilon.value > 3.0
     assert epsilon.details["exceeds_claimed"] is True
-    assert any("exceeds the claimed epsilon 1" in n for n in copy_report.notes)
+    assert any("exceeds the claimed epsilon 1" in n and "not a proof" in n for n in copy_report.notes)
     for name in ("privacy.singling_out_risk", "privacy.linkability_risk", "privacy.inference_risk"):
         assert copy_report[name].value > 0.9, name
     assert copy_report["fidelity.detection_auc"].value > 0.8  # twins of training rows are detectable
@@ -87,7 +87,7 @@ def test_perturbed_copy_is_still_caught(perturbed_report: AuditReport) -> None:
     dcr, mia = perturbed_report["privacy.dcr_share"], perturbed_report["privacy.mia_auc"]
     assert dcr.ci is not None and dcr.ci[0] > 0.75  # ... but not closeness
     assert mia.ci is not None and mia.ci[0] > 0.75
-    assert perturbed_report["privacy.empirical_epsilon_lower"].value > 1.0
+    assert perturbed_report["privacy.attack_epsilon"].value > 1.0
 
 
 def test_shuffled_columns_score_poorly_on_relations(shuffled_report: AuditReport, fresh_report: AuditReport) -> None:
@@ -116,3 +116,24 @@ def test_breakdowns_by_sensitive_group(perturbed_report: AuditReport) -> None:
     assert dcr_a["value"] > 0.75 and dcr_a["n_rows"] > 100
     mia_b = perturbed_report["privacy.mia_auc"].details["by_group"]["group"]["b"]
     assert mia_b["distance"]["auc"] > 0.75
+
+
+def test_membership_tpr_at_low_false_positive_rates_has_intervals(
+    copy_report: AuditReport, fresh_report: AuditReport
+) -> None:
+    for key in ("tpr_at_fpr_0.001", "tpr_at_fpr_0.01"):
+        copied, fresh = copy_report["privacy.mia_auc"].details[key], fresh_report["privacy.mia_auc"].details[key]
+        assert copied["tpr"] >= 0.9 and copied["ci"][0] >= 0.8, (key, copied)  # a copy exposes nearly everyone
+        assert fresh["ci"][0] <= 0.05 and fresh["fpr_achieved"] <= float(key.rsplit("_", 1)[1]) + 1e-12
+        for attack in ("distance", "density_ratio"):  # the DOMIAS-style density attack reports them too
+            entry = fresh_report["privacy.mia_auc"].details["attacks"][attack][key]
+            assert entry["ci"][0] <= entry["tpr"] <= entry["ci"][1]
+
+
+def test_the_most_exposed_members_are_described_by_kind_not_by_row(perturbed_report: AuditReport) -> None:
+    most = perturbed_report["privacy.mia_auc"].details["most_exposed"]
+    assert most["n_most_exposed"] >= 1 and 0.0 <= most["outlier_share"] <= 1.0
+    assert set(most) >= {"attack", "over_represented_groups", "outlier_share", "outlier_share_expected"}
+    for group in most["over_represented_groups"]:
+        assert set(group) == {"column", "group", "share_exposed", "share_members"}
+        assert group["share_exposed"] > group["share_members"]

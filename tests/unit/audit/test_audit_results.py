@@ -66,7 +66,8 @@ def test_report_round_trips_through_strict_json() -> None:
     )
     text = report.to_json()
     assert "NaN" not in text
-    assert set(json.loads(text)) == {"metrics", "meta", "notes", "figures"}
+    assert set(json.loads(text)) == {"note", "metrics", "meta", "notes", "figures"}
+    assert json.loads(text)["note"].startswith("INTERNAL")  # the audit JSON says it is not for partners
     again = AuditReport.from_json(text)
     assert again == report
     assert again["privacy.mia_auc"].reason == "too few rows"

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from tabsynth.audit import METRIC_NAMES, AuditConfig, AuditReport, MetricStatus, run_audit
+from tabsynth.exceptions import DataError
 from tabsynth.schema import ColumnKind, ColumnSpec, TableSchema
 
 ISSUE_METRICS = [
@@ -19,7 +20,7 @@ ISSUE_METRICS = [
     "privacy.exact_match_rate",
     "privacy.dcr_share",
     "privacy.mia_auc",
-    "privacy.empirical_epsilon_lower",
+    "privacy.attack_epsilon",
     "privacy.singling_out_risk",
     "privacy.linkability_risk",
     "privacy.inference_risk",
@@ -123,7 +124,12 @@ def test_numeric_sensitive_columns_are_grouped_in_training_quartiles(small: tupl
     train, holdout, synth = small
     report = run_audit(train, synth, holdout=holdout, target="label", sensitive=["age"], config=SMALL)
     groups = report["privacy.dcr_share"].details["by_group"]["age"]
-    assert len(groups) == 4 and all(label.startswith("[") for label in groups)
+    assert len(groups) == 4 and sorted(groups)[0].startswith("Q1: < ") and sorted(groups)[-1].startswith("Q4: >= ")
+    bounds = [label.split(": ")[1].replace("<", "").replace(">=", "") for label in groups]
+    edges = [float(x) for bound in bounds for x in bound.split(" to ")]
+    assert min(train["age"]) not in edges and max(train["age"]) not in edges  # no exact min/max labels a group
+    assert all(e == float(f"{e:.2g}") for e in edges)  # inner edges on a two-digit grid
+    assert report.to_dict()["note"].startswith("INTERNAL")
     inference = report["privacy.inference_risk"].details
     assert set(inference["secrets"]) == {"label", "age"}
 
@@ -142,3 +148,15 @@ def test_missing_values_are_audited(small: tuple[pd.DataFrame, ...]) -> None:
     assert all(m.is_ok for m in report.metrics if m.name not in FAIRNESS), [(m.name, m.reason) for m in report.metrics]
     assert all(report[m].details.get("not_applicable") for m in FAIRNESS)  # no sensitive column declared
     assert isinstance(AuditReport.from_json(report.to_json()), AuditReport)
+
+
+def test_excluded_columns_are_left_out_and_recorded(small: tuple[pd.DataFrame, ...]) -> None:
+    train, holdout, synth = small
+    config = AuditConfig(n_attacks=200, singling_out_max_attempts=10_000, n_bootstrap=50, exclude=("income",))
+    report = run_audit(train, synth, holdout=holdout, target="label", config=config)
+    assert "income" not in report.meta["columns"] and report.meta["excluded_by_request"] == ["income"]
+    assert any("on request" in note and "income" in note for note in report.notes)
+    with pytest.raises(DataError, match="target 'label' cannot be excluded"):
+        run_audit(train, synth, holdout=holdout, target="label", config=AuditConfig(exclude=("label",)))
+    with pytest.raises(DataError, match=r"excluded columns \['nope'\] are not in the real table"):
+        run_audit(train, synth, holdout=holdout, target="label", config=AuditConfig(exclude=("nope",)))

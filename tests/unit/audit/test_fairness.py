@@ -118,3 +118,27 @@ def test_a_model_trained_on_biased_synthetic_rows_is_less_fair() -> None:
     assert out["fairness.downstream_dp_gap"].value > 0.1
     assert out["fairness.downstream_eo_gap"].ci[0] > 0.3
     assert out["fairness.label_rate_gap"].ci[0] > 0.1
+
+
+def test_a_rare_positive_class_leaves_demographic_parity_computable() -> None:
+    # two big groups, but only 2 positives each: equalized odds needs min_rows / 2 of each class per group
+    real = _frame({"A": (60, 2), "B": (60, 2)})
+    out = _metrics(real, real, real, AuditConfig(min_holdout_rows=2, fairness_min_group_rows=10))
+    assert out["fairness.downstream_dp_gap"].is_ok, out["fairness.downstream_dp_gap"].reason
+    eo = out["fairness.downstream_eo_gap"]
+    assert not eo.is_ok and "of each target class" in (eo.reason or "")
+    assert "2 of its rarer class" in (eo.reason or "")
+
+
+def test_a_high_cardinality_column_keeps_its_top_groups_and_pools_the_rest() -> None:
+    groups = {"A": (40, 20), "B": (30, 10)} | {f"s{i}": (3, 1) for i in range(12)}  # 12 tiny "states"
+    real = _frame(groups)
+    config = AuditConfig(min_holdout_rows=2, fairness_min_group_rows=10, fairness_intersections=False)
+    rep = _metrics(real, real, real, config)["fairness.representation"]
+    names = {row["group"] for row in rep.details["groups"]}
+    assert names == {"A", "B", "(other groups)"}  # 36 pooled rows: a group big enough to judge
+    pooled = next(row for row in rep.details["groups"] if row["group"] == "(other groups)")
+    assert pooled["real_share"] == pytest.approx(36 / 106) and not pooled["small"]
+    capped = AuditConfig(min_holdout_rows=2, fairness_min_group_rows=10, fairness_max_groups=1)
+    names = {row["group"] for row in _metrics(real, real, real, capped)["fairness.representation"].details["groups"]}
+    assert names == {"A", "(other groups)"}

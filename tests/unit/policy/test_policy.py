@@ -51,9 +51,10 @@ def test_partner_and_medical_bounds_from_the_issue() -> None:
     partner = {r.metric: r for r in load_policy("partner").rules}
     medical = {r.metric: r for r in load_policy("medical").rules}
     assert partner["privacy.epsilon"].threshold == 3 and medical["privacy.epsilon"].threshold == 1
-    assert partner["privacy.empirical_epsilon_lower"].threshold == "claimed_epsilon"
+    assert partner["privacy.attack_epsilon"].threshold == "claimed_epsilon"
     for metric in ("privacy.dcr_share", "privacy.mia_auc"):
-        assert float(medical[metric].threshold) < float(partner[metric].threshold) <= 0.55  # type: ignore[arg-type]
+        assert medical[metric].threshold == partner[metric].threshold == "baseline"  # 0.5: unseen real rows
+        assert medical[metric].margin < partner[metric].margin <= 0.05
     assert {m for m in partner if m.startswith("fairness.")} == {
         "fairness.representation",
         "fairness.label_rate_gap",
@@ -120,11 +121,11 @@ def test_pass_conditional_fail_unknown(tmp_path: Path) -> None:
     soft_fail = [*good[:2], _m("fidelity.detection_auc", 0.95)]
     decision = evaluate_policy(policy, _report(*soft_fail))
     assert decision.verdict is Verdict.CONDITIONAL and not decision.blocks
-    hard_fail = [_m("privacy.mia_auc", 0.50, (0.48, 0.56)), *good[1:]]  # value passes, the upper end does not
+    hard_fail = [_m("privacy.mia_auc", 0.56, (0.53, 0.59)), *good[1:]]  # the value itself misses
     decision = evaluate_policy(policy, _report(*hard_fail))
     assert decision.verdict is Verdict.FAIL and decision.blocks
     [failure] = decision.failures
-    assert failure.rule.metric == "privacy.mia_auc" and failure.judged_value == 0.56
+    assert failure.rule.metric == "privacy.mia_auc" and failure.judged_value == 0.59
     assert decision.to_dict()["rules"][0]["judged_on"] == "ci_upper"
     assert decision.to_dict()["rules"][0]["advice"]
     unknown = [_m("privacy.mia_auc", None, reason="too few rows"), *good[1:]]
@@ -137,7 +138,11 @@ def test_pass_conditional_fail_unknown(tmp_path: Path) -> None:
 
 def test_quality_is_judged_on_the_lower_end(tmp_path: Path) -> None:
     policy = load_policy(_one_rule(tmp_path, "fidelity.tstr_auc", "min", 0.7))
-    assert evaluate_policy(policy, _report(_m("fidelity.tstr_auc", 0.72, (0.69, 0.75)))).verdict is Verdict.FAIL
+    assert evaluate_policy(policy, _report(_m("fidelity.tstr_auc", 0.72, (0.71, 0.75)))).verdict is Verdict.PASS
+    assert evaluate_policy(policy, _report(_m("fidelity.tstr_auc", 0.68, (0.65, 0.71)))).verdict is Verdict.FAIL
+    # the value passes, the lower end does not: too few rows to decide (warns by default)
+    undecided = evaluate_policy(policy, _report(_m("fidelity.tstr_auc", 0.72, (0.69, 0.75))))
+    assert undecided.verdict is Verdict.CONDITIONAL and undecided.outcomes[0].outcome is Outcome.INSUFFICIENT
     by_value = load_policy(_one_rule(tmp_path, "fidelity.tstr_auc", "min", 0.7, ", judge_on: value"))
     assert evaluate_policy(by_value, _report(_m("fidelity.tstr_auc", 0.72, (0.69, 0.75)))).verdict is Verdict.PASS
 
@@ -159,9 +164,9 @@ def test_epsilon_comes_from_the_ledger_and_no_dp_fails(tmp_path: Path) -> None:
 
 
 def test_claimed_epsilon_and_baseline_thresholds(tmp_path: Path) -> None:
-    policy = load_policy(_one_rule(tmp_path, "privacy.empirical_epsilon_lower", "max", "claimed_epsilon"))
-    ok = _report(_m("privacy.empirical_epsilon_lower", 0.9), epsilon_claimed=1.0)
-    beaten = _report(_m("privacy.empirical_epsilon_lower", 1.2), epsilon_claimed=1.0)
+    policy = load_policy(_one_rule(tmp_path, "privacy.attack_epsilon", "max", "claimed_epsilon"))
+    ok = _report(_m("privacy.attack_epsilon", 0.9), epsilon_claimed=1.0)
+    beaten = _report(_m("privacy.attack_epsilon", 1.2), epsilon_claimed=1.0)
     assert evaluate_policy(policy, ok).verdict is Verdict.PASS
     assert evaluate_policy(policy, beaten).verdict is Verdict.FAIL
     policy = load_policy(_one_rule(tmp_path, "privacy.exact_match_rate", "max", "baseline", ", margin: 0.01"))
@@ -201,3 +206,85 @@ def test_release_on_conditional_false_blocks_soft_failures(tmp_path: Path) -> No
     decision = evaluate_policy(load_policy(_policy(tmp_path, text)), _report(_m("fidelity.quality", 0.5)))
     assert decision.verdict is Verdict.CONDITIONAL and decision.blocks
     assert math.isclose(decision.outcomes[0].judged_value or 0, 0.5)
+
+
+def test_too_few_rows_to_show_safety_is_its_own_outcome_never_a_failure(tmp_path: Path) -> None:
+    # the small-table numbers of the issue: real rows posing as synthetic, 750 of them
+    policy = load_policy(REPO / "policies" / "partner.yaml")
+    report = _report(
+        _m("privacy.exact_match_rate", 0.0, (0.0, 0.0051), baseline=0.0),
+        _m("privacy.dcr_share", 0.531, (0.482, 0.578), baseline=0.5),
+        _m("privacy.mia_auc", 0.512, (0.465, 0.56), baseline=0.5),
+    )
+    outcomes = {o.rule.metric: o.outcome for o in evaluate_policy(policy, report).outcomes}
+    for metric in ("privacy.exact_match_rate", "privacy.dcr_share", "privacy.mia_auc"):
+        assert outcomes[metric] is Outcome.INSUFFICIENT, metric
+    # 150 real rows as synthetic: the value is over 0.55, but the interval still holds the baseline 0.5
+    noisy = evaluate_policy(policy, _report(_m("privacy.mia_auc", 0.557, (0.451, 0.663), baseline=0.5)))
+    assert {o.rule.metric: o.outcome for o in noisy.outcomes}["privacy.mia_auc"] is Outcome.INSUFFICIENT
+    leaky = evaluate_policy(policy, _report(_m("privacy.mia_auc", 0.58, (0.55, 0.61), baseline=0.5)))
+    assert {o.rule.metric: o.outcome for o in leaky.outcomes}["privacy.mia_auc"] is Outcome.FAIL
+    block = load_policy(_one_rule(tmp_path, "privacy.mia_auc", "max", 0.55, ", on_insufficient: block"))
+    decision = evaluate_policy(block, _report(_m("privacy.mia_auc", 0.512, (0.465, 0.56))))
+    assert decision.verdict is Verdict.UNKNOWN and decision.blocks
+    rule = decision.to_dict()["rules"][0]
+    assert rule["outcome"] == "insufficient" and "not enough rows to decide" in rule["advice"]
+    leak = evaluate_policy(block, _report(_m("privacy.mia_auc", 0.60, (0.57, 0.63))))
+    assert leak.verdict is Verdict.FAIL
+
+
+def test_utility_is_judged_against_the_real_ceiling_of_the_same_audit(tmp_path: Path) -> None:
+    policy = load_policy(_one_rule(tmp_path, "fidelity.tstr_auc", "min", "baseline", ", factor: 0.9, judge_on: value"))
+    hard_table = _m("fidelity.tstr_auc", 0.695, (0.68, 0.71), baseline=0.71)  # TRTR 0.71: 0.695 >= 0.639
+    decision = evaluate_policy(policy, _report(hard_table))
+    assert decision.verdict is Verdict.PASS and decision.outcomes[0].threshold == pytest.approx(0.639)
+    assert evaluate_policy(policy, _report(_m("fidelity.tstr_auc", 0.6, baseline=0.71))).verdict is Verdict.FAIL
+    with pytest.raises(PolicyError, match="'factor' only applies"):
+        load_policy(_one_rule(tmp_path, "fidelity.tstr_auc", "min", 0.7, ", factor: 0.9"))
+
+
+def test_on_unknown_warn_makes_an_uncomputable_rule_conditional_with_advice(tmp_path: Path) -> None:
+    small = _m("fairness.downstream_eo_gap", None, reason="no two holdout groups of 100+ rows")
+    extra = ", allow_not_applicable: true"
+    blocking = load_policy(_one_rule(tmp_path, "fairness.downstream_eo_gap", "max", 0.3, extra))
+    assert evaluate_policy(blocking, _report(small)).verdict is Verdict.UNKNOWN
+    warning = load_policy(_one_rule(tmp_path, "fairness.downstream_eo_gap", "max", 0.3, extra + ", on_unknown: warn"))
+    decision = evaluate_policy(warning, _report(small))
+    assert decision.verdict is Verdict.CONDITIONAL and not decision.blocks
+    advice = decision.to_dict()["rules"][0]["advice"]
+    assert "no two holdout groups" in advice and "fairness_min_group_rows" in advice
+    assert "raise epsilon" not in advice
+
+
+def test_builtin_policies_warn_for_uncomputable_fairness_and_judge_leakage_on_the_baseline() -> None:
+    for name in BUILTIN_POLICIES:
+        for rule in load_policy(name).rules:
+            if rule.metric.startswith("fairness."):
+                assert rule.on_unknown.value == "warn", (name, rule.metric)
+    partner = {r.metric: r for r in load_policy("partner").rules}
+    assert partner["fidelity.tstr_auc"].threshold == "baseline" and partner["fidelity.tstr_auc"].factor == 0.9
+    assert partner["privacy.dcr_share"].threshold == "baseline"
+
+
+def test_one_line_per_metric_holds_both_thresholds_failures_first() -> None:
+    partner = load_policy("partner")
+    report = _report(
+        _m("fairness.representation", 0.7, (0.6, 0.8)),
+        _m("privacy.mia_auc", 0.7, (0.68, 0.72), baseline=0.5),
+    )
+    lines = evaluate_policy(partner, report).to_dict()["lines"]
+    metrics = [line["metric"] for line in lines]
+    assert len(metrics) == len(set(metrics))
+    assert metrics[0] == "privacy.mia_auc" and lines[0]["outcome"] == "fail"
+    [rep] = [line for line in lines if line["metric"] == "fairness.representation"]
+    assert [(t["hard"], t["threshold"]) for t in rep["thresholds"]] == [(True, 0.5), (False, 0.8)]
+    assert [t["outcome"] for t in rep["thresholds"]] == ["pass", "fail"]
+
+
+def test_the_old_epsilon_metric_name_still_reads_in_audits_and_policies(tmp_path: Path) -> None:
+    old = {"name": "privacy.empirical_epsilon_lower", "value": 0.2, "direction": "lower_is_better", "status": "ok"}
+    report = AuditReport.from_dict({"metrics": [old], "meta": {"epsilon_claimed": 1.0}})
+    assert report.names == ("privacy.attack_epsilon",)
+    policy = load_policy(_one_rule(tmp_path, "privacy.empirical_epsilon_lower", "max", "claimed_epsilon"))
+    assert policy.rules[0].metric == "privacy.attack_epsilon"
+    assert evaluate_policy(policy, report).verdict is Verdict.PASS
