@@ -358,7 +358,7 @@ class TableSchema:
         return write_text(self.to_yaml(), path)
 
 
-class _SchemaLoader(yaml.SafeLoader):
+class _SchemaLoader(yaml.SafeLoader):  # type: ignore[misc]
     """``yaml.SafeLoader`` where only ``true``/``false`` are booleans.
 
     YAML 1.1 reads ``no``, ``yes``, ``on``, ``off`` (any case) as booleans, so ``categories: [no, yes]``
