@@ -33,6 +33,8 @@ _EXPORTS = {
     "read_table": "tabsynth.io",
     "release": "tabsynth.pipeline",
     "run_audit": "tabsynth.audit",
+    "split_holdout": "tabsynth.split",
+    "subsample_rows": "tabsynth.split",
     "write_report": "tabsynth.report",
     "write_table": "tabsynth.io",
 }

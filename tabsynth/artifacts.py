@@ -14,6 +14,7 @@ written to a temporary sibling and renamed, so a failed save leaves nothing behi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -63,6 +64,7 @@ def save_synthesizer(synth: Synthesizer, path: Path) -> Path:
     try:
         save_file(_flat_state(synth.generator_), str(tmp / WEIGHTS))
         manifest = _manifest(synth, sha256_file(tmp / WEIGHTS))
+        manifest["integrity"] = _integrity(manifest)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         if path.exists():
             shutil.rmtree(path)
@@ -105,6 +107,16 @@ def _manifest(synth: Synthesizer, weights_sha256: str) -> dict[str, Any]:
     }
 
 
+def _integrity(manifest: dict[str, Any]) -> str:
+    """SHA-256 of the manifest's canonical JSON (without this field), weights hash included.
+
+    It detects edits of the manifest (a changed ledger, schema or epsilon) by anyone who does not
+    also recompute it; it is not a signature (see docs/privacy.md).
+    """
+    body = {k: v for k, v in manifest.items() if k != "integrity"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def _read_manifest(path: Path) -> dict[str, Any]:
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
@@ -126,6 +138,11 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         )
     if manifest.get("model") not in MODELS:
         raise IncompatibleModelError(f"Unknown model type {manifest.get('model')!r} in {manifest_path}.")
+    if manifest.get("integrity") != _integrity(manifest):
+        raise IncompatibleModelError(
+            f"{manifest_path} was edited after it was written (its integrity digest does not match): "
+            "its ledger and settings cannot be trusted. Refit the model, or restore the original folder."
+        )
     return manifest
 
 
@@ -170,9 +187,7 @@ def load_synthesizer(cls: type[Synthesizer], path: Path, *, device: str = "auto"
     _restore_state(model, weights, path)
     for module in model.modules().values():
         module.to(torch_device).eval()
-    synth._set_fitted(transformer, model, ledger, None, torch_device)
-    synth.manifest_ = manifest
-    return synth
+    return synth.restore_fitted(transformer, model, ledger, None, torch_device, manifest=manifest)
 
 
 def _restore_state(model: Any, weights: dict[str, torch.Tensor], path: Path) -> None:

@@ -10,19 +10,19 @@ Tree::
     ├── NotFittedError (ValueError, AttributeError)
     ├── IncompatibleModelError    exit 2: a model directory is foreign, tampered or too new
     ├── PolicyError               exit 2: a release policy is invalid
-    └── GateFailedError           exit 4: the release gate blocked the output
-    PrivacyError (ValueError)     exit 2: from tabsynth.privacy, which depends on nothing else
-    └── BudgetExceededError       exit 3: a spend would go over the privacy budget
+    ├── GateFailedError           exit 4: the release gate blocked the output
+    └── PrivacyError (ValueError) exit 2: from tabsynth.privacy, which depends on nothing else
+        └── BudgetExceededError   exit 3: a spend would go over the privacy budget
 
-``tabsynth.privacy`` is kept free of imports from the rest of the package, so its errors
-have their own root; catch :data:`ALL_ERRORS` to catch everything tabsynth raises on purpose.
+One root: :class:`TabsynthError` is defined in ``tabsynth.privacy.errors`` (the privacy layer
+imports nothing from the rest of the package) and re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .privacy.errors import BudgetExceededError, PrivacyError
+from .privacy.errors import BudgetExceededError, PrivacyError, TabsynthError
 
 __all__ = [
     "ALL_ERRORS",
@@ -40,12 +40,6 @@ __all__ = [
     "TabsynthError",
     "exit_code_for",
 ]
-
-
-class TabsynthError(Exception):
-    """Root of tabsynth's own errors."""
-
-    exit_code = 1
 
 
 class InputError(TabsynthError, ValueError):
@@ -102,7 +96,7 @@ class PrivacyWarning(UserWarning):
     """Something weakens or removes the privacy guarantee (e.g. training without DP)."""
 
 
-ALL_ERRORS: tuple[type[Exception], ...] = (TabsynthError, PrivacyError)
+ALL_ERRORS: tuple[type[Exception], ...] = (TabsynthError,)  # kept for callers of the old two-root API
 
 
 def exit_code_for(error: BaseException) -> int:

@@ -18,31 +18,33 @@ release is never replaced unless ``overwrite`` is set.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from rich.console import Console
 
 from ._version import __version__
 from .audit import AuditConfig, AuditReport, run_audit
 from .exceptions import ConfigError, InputError
 from .io import read_table, read_yaml_mapping, sha256_file, write_table
 from .policy import GateDecision, ReleasePolicy, evaluate_policy, load_policy
-from .schema import TableSchema, infer_schema, load_schema
+from .privacy.plan import parse_epsilon
+from .privacy.store import BudgetStore
+from .schema import TableSchema, load_schema
+from .split import split_holdout, subsample_rows
 
-__all__ = ["ReleaseConfig", "ReleaseResult", "load_release_config", "release"]
+__all__ = ["ReleaseConfig", "ReleaseProgress", "ReleaseResult", "load_release_config", "release"]
 
 MANIFEST_FORMAT = 1
 
@@ -80,8 +82,10 @@ class ReleaseConfig(BaseModel):
     table_schema: Path | None = Field(default=None, alias="schema")
     target: str | None = None
     sensitive: tuple[str, ...] = ()
-    holdout: float = Field(default=0.2, gt=0, description="a share in (0, 1) or a number of rows")
-    max_input_rows: int | None = Field(default=None, gt=0, description="use a random subset of at most this many rows")
+    holdout: float = Field(default=0.2, gt=0, lt=1, description="expected share of rows held out for the audit")
+    max_input_rows: int | None = Field(
+        default=None, gt=0, description="use a keyed-hash subsample of about this many rows (each row kept on its own)"
+    )
     model: str = "dp-tvae"
     stratify: bool | Literal["auto"] = Field(
         default="auto", description="one DP generator per target class (auto: when a class is under 10%)"
@@ -97,6 +101,16 @@ class ReleaseConfig(BaseModel):
     sample: SampleConfig = SampleConfig()
     report: ReportConfig = ReportConfig()
     audit: dict[str, Any] = Field(default_factory=dict, description="AuditConfig overrides")
+    budget_store: Path | None = Field(default=None, description="JSON ledger of every DP release on this dataset")
+    lifetime_epsilon: float | None = Field(default=None, gt=0, description="the dataset's budget across releases")
+    curator_key: Path | None = Field(
+        default=None, description="file holding a secret key: the manifest then records an HMAC of the input"
+    )
+
+    @field_validator("epsilon", mode="before")
+    @classmethod
+    def _epsilon(cls, value: Any) -> float | None:
+        return parse_epsilon(value)  # None / 'none' = no DP; inf and non-positive refused
 
     @field_validator("formats")
     @classmethod
@@ -119,6 +133,8 @@ class ReleaseConfig(BaseModel):
                 "input": at(self.input),
                 "output": at(self.output),
                 "table_schema": at(self.table_schema),
+                "budget_store": at(self.budget_store),
+                "curator_key": at(self.curator_key),
                 "policy": policy,
             }
         )
@@ -179,23 +195,80 @@ class ReleaseResult:
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-def _split(frame: pd.DataFrame, holdout: float, seed: int, min_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    n = len(frame)
-    n_holdout = round(holdout * n) if holdout < 1 else int(holdout)
-    if not (min_rows <= n_holdout <= n - min_rows):
+def _split(frame: pd.DataFrame, holdout: float, min_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train / holdout by a keyed hash of each row under a fresh secret key (:func:`tabsynth.split_holdout`).
+
+    Each row's side depends only on that row, so one added or removed row moves no other row
+    between train and holdout. The holdout is internal (the audit's unseen rows); the key is
+    never stored.
+    """
+    if not (0 < holdout < 1):
         raise ConfigError(
-            f"holdout={holdout:g} gives {n_holdout} holdout rows out of {n}; the audit needs at least {min_rows} "
-            f"holdout rows and the generator at least {min_rows} training rows. Use a share in (0, 1) or a row count."
+            f"holdout must be a share in (0, 1), got {holdout:g}: the split draws each row's side on its own "
+            "(a fixed number of rows would make one row's side depend on the others)."
         )
-    order = np.random.default_rng([seed, 0x401D]).permutation(n)
-    return frame.iloc[order[n_holdout:]].reset_index(drop=True), frame.iloc[order[:n_holdout]].reset_index(drop=True)
+    train, held = split_holdout(frame, holdout)
+    if min(len(train), len(held)) < min_rows:
+        raise ConfigError(
+            f"holdout={holdout:g} leaves too few rows on one side: the audit needs at least {min_rows} holdout rows "
+            "and the generator at least as many training rows. Use a share nearer 0.5, or a larger table."
+        )
+    return train.reset_index(drop=True), held.reset_index(drop=True)
 
 
-def _schema(config: ReleaseConfig, frame: pd.DataFrame) -> TableSchema:
-    if config.table_schema is not None:
-        schema = load_schema(config.table_schema)
-        return schema.with_roles(target=config.target, sensitive=config.sensitive or None)
-    return infer_schema(frame, target=config.target, sensitive=config.sensitive)
+def _declared_schema(config: ReleaseConfig) -> TableSchema | None:
+    """The declared schema with the config's roles; None lets the fit infer one (with DP under DP)."""
+    if config.table_schema is None:
+        return None
+    schema = load_schema(config.table_schema)
+    return schema.with_roles(target=config.target, sensitive=config.sensitive or None)
+
+
+def _input_digest(config: ReleaseConfig) -> dict[str, str]:
+    """A keyed digest of the input when a curator key is given; never a plain hash of the private file.
+
+    A plain SHA-256 is a deterministic function of the data: anyone holding a candidate table
+    could confirm it. An HMAC under a key only the curator holds lets the curator (and nobody
+    else) check which file a release came from.
+    """
+    if config.curator_key is None:
+        return {"digest": "withheld (set curator_key in the release config to record a keyed HMAC-SHA256)"}
+    try:
+        key = config.curator_key.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the curator key {config.curator_key}: {exc.strerror}.") from None
+    if len(key) < 16:
+        raise ConfigError(f"The curator key in {config.curator_key} is too short: use at least 16 bytes of secret.")
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    with open(config.input, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            mac.update(block)
+    return {"hmac_sha256": mac.hexdigest()}
+
+
+@contextmanager
+def _budget_reservation(config: ReleaseConfig) -> Iterator[Callable[[str, float | None], None]]:
+    """Reserve this release's budget in the dataset's store before the data is read (exit 3 if over)."""
+    if config.budget_store is None:
+        if config.lifetime_epsilon is not None:
+            raise ConfigError("lifetime_epsilon needs a budget_store (a JSON file that records every release).")
+        yield lambda status, spent: None
+        return
+    if config.lifetime_epsilon is None:
+        raise ConfigError("budget_store needs lifetime_epsilon: the dataset's total epsilon across releases.")
+    store = BudgetStore(config.budget_store)
+    rid = store.reserve(
+        str(config.output), epsilon=config.epsilon, delta=config.delta, lifetime_epsilon=config.lifetime_epsilon
+    )
+    outcome: dict[str, Any] = {"status": "failed", "spent": None}
+
+    def settle(status: str, spent: float | None) -> None:
+        outcome.update(status=status, spent=spent)
+
+    try:
+        yield settle
+    finally:
+        store.settle(rid, status=outcome["status"], epsilon_spent=outcome["spent"])
 
 
 @contextmanager
@@ -271,7 +344,7 @@ def _manifest(
     *,
     config: ReleaseConfig,
     config_sha256: str | None,
-    input_sha256: str,
+    input_digest: dict[str, str],
     policy: ReleasePolicy,
     decision: GateDecision,
     privacy: dict[str, Any],
@@ -284,7 +357,7 @@ def _manifest(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "verdict": decision.verdict.value,
         "released": decision.released,
-        "input": {"path": str(config.input), "sha256": input_sha256},
+        "input": {"path": str(config.input), **input_digest},
         "config": {"sha256": config_sha256, "settings": config.model_dump(mode="json", by_alias=True)},
         "policy": {"name": policy.name, "path": policy.source, "sha256": policy.sha256},
         "model": {"name": config.model, "sha256": model_sha256},
@@ -294,24 +367,37 @@ def _manifest(
             "is_dp": privacy.get("is_dp"),
             "ledger": privacy,
         },
-        "gate": decision.to_dict(),
+        # Pass/fail per rule only: the judged values are exact statistics of the real rows (audit.json).
+        "gate": {
+            "verdict": decision.verdict.value,
+            "policy": decision.policy.name,
+            "rules": [
+                {k: r.get(k) for k in ("metric", "hard", "outcome", "advice")} for r in decision.to_dict()["rules"]
+            ],
+        },
+        "internal_files": ["audit.json"],
         "files": files,
     }
 
 
-@contextmanager
-def _progress_bar(console: Console, label: str) -> Iterator[Any]:
-    """A rich progress bar driven by ``callback(done, total, step)``."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+@dataclass(frozen=True, slots=True)
+class ReleaseProgress:
+    """Callbacks through which ``release`` reports progress (the library never prints or draws).
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False, disable=console.quiet) as bar:
-        task = bar.add_task(label, total=None)
+    Attributes:
+        stage: ``stage(index, total, description)`` at the start of each of the six stages.
+        audit: ``audit(done, total, step)`` while the audit runs (see :func:`tabsynth.run_audit`).
+        epoch: ``epoch(info)`` after each training epoch (see ``Synthesizer.fit(callback=...)``);
+            its loss and rows/s are not DP and are for the curator's terminal only.
+    """
 
-        def callback(done: int, total: int, step: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"{label} ({step})" if step != "done" else label)
+    stage: Callable[[int, int, str], None] | None = None
+    audit: Callable[[int, int, str], None] | None = None
+    epoch: Callable[[Any], None] | None = None
 
-        yield callback
+    def at(self, index: int, description: str) -> None:
+        if self.stage is not None:
+            self.stage(index, 6, description)
 
 
 # ---- the pipeline ----------------------------------------------------------------------------
@@ -319,8 +405,7 @@ def release(
     config: ReleaseConfig | Mapping[str, Any] | str | Path,
     *,
     overwrite: bool = False,
-    console: Console | None = None,
-    verbose: bool = True,
+    progress: ReleaseProgress | None = None,
 ) -> ReleaseResult:
     """Run the gated release pipeline described by ``config`` (a YAML path, mapping or :class:`ReleaseConfig`).
 
@@ -333,7 +418,7 @@ def release(
             training where possible (exit code 2 in the CLI).
         BudgetExceededError: the privacy budget cannot cover the requested training (exit code 3).
     """
-    console = console or Console(stderr=True, highlight=False, quiet=not verbose)
+    progress = progress or ReleaseProgress()
     config_sha256: str | None = None
     if isinstance(config, (str, Path)):
         config, config_sha256 = load_release_config(config)
@@ -342,25 +427,40 @@ def release(
     policy = load_policy(config.policy)
     audit_config = config.audit_config()
     _check_output(config.output, overwrite)
-    seconds: dict[str, float] = {}
+    with _budget_reservation(config) as settle:
+        result = _run_release(config, config_sha256, policy, audit_config, overwrite, progress)
+        settle("released" if result.released else "blocked", result.privacy.get("epsilon"))
+    return result
 
+
+def _run_release(
+    config: ReleaseConfig,
+    config_sha256: str | None,
+    policy: ReleasePolicy,
+    audit_config: AuditConfig,
+    overwrite: bool,
+    progress: ReleaseProgress,
+) -> ReleaseResult:
+    seconds: dict[str, float] = {}
     started = time.perf_counter()
-    console.print(f"[bold]1/6[/bold] reading {config.input}")
+    progress.at(1, f"reading {config.input}")
     frame = read_table(config.input)
-    input_sha256 = sha256_file(config.input)
+    input_digest = _input_digest(config)
     if config.max_input_rows is not None and len(frame) > config.max_input_rows:
-        frame = frame.sample(config.max_input_rows, random_state=config.seed).reset_index(drop=True)
-    schema = _schema(config, frame)
-    if schema.target is None:
+        frame = subsample_rows(frame, config.max_input_rows).reset_index(drop=True)
+    declared = _declared_schema(config)
+    target = config.target if declared is None else declared.target
+    if target is None:
         raise ConfigError(
             "A release audits utility against a target column: set 'target' in the release config or the schema."
         )
-    train, holdout = _split(frame, config.holdout, config.seed, audit_config.min_holdout_rows)
+    train, holdout = _split(frame, config.holdout, audit_config.min_holdout_rows)
     seconds["read"] = time.perf_counter() - started
 
+    from .inference import coerce_frame
     from .synthesizers import Synthesizer
 
-    console.print(f"[bold]2/6[/bold] fitting {config.model} (epsilon={config.epsilon}, delta={config.delta:g})")
+    progress.at(2, f"fitting {config.model} (epsilon={config.epsilon}, delta={config.delta:g})")
     t = time.perf_counter()
     synth = Synthesizer(
         config.model,
@@ -371,41 +471,40 @@ def release(
         batch_size=config.batch_size,
         device=config.device,
         stratify=config.stratify,
-        verbose=verbose,
-    ).fit(train, schema)
+    ).fit(train, declared, target=config.target, sensitive=config.sensitive, callback=progress.epoch)
+    schema = synth.transformer_.schema_
     privacy = synth.privacy_card()
     seconds["fit"] = time.perf_counter() - t
 
-    console.print("[bold]3/6[/bold] sampling")
+    progress.at(3, "sampling")
     t = time.perf_counter()
     synthetic = _sample(synth, config, schema)
     seconds["sample"] = time.perf_counter() - t
 
-    console.print("[bold]4/6[/bold] auditing fidelity, privacy leakage and fairness")
+    progress.at(4, "auditing fidelity, privacy leakage and fairness")
     t = time.perf_counter()
-    with _progress_bar(console, "auditing") as progress:
-        audit = run_audit(
-            train,
-            synthetic,
-            holdout=holdout,
-            target=schema.target,
-            sensitive=schema.sensitive,
-            epsilon_claimed=privacy["epsilon"] if privacy["is_dp"] else None,
-            random_state=config.seed,
-            schema=schema,
-            config=audit_config,
-            progress=progress,
-        )
+    audit = run_audit(
+        coerce_frame(train, schema),
+        synthetic,
+        holdout=coerce_frame(holdout, schema),
+        target=target,
+        sensitive=schema.sensitive,
+        epsilon_claimed=privacy["epsilon"] if privacy["is_dp"] else None,
+        random_state=config.seed,
+        schema=schema,
+        config=audit_config,
+        progress=progress.audit,
+    )
     audit = AuditReport(
         metrics=audit.metrics, meta={**audit.meta, "privacy": privacy}, notes=audit.notes, figures=audit.figures
     )
     seconds["audit"] = time.perf_counter() - t
 
-    console.print(f"[bold]5/6[/bold] gating against policy {policy.name!r}")
+    progress.at(5, f"gating against policy {policy.name!r}")
     decision = evaluate_policy(policy, audit, privacy=privacy)
     decision = decision.with_released(not decision.blocks)
 
-    console.print(f"[bold]6/6[/bold] writing {config.output}")
+    progress.at(6, f"writing {config.output}")
     with _staging(config.output, overwrite) as folder:
         files: dict[str, str] = {}
         model_sha256 = None
@@ -421,7 +520,7 @@ def release(
         manifest = _manifest(
             config=config,
             config_sha256=config_sha256,
-            input_sha256=input_sha256,
+            input_digest=input_digest,
             policy=policy,
             decision=decision,
             privacy=privacy,

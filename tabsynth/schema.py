@@ -231,6 +231,7 @@ class TableSchema:
     columns: tuple[ColumnSpec, ...]
     target: str | None = None
     sensitive: tuple[str, ...] = field(default_factory=tuple)
+    constraints: tuple[Any, ...] = ()  # tabsynth.constraints objects (public knowledge, enforced at fit/sample)
 
     def __post_init__(self) -> None:
         errors = [p for c in self.columns for p in c.problems()]
@@ -279,6 +280,7 @@ class TableSchema:
             columns=tuple(columns),
             target=self.target if target is None else target,
             sensitive=self.sensitive if sensitive is None else tuple(sensitive),
+            constraints=self.constraints,
         )
 
     def with_categories(self, column: str, categories: Sequence[Any]) -> TableSchema:
@@ -294,11 +296,16 @@ class TableSchema:
             replace(c, categories=tuple(_category_key(v) for v in categories)) if c.name == column else c
             for c in self.columns
         )
-        return TableSchema(columns=columns, target=self.target, sensitive=self.sensitive)
+        return TableSchema(columns=columns, target=self.target, sensitive=self.sensitive, constraints=self.constraints)
 
     # ---- validation against data ---------------------------------------------------
-    def validate_frame(self, frame: pd.DataFrame) -> None:
-        """Check ``frame`` against the schema; raise one :class:`SchemaError` listing all problems."""
+    def validate_frame(self, frame: pd.DataFrame, *, private: bool = False) -> None:
+        """Check ``frame`` against the schema; raise one :class:`SchemaError` listing all problems.
+
+        With ``private=True`` (a DP fit) the messages name columns and kinds of problem only, never
+        values or counts from the rows, and values outside a declared category list are not an
+        error (the encoder maps them to the missing slot): the error is itself an output.
+        """
         errors: list[str] = []
         missing = [n for n in self.names if n not in frame.columns]
         if missing:
@@ -308,27 +315,35 @@ class TableSchema:
             errors.append(f"Columns in the data but not in the schema: {extra}. Add them to the schema or drop them.")
         for spec in self.columns:
             if spec.name in frame.columns:
-                errors.extend(_column_problems(spec, frame[spec.name]))
+                errors.extend(_column_problems(spec, frame[spec.name], private=private))
         if errors:
             raise SchemaError(errors)
 
     # ---- serialisation ------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "version": SCHEMA_VERSION,
             "target": self.target,
             "sensitive": list(self.sensitive),
             "columns": {c.name: c.to_dict() for c in self.columns},
         }
+        if self.constraints:  # tabsynth.constraints hook
+            out["constraints"] = [c.to_dict() for c in self.constraints]
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> TableSchema:
         if not isinstance(data, Mapping) or not isinstance(data.get("columns"), Mapping):
             raise SchemaError("A schema must be a mapping with a 'columns' mapping (name -> {kind: ...}).")
         errors: list[str] = []
-        unknown = sorted(set(data) - {"version", "target", "sensitive", "columns"})
+        unknown = sorted(set(data) - {"version", "target", "sensitive", "columns", "constraints"})
         if unknown:
-            errors.append(f"Unknown top-level schema keys {unknown}; allowed: version, target, sensitive, columns.")
+            errors.append(
+                f"Unknown top-level schema keys {unknown}; allowed: version, target, sensitive, columns, constraints."
+            )
+        from .constraints import parse_constraints  # tabsynth.constraints hook
+
+        constraints = parse_constraints(data.get("constraints") or [], errors)
         if data.get("version", SCHEMA_VERSION) != SCHEMA_VERSION:
             errors.append(f"Schema version {data.get('version')!r} is not supported (expected {SCHEMA_VERSION}).")
         sensitive = data.get("sensitive") or []
@@ -342,6 +357,7 @@ class TableSchema:
             columns=tuple(s for s in specs if s is not None),
             target=data.get("target"),
             sensitive=tuple(str(s) for s in sensitive),
+            constraints=constraints,
         )
 
     def to_yaml(self) -> str:
@@ -393,24 +409,27 @@ def load_schema(path: str | Path) -> TableSchema:
 
 
 # ---- checking a column against its spec ----------------------------------------------
-def _column_problems(spec: ColumnSpec, col: pd.Series) -> list[str]:
+def _column_problems(spec: ColumnSpec, col: pd.Series, *, private: bool = False) -> list[str]:
     where = f"column {spec.name!r}"
     out: list[str] = []
     nulls = int(col.isna().sum())
     if nulls == len(col) and spec.kind.is_modelled:
-        return [f"{where} has no values (all {nulls} rows are missing): drop it or declare it 'kind: identifier'."]
+        return [f"{where} has no values (every row is missing): drop it or declare it 'kind: identifier'."]
     if nulls and not spec.nullable:
-        out.append(f"{where} is declared nullable: false but has {nulls} missing values.")
+        some = "some rows" if private else f"{nulls} rows"
+        out.append(f"{where} is declared nullable: false but {some} are missing: declare nullable: true.")
     values = col.dropna()
     if spec.kind.is_numeric and spec.kind is not ColumnKind.DATETIME:
-        bad = pd.to_numeric(values, errors="coerce").isna().sum()
+        bad = int(pd.to_numeric(values, errors="coerce").isna().sum())
         if bad:
-            out.append(f"{where} is declared {spec.kind.value} but {bad} values are not numbers.")
+            some = "some values are" if private else f"{bad} values are"
+            out.append(f"{where} is declared {spec.kind.value} but {some} not numbers: fix the file or the kind.")
     elif spec.kind is ColumnKind.DATETIME:
-        bad = pd.to_datetime(values, errors="coerce", format="mixed").isna().sum()
+        bad = int(pd.to_datetime(values, errors="coerce", format="mixed").isna().sum())
         if bad:
-            out.append(f"{where} is declared datetime but {bad} values are not dates.")
-    elif spec.categories is not None:
+            some = "some values are" if private else f"{bad} values are"
+            out.append(f"{where} is declared datetime but {some} not dates: fix the file or the kind.")
+    elif spec.categories is not None and not private:
         allowed = {_category_key(c) for c in spec.categories}
         unseen = sorted({str(v) for v in values.unique() if _category_key(v) not in allowed})
         if unseen:

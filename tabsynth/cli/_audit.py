@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich import box
@@ -11,12 +11,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..audit import AuditReport, Direction, MetricResult, run_audit
-from ..exceptions import ConfigError
-from ..io import read_table, write_text
-from ..report import Audience, write_report
-from ..schema import load_schema
 from ._render import at_least
+
+if TYPE_CHECKING:  # the audit stack loads torch, scikit-learn and fairlearn: only when a command runs
+    from ..audit import AuditReport, MetricResult
 
 __all__ = ["audit_command", "render_audit"]
 
@@ -33,6 +31,8 @@ def _format_ci(metric: MetricResult) -> str:
 
 def render_audit(report: AuditReport, out: Path, console: Console | None = None) -> None:
     """Print a one-table summary of ``report`` and where its JSON went."""
+    from ..audit import Direction
+
     console = at_least(100, console or Console(highlight=False))
     # the path goes on its own soft-wrapped line so that it can be copied whole
     console.print(f"Audit written to {escape(str(out))}", soft_wrap=True)
@@ -70,10 +70,17 @@ def audit_command(
         Path | None, typer.Option("--report", help="Also write an offline HTML report here (and its JSON beside it).")
     ] = None,
     audience: Annotated[
-        Audience, typer.Option("--audience", help="Report audience: partner hides real-vs-synthetic figures.")
-    ] = Audience.PARTNER,
+        Literal["internal", "partner"],
+        typer.Option("--audience", help="Report audience: partner hides real-vs-synthetic figures."),
+    ] = "partner",
 ) -> None:
     """Audit a synthetic table: fidelity and privacy leakage against real train and holdout rows."""
+    from ..audit import run_audit
+    from ..exceptions import ConfigError
+    from ..io import read_table, write_text
+    from ..report import Audience, write_report
+    from ..schema import load_schema
+
     if report is not None and report.with_suffix(".json").resolve() == out.resolve():
         raise ConfigError(
             f"--report {report} would write its JSON over the audit JSON {out}; give the report another name."
@@ -91,7 +98,5 @@ def audit_command(
     write_text(result.to_json(), out)
     render_audit(result, out)
     if report is not None:
-        html, _ = write_report(report, audit=result, decision=None, audience=audience)
-        Console(highlight=False).print(
-            f"Report written to {escape(str(html))} (audience: {audience.value})", soft_wrap=True
-        )
+        html, _ = write_report(report, audit=result, decision=None, audience=Audience(audience))
+        Console(highlight=False).print(f"Report written to {escape(str(html))} (audience: {audience})", soft_wrap=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -12,8 +12,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..exceptions import DataError, GateFailedError
 from ._render import at_least
+
+if TYPE_CHECKING:
+    from ..exceptions import GateFailedError
 
 __all__ = ["gate_command", "release_command", "render_decision"]
 
@@ -67,6 +69,8 @@ def render_decision(decision: dict[str, Any], console: Console) -> None:
 
 
 def _blocked(decision: dict[str, Any]) -> GateFailedError:
+    from ..exceptions import GateFailedError
+
     failing = [r["metric"] for r in decision["rules"] if r["outcome"] in ("fail", "unknown")]
     return GateFailedError(
         f"Release blocked by policy {decision['policy']['name']!r} (verdict {decision['verdict']}): "
@@ -80,8 +84,11 @@ def release_command(
 ) -> None:
     """Private table in, gated synthetic release out: fit, sample, audit, gate, write (exit 4 if blocked)."""
     from ..pipeline import release
+    from ._render import ReleaseDisplay
 
-    finish_release(release(config, overwrite=overwrite, console=Console(stderr=True, highlight=False)))
+    with ReleaseDisplay() as display:
+        result = release(config, overwrite=overwrite, progress=display.progress)
+    finish_release(result)
 
 
 def finish_release(result: Any) -> None:
@@ -116,6 +123,7 @@ def gate_command(
 ) -> None:
     """Re-judge an existing audit against a policy (exit 0 if it would release, 4 if blocked)."""
     from ..audit import AuditReport
+    from ..exceptions import DataError
     from ..policy import evaluate_policy, load_policy
 
     if not audit.is_file():

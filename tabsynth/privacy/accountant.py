@@ -93,8 +93,10 @@ def rdp_curve(event: DPEvent) -> np.ndarray:
 def delta_extra(event: DPEvent) -> float:
     """The part of delta an event spends outside its RDP curve (thresholding failures)."""
     if isinstance(event, ThresholdedGaussianEvent):
+        # P(1 + Z >= threshold) for Z the (discrete or continuous) Gaussian of this sigma, bounded by
+        # its sub-Gaussian tail exp(-z^2 / 2) (Canonne, Kamath, Steinke 2020, for the discrete one).
         z = (event.threshold - 1.0) / event.noise_multiplier
-        return 0.5 * math.erfc(z / math.sqrt(2.0))
+        return math.exp(-0.5 * z * z)
     if isinstance(event, ParallelEvent):
         return max(sum(delta_extra(e) for e in branch) for branch in event.branches)
     return 0.0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from statistics import NormalDist
 
 from .accountant import RDPAccountant
 from .errors import BudgetExceededError, PrivacyError
@@ -77,10 +76,14 @@ def gaussian_noise_for(epsilon: float, delta: float, *, n_mechanisms: float = 1)
 
 
 def threshold_for(noise_multiplier: float, delta: float) -> float:
-    """Count threshold so that a lone record's key is released with probability <= ``delta``."""
+    """Count threshold so that a lone record's key is released with probability <= ``delta``.
+
+    Uses the sub-Gaussian tail ``P(Z >= t) <= exp(-t^2 / (2 sigma^2))``, which holds for the
+    discrete Gaussian the mechanisms draw (and the continuous one), so ``1 + sigma * sqrt(2 ln(1/delta))``.
+    """
     if not (0 < delta < 0.5):
         raise PrivacyError(f"Threshold delta must be in (0, 0.5), got {delta!r}.")
-    return 1.0 + noise_multiplier * NormalDist().inv_cdf(1.0 - delta)
+    return 1.0 + noise_multiplier * math.sqrt(2.0 * math.log(1.0 / delta))
 
 
 def noise_multiplier_for(

@@ -1,16 +1,23 @@
-"""Errors of the privacy layer.
+"""Errors of the privacy layer, and the root of every tabsynth error.
 
-``tabsynth.privacy`` depends on nothing else in tabsynth, so its errors have their own
-root, :class:`PrivacyError`; ``tabsynth.exceptions`` re-exports them and the CLI maps
+``tabsynth.privacy`` depends on nothing else in tabsynth, so the one root,
+:class:`TabsynthError`, is defined here and re-exported by ``tabsynth.exceptions``:
+``except TabsynthError`` catches budget refusals too. The CLI maps
 :class:`BudgetExceededError` to exit code 3.
 """
 
 from __future__ import annotations
 
-__all__ = ["BudgetExceededError", "PrivacyError"]
+__all__ = ["BudgetExceededError", "PrivacyError", "TabsynthError"]
 
 
-class PrivacyError(ValueError):
+class TabsynthError(Exception):
+    """Root of tabsynth's own errors."""
+
+    exit_code = 1
+
+
+class PrivacyError(TabsynthError, ValueError):
     """A privacy parameter or privacy record is invalid."""
 
     exit_code = 2

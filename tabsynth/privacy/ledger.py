@@ -16,6 +16,7 @@ from typing import Any
 from .accountant import RDPAccountant
 from .errors import BudgetExceededError, PrivacyError
 from .events import DPEvent, DPSGDEvent, event_from_dict, event_to_dict
+from .randomness import NoiseSource
 
 __all__ = ["LedgerEntry", "PrivacyLedger", "check_budget"]
 
@@ -24,12 +25,17 @@ _SLACK = 1e-9  # float round-off allowed when comparing a spend with the budget
 
 
 def check_budget(epsilon: float | None, delta: float) -> None:
-    """Validate a user's (epsilon, delta); ``epsilon=None`` or ``inf`` means no DP."""
+    """Validate a user's (epsilon, delta); only ``epsilon=None`` means no DP (``inf`` is refused)."""
     if epsilon is not None:
         if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or math.isnan(epsilon):
             raise PrivacyError(f"epsilon must be a positive number, got {epsilon!r}. Example: epsilon=1.0.")
         if epsilon <= 0:
             raise PrivacyError(f"epsilon must be > 0, got {epsilon!r}. Use e.g. 1.0, or None to train without DP.")
+        if math.isinf(epsilon):
+            raise PrivacyError(
+                "epsilon=inf is not accepted: an infinite budget is no privacy at all. Say so explicitly: "
+                "epsilon=None in Python, --epsilon none on the command line."
+            )
     if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not (0 < delta < 1):
         raise PrivacyError(
             f"delta must be a number in (0, 1), got {delta!r}. Use a value well below 1/n_rows, e.g. 1e-6."
@@ -54,6 +60,9 @@ class PrivacyLedger:
         epsilon: total epsilon budget; ``None`` or ``inf`` disables DP (nothing is checked,
             and :attr:`is_dp` is False so every report can say so).
         delta: total delta budget, fixed by the user, never derived from the data.
+        noise: the secret randomness every mechanism spending from this ledger draws from
+            (default: a fresh OS-keyed :class:`~tabsynth.privacy.randomness.NoiseSource`). A
+            replayable test source makes :attr:`is_secure` False, and every report says NOT DP.
 
     Example:
         >>> ledger = PrivacyLedger(epsilon=1.0, delta=1e-6)
@@ -62,16 +71,29 @@ class PrivacyLedger:
         True
     """
 
-    def __init__(self, epsilon: float | None, delta: float) -> None:
+    def __init__(self, epsilon: float | None, delta: float, *, noise: NoiseSource | None = None) -> None:
         check_budget(epsilon, delta)
         self.epsilon = math.inf if epsilon is None else float(epsilon)
         self.delta = float(delta)
+        self.noise = NoiseSource.fresh() if noise is None else noise
+        self._secure = self.noise.is_secure
         self._entries: list[LedgerEntry] = []
         self._accountant = RDPAccountant()
 
     @property
     def is_dp(self) -> bool:
+        """Whether spends are accounted (a finite budget); see :attr:`guarantees_dp` for the claim."""
         return math.isfinite(self.epsilon)
+
+    @property
+    def is_secure(self) -> bool:
+        """Whether every DP draw came from secret randomness (False in the deterministic test mode)."""
+        return self._secure
+
+    @property
+    def guarantees_dp(self) -> bool:
+        """The (epsilon, delta) claim holds: a finite budget *and* secret noise."""
+        return self.is_dp and self._secure
 
     @property
     def entries(self) -> tuple[LedgerEntry, ...]:
@@ -83,7 +105,8 @@ class PrivacyLedger:
         The caller records the branches' new events in this ledger as one
         :class:`~tabsynth.privacy.events.ParallelEvent`.
         """
-        child = PrivacyLedger(epsilon, self.delta)
+        child = PrivacyLedger(epsilon, self.delta, noise=self.noise)
+        child._secure = self._secure
         for entry in self._entries:
             child._entries.append(entry)
             child._accountant.compose(entry.event)
@@ -153,7 +176,8 @@ class PrivacyLedger:
             "budget": {"epsilon": self.epsilon if self.is_dp else None, "delta": self.delta},
             "epsilon": eps if self.is_dp else None,
             "delta": self.delta,
-            "is_dp": self.is_dp,
+            "is_dp": self.guarantees_dp,
+            "secure_randomness": self._secure,
             "entries": [e.to_dict() for e in self._entries],
         }
 
@@ -167,6 +191,8 @@ class PrivacyLedger:
             budget = data["budget"]
             ledger = cls(epsilon=budget["epsilon"], delta=budget["delta"])
             entries = data["entries"]
+            # Ledgers written before secret randomness existed drew their noise from a stored seed.
+            ledger._secure = bool(data.get("secure_randomness", False))
         except (KeyError, TypeError) as exc:
             raise PrivacyError(f"Not a tabsynth privacy ledger: missing {exc}.") from None
         if data.get("format", 0) > LEDGER_FORMAT:

@@ -6,6 +6,11 @@ RDP. Each function takes the *true* counts, spends the event in the ledger (whic
 before anything is released if the budget would be exceeded), and returns noisy counts.
 When the ledger is not DP (epsilon=None) they return the exact counts and record nothing.
 
+The noise is the exact *discrete* Gaussian drawn from the ledger's secret
+:class:`~tabsynth.privacy.randomness.NoiseSource` (never from ``rng``, which callers may have
+seeded): released counts are integers, and nothing written can replay them. The ``rng``
+arguments are kept for non-DP helpers and API stability; no DP draw uses them.
+
 Pure numpy; depends on nothing else in tabsynth.
 """
 
@@ -44,11 +49,21 @@ def noisy_histogram(
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Gaussian noisy counts over a public set of cells (zero cells included)."""
-    counts = np.asarray(counts, dtype=float)
+    counts = np.asarray(counts)
     if not ledger.is_dp:
-        return counts.copy()
+        return counts.astype(float)
     ledger.spend(label, GaussianEvent(noise_multiplier=noise_multiplier))
-    return counts + rng.normal(0.0, noise_multiplier, size=counts.shape)
+    noisy: np.ndarray = _integer_counts(counts) + ledger.noise.discrete_gaussian(noise_multiplier, counts.shape)
+    return noisy
+
+
+def _integer_counts(counts: np.ndarray) -> np.ndarray:
+    """The true counts as integers (a count of rows is one; anything else is a caller's bug)."""
+    rounded = np.rint(counts)
+    if not np.array_equal(rounded, counts):
+        raise ValueError("DP histograms take integer counts of rows.")
+    out: np.ndarray = rounded.astype(np.int64)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +99,11 @@ def noisy_categories(
         return NoisyCategories(kept, counts[keep], 0.0, float(null_count))
     ledger.spend(label, ThresholdedGaussianEvent(noise_multiplier=noise_multiplier, threshold=threshold))
     ledger.spend(f"{label}:other+missing", GaussianEvent(noise_multiplier=noise_multiplier))
-    noisy = counts + rng.normal(0.0, noise_multiplier, size=counts.shape)
+    noisy = _integer_counts(counts) + ledger.noise.discrete_gaussian(noise_multiplier, counts.shape)
     keep = noisy >= threshold
-    rest = np.array([counts[~keep].sum(), null_count]) + rng.normal(0.0, noise_multiplier, size=2)
+    rest = _integer_counts(np.array([counts[~keep].sum(), null_count])) + ledger.noise.discrete_gaussian(
+        noise_multiplier, 2
+    )
     released = tuple(k for k, m in zip(keys, keep, strict=True) if m)
     return NoisyCategories(released, noisy[keep], float(rest[0]), float(rest[1]))
 

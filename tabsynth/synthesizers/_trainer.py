@@ -9,18 +9,21 @@ Privacy argument, in the order the code runs:
 3. Batches are Poisson samples: each record is included independently with probability
    ``sample_rate``, the sampling the RDP accountant assumes. The rate comes from the
    expected batch size and the DP estimate of the row count, not from the exact count.
-4. Per-sample gradients are clipped to ``max_grad_norm`` with Opacus's ghost clipping and
+4. The generator that draws the Poisson masks and the gradient noise is seeded from the
+   ledger's secret :class:`~tabsynth.privacy.randomness.NoiseSource` (never from the public
+   ``random_state``), and Opacus's ``secure_mode`` noise is used (see docs/privacy.md).
+5. Per-sample gradients are clipped to ``max_grad_norm`` with Opacus's ghost clipping and
    Gaussian noise of std ``noise_multiplier * max_grad_norm`` is added to their sum
    (``DPOptimizerFastGradientClipping``). Modules are validated by Opacus's
    ``ModuleValidator`` (no BatchNorm).
-5. An empty Poisson batch still takes a noise-only step, so every accounted step releases
+6. An empty Poisson batch still takes a noise-only step, so every accounted step releases
    exactly what the accountant assumes.
-6. A large Poisson batch may be split into physical micro-batches (``max_physical_batch_size``,
+7. A large Poisson batch may be split into physical micro-batches (``max_physical_batch_size``,
    automatic on CUDA): the clipped per-sample gradient sums of the micro-batches are
    accumulated and the noise is added and the optimizer steps *once* per logical batch, so the
    release, and its accounting, do not change (Opacus's ``BatchMemoryManager`` protocol:
    ``signal_skip_step`` before every micro-batch but the last).
-7. Across processes (``torchrun``, see :mod:`tabsynth.distributed`) each rank Poisson-samples
+8. Across processes (``torchrun``, see :mod:`tabsynth.distributed`) each rank Poisson-samples
    its own shard of the rows at the same rate with its own random stream, so the union is a
    Poisson sample of the table; Opacus's distributed optimizer adds the noise on rank 0 only
    and sums the ranks' clipped sums, so each step releases exactly the single-process update.
@@ -46,7 +49,11 @@ from ..privacy import BudgetExceededError, PrivacyLedger, noise_multiplier_for
 __all__ = [
     "EpochInfo",
     "TrainingConfig",
+    "TrainingPlan",
     "TrainResult",
+    "dp_batch_size",
+    "epochs_for_min_steps",
+    "plan_training",
     "physical_batch_size",
     "poisson_rate",
     "resolve_device",
@@ -60,6 +67,9 @@ PerSampleLoss = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 # Rows per physical micro-batch on CUDA when not set: the bundled generators hold a few tens of
 # KB of activations per row under ghost clipping, so this stays well under 1 GB of GPU memory.
 CUDA_PHYSICAL_BATCH_SIZE = 8192
+# Opacus's secure_mode noise (mean of four draws per value). Always on; a module constant only so
+# that benchmarks/secure_noise.py can measure what it costs.
+SECURE_NOISE = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,9 +106,62 @@ class TrainingConfig:
             raise ConfigError(f"max_physical_batch_size must be an integer >= 1 or None, got {physical!r}.")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainingPlan:
+    """The one derivation of DP-SGD's schedule from a config and the DP row estimate.
+
+    ``sample_rate = batch_size / n_rows_estimate`` (capped at 1) and ``steps = ceil(epochs /
+    sample_rate)``: the expected number of passes is ``epochs``. Everything here is public
+    (settings, and the row count's DP estimate).
+    """
+
+    batch_size: int
+    epochs: int
+    sample_rate: float
+    steps: int
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "sample_rate": self.sample_rate,
+            "steps": self.steps,
+        }
+
+
+def plan_training(config: TrainingConfig, n_rows_estimate: float) -> TrainingPlan:
+    """The schedule ``config`` gives on a table of (DP-estimated) ``n_rows_estimate`` rows."""
+    rate = poisson_rate(config.batch_size, n_rows_estimate)
+    return TrainingPlan(
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        sample_rate=rate,
+        steps=max(1, math.ceil(config.epochs / rate)),
+    )
+
+
+def dp_batch_size(n_rows_estimate: float, *, minimum: int, maximum: int) -> int:
+    """The DP default batch: about 1/8 of the (DP-estimated) rows, a power of two in [minimum, maximum].
+
+    Small tables get more, smaller steps (measured on Adult and credit_default).
+    """
+    auto = 2 ** round(math.log2(max(n_rows_estimate / 8, 1)))
+    return int(min(maximum, max(minimum, auto)))
+
+
+def epochs_for_min_steps(epochs: int, *, batch_size: int, n_rows: float, min_steps: int) -> int:
+    """``epochs``, raised so that training takes at least ``min_steps`` steps (steps = epochs / rate)."""
+    return max(epochs, math.ceil(min_steps * poisson_rate(batch_size, n_rows)))
+
+
 @dataclass(frozen=True, slots=True)
 class EpochInfo:
-    """What the progress bar and callbacks see after each epoch."""
+    """What callbacks see after each epoch.
+
+    ``loss`` and ``rows_per_second`` are *not* DP (functions of the private rows and of the
+    Poisson batch sizes): they are for the curator's terminal only and are never written to a
+    model folder, a report or a release.
+    """
 
     epoch: int
     n_epochs: int
@@ -117,6 +180,7 @@ class TrainResult:
     history: tuple[EpochInfo, ...]
     rows_per_second: float = 0.0  # over the whole training run (this process's rows)
     world_size: int = 1
+    plan: TrainingPlan | None = None  # the schedule the noise was calibrated for
 
 
 def resolve_device(device: str) -> torch.device:
@@ -208,8 +272,8 @@ def train(
             "Data-parallel training (torchrun) does not support a separate post-processing step such as "
             "dp-ctgan's generator step: use dp-tvae under torchrun, or train dp-ctgan in one process."
         )
-    sample_rate = poisson_rate(config.batch_size, n_rows_estimate)
-    planned_steps = max(1, math.ceil(config.epochs / sample_rate))
+    plan = plan_training(config, n_rows_estimate)
+    sample_rate, planned_steps = plan.sample_rate, plan.steps
     world = 1 if distributed is None else distributed.world_size
     if distributed is None:
         own_rows, sampler = torch.arange(n_rows, device=device), generator
@@ -230,7 +294,6 @@ def train(
     history: list[EpochInfo] = []
     steps = total_rows = 0
     stopped = False
-    bar = _ProgressBar(config.epochs, enabled=progress)
     model.train()
     run_started = time.perf_counter()
     try:
@@ -261,16 +324,22 @@ def train(
                 rows_per_second=rows / max(time.perf_counter() - started, 1e-9),
             )
             history.append(info)
-            bar.update(info)
+            if progress:  # the library logs; drawing a bar is the caller's business (see callback)
+                logger.info(
+                    "epoch %d/%d: %d steps, epsilon %s",
+                    epoch,
+                    config.epochs,
+                    steps,
+                    "none" if info.epsilon is None else f"{info.epsilon:.3f}",
+                )
             if callback is not None:
                 callback(info)
             if stopped:
                 break
     finally:
-        bar.close()
-    model.eval()
+        model.eval()
     rate = total_rows / max(time.perf_counter() - run_started, 1e-9)
-    return TrainResult(sigma, sample_rate, steps, stopped, tuple(history), rate, world)
+    return TrainResult(sigma, sample_rate, steps, stopped, tuple(history), rate, world, plan)
 
 
 def _broadcast_parameters(module: nn.Module) -> nn.Module:
@@ -309,6 +378,9 @@ def _make_private(
         expected_batch_size=config.batch_size if distributed is None else config.batch_size / distributed.world_size,
         loss_reduction="mean",
         generator=generator,
+        # Each noise value is the mean of four draws: defeats floating-point attacks on the noise
+        # (arXiv:2107.10138); the generator itself is seeded from the ledger's secret stream.
+        secure_mode=SECURE_NOISE,
     )
     return model, dp_optimizer, DPLossFastGradientClipping(model, dp_optimizer, criterion, "mean")
 
@@ -384,37 +456,3 @@ def _empty_step(model: nn.Module, optimizer: Any, *, dp: bool, distributed: Dist
     else:
         _average_gradients(model)
         optimizer.step()
-
-
-class _ProgressBar:
-    """A rich progress bar on stderr: epoch, loss, epsilon spent, rows/s."""
-
-    def __init__(self, n_epochs: int, *, enabled: bool) -> None:
-        self._bar: Any = None
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._bar = Progress(
-            TextColumn("training"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=False,
-        )
-        self._task = self._bar.add_task("train", total=n_epochs, status="")
-        self._bar.start()
-
-    def update(self, info: EpochInfo) -> None:
-        if self._bar is None:
-            return
-        eps = "no DP" if info.epsilon is None else f"ε={info.epsilon:.3f}"
-        status = f"loss {info.loss:.3f}  {eps}  {info.rows_per_second:,.0f} rows/s"
-        self._bar.update(self._task, completed=info.epoch, status=status)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()

@@ -10,6 +10,7 @@ import torch
 
 from ..exceptions import ConfigError
 from ._data import Layout
+from .base import GeneratorModel
 from .ctgan import CTGANConfig, CTGANModel
 from .tvae import TVAEConfig, TVAEModel
 
@@ -56,7 +57,8 @@ MODELS: dict[str, ModelEntry] = {
 
 def build_model(
     name: str, layout: Layout, cond_columns: tuple[int, ...], options: Mapping[str, Any], *, generator: torch.Generator
-) -> Any:
+) -> GeneratorModel:
+    """Build the generator ``name`` (wrapped per target class when ``options`` say ``stratify``)."""
     entry = MODELS[name]
     options = dict(options)
     stratify = bool(options.pop("stratify", False))
@@ -69,7 +71,8 @@ def build_model(
     if stratify and not entry.stratifiable:
         raise ConfigError(f"{name} cannot train one model per target class (stratify=True); use dp-tvae.")
     if not stratify:
-        return entry.model_cls(layout, cond_columns, config, generator)
+        model: GeneratorModel = entry.model_cls(layout, cond_columns, config, generator)
+        return model
     from .stratified import StratifiedConfig, StratifiedModel
 
     return StratifiedModel(

@@ -31,7 +31,7 @@ from torch import nn
 from ..exceptions import ConfigError, PrivacyError
 from ..privacy import DPSGDEvent, ParallelEvent, PrivacyLedger, noise_multiplier_for
 from ._data import Layout, TensorTable
-from ._trainer import TrainingConfig, TrainResult, poisson_rate
+from ._trainer import TrainingConfig, TrainResult, dp_batch_size, plan_training
 
 __all__ = ["StratifiedConfig", "StratifiedModel", "class_training_config"]
 
@@ -58,14 +58,12 @@ class StratifiedConfig:
 
 def class_training_config(config: TrainingConfig, n_class: float) -> TrainingConfig:
     """A class's batch: about 1/8 of its DP size (a power of two), between 16 and the joint batch."""
-    auto = 2 ** round(math.log2(max(n_class / 8, 1)))
-    return replace(config, batch_size=int(min(config.batch_size, max(_MIN_BATCH, auto))))
+    return replace(config, batch_size=dp_batch_size(n_class, minimum=_MIN_BATCH, maximum=config.batch_size))
 
 
 def _planned_event(config: TrainingConfig, n_class: float, sigma: float) -> DPSGDEvent:
-    sample_rate = poisson_rate(config.batch_size, n_class)
-    steps = max(1, math.ceil(config.epochs / sample_rate))
-    return DPSGDEvent(noise_multiplier=sigma, sample_rate=sample_rate, steps=steps)
+    plan = plan_training(config, n_class)
+    return DPSGDEvent(noise_multiplier=sigma, sample_rate=plan.sample_rate, steps=plan.steps)
 
 
 def branch_budget(ledger: PrivacyLedger, configs: Sequence[TrainingConfig], sizes: Sequence[float]) -> float:

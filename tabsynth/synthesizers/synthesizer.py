@@ -6,6 +6,7 @@ sampling, persistence); generators implement the small protocol of :mod:`.regist
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -16,18 +17,32 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..constraints import apply_constraints, restore_constraints
 from ..distributed import DistributedInfo
 from ..distributed import current as current_distributed
 from ..exceptions import ConfigError, DataError, NotFittedError, PrivacyWarning, SchemaError
-from ..privacy import PrivacyLedger, RDPAccountant, check_budget, split_budget
+from ..inference import DPInferenceNote, coerce_frame, infer_schema_dp
+from ..privacy import PrivacyLedger, RDPAccountant, check_budget
+from ..privacy.plan import BudgetPlan, plan_budget
+from ..privacy.randomness import NoiseSource
 from ..schema import TableSchema, infer_schema
 from ..transform import CategoricalEncoder, DPTableTransformer, EncodedTable
 from ._data import Layout, TensorTable
-from ._trainer import EpochInfo, TrainingConfig, TrainResult, poisson_rate, resolve_device
+from ._trainer import (
+    EpochInfo,
+    TrainingConfig,
+    TrainResult,
+    dp_batch_size,
+    epochs_for_min_steps,
+    resolve_device,
+)
+from .base import GeneratorModel
 from .registry import MODELS, build_model
 from .stratified import MIN_CLASS_ROWS, StratifiedModel
 
 __all__ = ["Synthesizer"]
+
+logger = logging.getLogger(__name__)
 
 _SAMPLE_CHUNK = 65_536
 AUTO = "auto"
@@ -41,11 +56,6 @@ def _largest_remainder(total: int, shares: Sequence[float]) -> list[int]:
     for i in np.argsort(-(raw - counts), kind="stable")[: total - counts.sum()]:
         counts[i] += 1
     return [int(c) for c in counts]
-
-
-def _epochs_for_min_steps(epochs: int, *, batch_size: int, n_rows: int, min_steps: int) -> int:
-    """``epochs``, raised so that training takes at least ``min_steps`` steps (steps = epochs / rate)."""
-    return max(epochs, math.ceil(min_steps * poisson_rate(batch_size, n_rows)))
 
 
 def _check_target_survived(transformer: DPTableTransformer, schema: TableSchema) -> None:
@@ -70,7 +80,13 @@ class Synthesizer:
         epsilon: total privacy budget for everything that reads the data (``None``: no DP,
             loudly flagged everywhere).
         delta: total delta, fixed up front (never derived from the data's size).
-        random_state: seed for every random choice (same seed, same model, same samples).
+        random_state: seed for what is post-processing: the weights' initialisation and sampling
+            from the fitted model (same model folder + same seed, same rows). Every DP draw during
+            ``fit`` (histogram noise, thresholds, Poisson masks, gradient noise) comes from secret
+            randomness that no seed reproduces, so two DP fits of the same data differ.
+        deterministic: TEST MODE ONLY. Replays the DP draws from ``random_state`` so that fits
+            are bit-identical; the result is NOT differentially private and says so everywhere
+            (privacy card ``is_dp: false``, ``secure_randomness: false``; the gate fails it).
         epochs, batch_size, learning_rate, max_grad_norm, device, max_physical_batch_size: see
             :class:`TrainingConfig`. Under ``torchrun`` (after ``tabsynth.distributed.init_distributed()``)
             ``fit`` trains data-parallel; ``batch_size`` stays the global expected batch. Under DP
@@ -87,7 +103,8 @@ class Synthesizer:
             "other" and "missing" slots do not count) is under 10% of the rows; the choice is in
             ``stratified_``.
         model_options: generator-specific settings (e.g. ``{"hidden": 256}``).
-        verbose: show a progress bar while training.
+        verbose: log each training epoch (``logging`` at INFO); pass ``fit(callback=...)`` to draw
+            progress yourself (the library never prints).
 
     Example:
         >>> synth = Synthesizer(epsilon=1.0, random_state=0).fit(frame, target="income")
@@ -114,6 +131,7 @@ class Synthesizer:
         model_options: Mapping[str, Any] | None = None,
         stratify: bool | str = "auto",
         verbose: bool = False,
+        deterministic: bool = False,
     ) -> None:
         self.model = model
         self.epsilon = epsilon
@@ -130,6 +148,7 @@ class Synthesizer:
         self.model_options = dict(model_options or {})
         self.stratify = stratify
         self.verbose = verbose
+        self.deterministic = deterministic
 
     # ---- configuration -----------------------------------------------------------------
     def _training_config(self, n_rows_estimate: int | None = None) -> TrainingConfig:
@@ -137,9 +156,8 @@ class Synthesizer:
         if n_rows_estimate is not None and self.epsilon is not None:
             # Under DP the expected batch is about 1/8 of the (DP-estimated) rows, a power of two
             # between 128 and the model's default: small tables get more, smaller steps.
-            auto = 2 ** round(math.log2(max(n_rows_estimate / 8, 1)))
-            defaults["batch_size"] = int(min(defaults["batch_size"], max(128, auto)))
-            defaults["epochs"] = _epochs_for_min_steps(
+            defaults["batch_size"] = dp_batch_size(n_rows_estimate, minimum=128, maximum=defaults["batch_size"])
+            defaults["epochs"] = epochs_for_min_steps(
                 defaults["epochs"],
                 batch_size=self.batch_size or defaults["batch_size"],
                 n_rows=n_rows_estimate,
@@ -164,8 +182,6 @@ class Synthesizer:
     def _validate_params(self) -> None:
         if self.model not in MODELS:
             raise ConfigError(f"Unknown model {self.model!r}: choose one of {', '.join(sorted(MODELS))}.")
-        if self.epsilon is not None and isinstance(self.epsilon, (int, float)) and math.isinf(self.epsilon):
-            self.epsilon = None
         check_budget(self.epsilon, self.delta)
         if not (0 < self.preprocessing_share < 1):
             raise ConfigError(f"preprocessing_share must be in (0, 1), got {self.preprocessing_share!r}.")
@@ -191,19 +207,19 @@ class Synthesizer:
                 "Use model='dp-tvae' for per-class training, or stratify=False."
             )
         self._training_config()  # validates the training options before any privacy is spent
-        schema = self._resolve_schema(frame, schema, target, sensitive)
+        self._check_frame(frame, target, sensitive)
         if self.epsilon is None:
             warnings.warn("epsilon=None: this synthesizer is NOT differentially private.", PrivacyWarning, stacklevel=2)
-        ledger = PrivacyLedger(self.epsilon, self.delta)
         dist = current_distributed()
+        ledger = PrivacyLedger(self.epsilon, self.delta, noise=self._noise_source(dist))
         np_rng = np.random.default_rng(self._shared_seed(dist))
-        pre_eps = (
-            split_budget(self.epsilon, {"pre": self.preprocessing_share, "train": 1 - self.preprocessing_share})["pre"]
-            if self.epsilon is not None
-            else None
+        plan = plan_budget(
+            self.epsilon, self.delta, preprocessing_share=self.preprocessing_share, infer_schema=schema is None
         )
+        schema, frame = self._resolve_schema(frame, schema, target, sensitive, ledger=ledger, plan=plan)
+        frame, schema = apply_constraints(frame, schema)  # constraints hook: reversible transforms, no budget
         transformer = DPTableTransformer(n_bins=self.n_bins).fit(
-            frame, schema, ledger=ledger, epsilon=pre_eps, random_state=np_rng
+            frame, schema, ledger=ledger, epsilon=plan.preprocessing, random_state=np_rng
         )
         _check_target_survived(transformer, schema)
         if dist is not None:  # the DP statistics must be one release, identical on every rank
@@ -211,7 +227,8 @@ class Synthesizer:
         config = self._training_config(transformer.n_rows_estimate_)
         device = resolve_device(config.device)
         table = TensorTable(transformer.transform(frame), Layout.from_transformer(transformer), device)
-        generator = torch.Generator(device=device).manual_seed(int(np_rng.integers(2**62)))
+        # Poisson masks and DP-SGD noise: seeded from the ledger's secret stream, never from random_state.
+        generator = torch.Generator(device=device).manual_seed(ledger.noise.torch_seed())
         cond_columns = self._cond_columns(transformer, schema)
         stratified = self._decide_stratify(transformer, cond_columns, transformer.n_rows_estimate_, dist)
         model = build_model(
@@ -221,7 +238,7 @@ class Synthesizer:
             {**self.model_options, "stratify": True} if stratified else self.model_options,
             generator=torch.Generator().manual_seed(int(np_rng.integers(2**62))),
         )
-        if stratified:  # per-class sizes from the target's DP marginal (already paid for)
+        if isinstance(model, StratifiedModel):  # per-class sizes from the target's DP marginal (already paid for)
             model.class_shares = list(transformer.encoders_[cond_columns[0]].marginal)
         result = model.fit(
             table,
@@ -233,8 +250,24 @@ class Synthesizer:
             progress=self.verbose and (dist is None or dist.is_main),
             distributed=dist,
         )
-        self._set_fitted(transformer, model, ledger, result, device)
+        self.restore_fitted(transformer, model, ledger, result, device)
         return self
+
+    def _noise_source(self, dist: DistributedInfo | None) -> NoiseSource:
+        """The secret randomness of this fit (rank 0's key on every rank under torchrun, in memory only)."""
+        if self.deterministic:
+            warnings.warn(
+                "deterministic=True is a test mode: the DP noise is replayable from random_state, so this "
+                "model is NOT differentially private.",
+                PrivacyWarning,
+                stacklevel=3,
+            )
+            return NoiseSource.insecure_from_seed(0 if self.random_state is None else self.random_state)
+        noise = NoiseSource.fresh()
+        if dist is None:
+            return noise
+        key = bytes.fromhex(str(dist.broadcast(noise.share_key().hex())))
+        return NoiseSource(key, is_secure=True)
 
     def _shared_seed(self, dist: DistributedInfo | None) -> int | None:
         """The seed; under torchrun rank 0's (drawn fresh when None), so every rank fits the same transformer.
@@ -251,19 +284,37 @@ class Synthesizer:
         fresh = self.random_state if self.random_state is not None else int(np.random.default_rng().integers(2**62))
         return int(dist.broadcast(fresh))
 
-    def _resolve_schema(
-        self, frame: pd.DataFrame, schema: TableSchema | None, target: str | None, sensitive: Sequence[str]
-    ) -> TableSchema:
+    @staticmethod
+    def _check_frame(frame: pd.DataFrame, target: str | None, sensitive: Sequence[str]) -> None:
         if not isinstance(frame, pd.DataFrame):
             raise DataError(f"fit expects a pandas DataFrame, got {type(frame).__name__}.")
         if frame.shape[0] == 0 or frame.shape[1] == 0:
-            raise DataError(f"Cannot fit on an empty table (shape {frame.shape}).")
+            raise DataError("Cannot fit on an empty table: it needs rows and columns.")
         for col in [c for c in (target, *sensitive) if c is not None]:
             if col not in frame.columns:
                 raise SchemaError(f"Column {col!r} is not in the table; columns are {list(frame.columns)}.")
-        if schema is None:
-            return infer_schema(frame, target=target, sensitive=sensitive)
-        return schema.with_roles(target=target, sensitive=tuple(sensitive) or None)
+
+    def _resolve_schema(
+        self,
+        frame: pd.DataFrame,
+        schema: TableSchema | None,
+        target: str | None,
+        sensitive: Sequence[str],
+        *,
+        ledger: PrivacyLedger,
+        plan: BudgetPlan,
+    ) -> tuple[TableSchema, pd.DataFrame]:
+        """The declared schema with these roles; else one inferred exactly (no DP) or from DP statistics."""
+        self.schema_notes_: tuple[DPInferenceNote, ...] = ()
+        if schema is not None:
+            return schema.with_roles(target=target, sensitive=tuple(sensitive) or None), frame
+        if plan.schema is None:  # no DP: the exact draft is fine
+            return infer_schema(frame, target=target, sensitive=sensitive), frame
+        inferred, notes = infer_schema_dp(frame, ledger=ledger, epsilon=plan.schema, target=target, sensitive=sensitive)
+        self.schema_notes_ = notes  # the CLI shows them; names only, never values or counts
+        for note in notes:
+            logger.info("Column %r %s.", note.column, note.message)
+        return inferred, coerce_frame(frame, inferred)
 
     def _decide_stratify(
         self, transformer: DPTableTransformer, cond_columns: tuple[int, ...], n_rows: float, dist: Any
@@ -291,14 +342,22 @@ class Synthesizer:
             names.index(c) for c in dict.fromkeys(wanted) if isinstance(transformer.encoder(c), CategoricalEncoder)
         )
 
-    def _set_fitted(
+    def restore_fitted(
         self,
         transformer: DPTableTransformer,
-        model: Any,
+        model: GeneratorModel,
         ledger: PrivacyLedger,
         result: TrainResult | None,
         device: torch.device,
-    ) -> None:
+        *,
+        manifest: Mapping[str, Any] | None = None,
+    ) -> Synthesizer:
+        """Install a fitted state (what ``fit`` learned, or what :mod:`tabsynth.artifacts` loaded).
+
+        ``manifest`` is the model folder's manifest when the state was loaded from one.
+        """
+        if manifest is not None:
+            self.manifest_ = dict(manifest)
         self.transformer_ = transformer
         self.generator_ = model
         self.stratified_ = isinstance(model, StratifiedModel)
@@ -306,6 +365,7 @@ class Synthesizer:
         self.train_result_ = result
         self.device_ = device
         self._sample_rng = np.random.default_rng(self.random_state)
+        return self
 
     # ---- sampling ----------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -376,7 +436,8 @@ class Synthesizer:
             slots.append(s.cpu().numpy())
             positions.append(p.cpu().numpy())
         encoded = EncodedTable(np.concatenate(slots).astype(np.int32), np.concatenate(positions).astype(np.float32))
-        return self.transformer_.inverse_transform(encoded, random_state=int(rng.integers(2**62)))
+        frame = self.transformer_.inverse_transform(encoded, random_state=int(rng.integers(2**62)))
+        return restore_constraints(self.transformer_.schema_, frame)  # constraints hook: invert the transforms
 
     def _check_fair(self) -> None:
         schema = self.transformer_.schema_
@@ -463,6 +524,14 @@ class Synthesizer:
         enc = self.transformer_.encoder(column)
         if not isinstance(enc, CategoricalEncoder):
             raise SchemaError(f"augment needs a categorical column; {column!r} is numeric.")
+        if self.ledger_.is_dp and (n_real is not None or n_value is not None):
+            warnings.warn(
+                "augment(n_real=, n_value=) makes the number of generated rows a function of these exact counts: "
+                "fine next to the real rows, but the generated rows alone then reveal them (not DP). Leave both "
+                "unset to use the model's DP estimates.",
+                PrivacyWarning,
+                stacklevel=2,
+            )
         n_real = self.transformer_.n_rows_estimate_ if n_real is None else n_real
         if n_value is None:
             n_value = round(enc.marginal[enc.slot_of(value)] * n_real)
@@ -486,10 +555,17 @@ class Synthesizer:
         )
 
     def privacy_spent(self) -> dict[str, Any]:
-        """``{"epsilon", "delta", "is_dp", "entries"}`` read from the ledger."""
+        """``{"epsilon", "delta", "is_dp", "unit", "secure_randomness", "entries"}`` read from the ledger."""
         self._check_fitted()
         data = self.ledger_.to_dict()
-        return {"epsilon": data["epsilon"], "delta": data["delta"], "is_dp": data["is_dp"], "entries": data["entries"]}
+        return {
+            "epsilon": data["epsilon"],
+            "delta": data["delta"],
+            "is_dp": data["is_dp"],
+            "unit": "row",
+            "secure_randomness": data["secure_randomness"],
+            "entries": data["entries"],
+        }
 
     def _entries_with_epsilon(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each ledger entry with the epsilon it would cost on its own (at the ledger's delta).
@@ -513,9 +589,11 @@ class Synthesizer:
         result = self.train_result_
         card: dict[str, Any] = {
             "generator": self.model,
+            "unit": "row",
             "epsilon": ledger["epsilon"],
             "delta": ledger["delta"],
             "is_dp": ledger["is_dp"],
+            "secure_randomness": ledger["secure_randomness"],
             "accountant": ledger["accountant"],
             "neighboring": ledger["neighboring"],
             "max_grad_norm": self.max_grad_norm,
@@ -524,18 +602,23 @@ class Synthesizer:
             "entries": self._entries_with_epsilon(ledger["entries"]),
         }
         if result is not None:
-            config = self._training_config(self.transformer_.n_rows_estimate_)
             card.update(
                 noise_multiplier=result.noise_multiplier,
                 sample_rate=result.sample_rate,
                 steps=result.steps,
-                epochs=config.epochs,
-                batch_size=config.batch_size,
                 stopped_early=result.stopped_early,
+            )
+            if result.plan is not None and not self.stratified_:
+                card.update(epochs=result.plan.epochs, batch_size=result.plan.batch_size)
+        elif isinstance(getattr(self, "manifest_", {}).get("training"), Mapping):  # loaded from a model folder
+            saved = self.manifest_["training"]
+            card.update(
+                {k: saved[k] for k in ("noise_multiplier", "sample_rate", "steps", "stopped_early") if k in saved}
             )
         per_class = getattr(self.generator_, "results", None)
         if per_class:
             target = self.transformer_.encoders_[self.generator_.cond_columns[0]]
+            assert isinstance(target, CategoricalEncoder)  # conditioning columns are categorical by construction
             labels = [
                 *target.categories,
                 *(["<other>"] if target.has_other else []),
@@ -547,6 +630,7 @@ class Synthesizer:
                     "noise_multiplier": r.noise_multiplier,
                     "sample_rate": r.sample_rate,
                     "steps": r.steps,
+                    **({"batch_size": r.plan.batch_size, "epochs": r.plan.epochs} if r.plan is not None else {}),
                 }
                 for c, r in sorted(per_class.items())
             ]
@@ -586,8 +670,21 @@ class Synthesizer:
                 "model_options",
                 "stratify",
                 "verbose",
+                "deterministic",
             )
         }
+
+    # ---- display (tabsynth.summary) -------------------------------------------------------
+    def summary(self) -> str:
+        """What was learned, the privacy card and per-column DP notes, as text."""
+        from ..summary import synthesizer_summary
+
+        return synthesizer_summary(self)
+
+    def _repr_html_(self) -> str:
+        from ..summary import synthesizer_html
+
+        return synthesizer_html(self)
 
     def __repr__(self) -> str:
         return f"Synthesizer(model={self.model!r}, epsilon={self.epsilon!r}, delta={self.delta!r})"

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
-from tabsynth.exceptions import ConfigError, IncompatibleModelError, NotFittedError, SchemaError
+from tabsynth.exceptions import ConfigError, IncompatibleModelError, NotFittedError, PrivacyWarning, SchemaError
 from tabsynth.schema import ColumnKind, ColumnSpec, TableSchema
 from tabsynth.synthesizers import MODELS, Synthesizer
 from tests.conftest import make_frame
@@ -52,10 +53,36 @@ def test_not_fitted() -> None:
         Synthesizer().sample(10)
 
 
-def test_same_seed_same_output(fitted: Synthesizer) -> None:
-    again = _synth(fitted.model).fit(make_frame(400), SCHEMA)
-    pd.testing.assert_frame_equal(fitted.sample(50, random_state=7), again.sample(50, random_state=7))
+def test_sampling_is_reproducible_from_a_seed(fitted: Synthesizer, tmp_path: Path) -> None:
+    pd.testing.assert_frame_equal(fitted.sample(50, random_state=7), fitted.sample(50, random_state=7))
     assert not fitted.sample(50, random_state=7).equals(fitted.sample(50, random_state=8))
+    loaded = Synthesizer.load(fitted.save(tmp_path / "model"))
+    pd.testing.assert_frame_equal(fitted.sample(50, random_state=7), loaded.sample(50, random_state=7))
+
+
+def _weights(synth: Synthesizer) -> list[torch.Tensor]:
+    return [p.detach().clone() for m in synth.generator_.modules().values() for p in m.parameters()]
+
+
+def test_dp_fits_with_the_same_seed_differ(fitted: Synthesizer) -> None:
+    # The DP noise comes from secret randomness: the seed cannot replay it.
+    again = _synth(fitted.model).fit(make_frame(400), SCHEMA)
+    assert any(not torch.equal(a, b) for a, b in zip(_weights(fitted), _weights(again), strict=True))
+    card = again.privacy_card()
+    assert card["is_dp"] is True and card["secure_randomness"] is True
+
+
+def test_deterministic_test_mode_replays_and_is_not_dp() -> None:
+    def fit() -> Synthesizer:
+        synth = Synthesizer("dp-tvae", epsilon=5.0, random_state=3, epochs=1, batch_size=64, deterministic=True)
+        with pytest.warns(PrivacyWarning, match="NOT differentially private"):
+            return synth.fit(make_frame(200), SCHEMA)
+
+    first, second = fit(), fit()
+    assert all(torch.equal(a, b) for a, b in zip(_weights(first), _weights(second), strict=True))
+    card = first.privacy_card()
+    assert card["is_dp"] is False and card["secure_randomness"] is False
+    assert first.privacy_spent()["is_dp"] is False
 
 
 def test_ledger_within_budget_and_complete(fitted: Synthesizer) -> None:
@@ -78,7 +105,8 @@ def test_rebalance_gives_exact_counts(fitted: Synthesizer) -> None:
 
 
 def test_augment_adds_the_missing_minority_rows(fitted: Synthesizer) -> None:
-    out = fitted.augment("label", "yes", target_share=0.5, n_real=100, n_value=20)
+    with pytest.warns(PrivacyWarning, match="exact counts"):  # the output size is then a function of them
+        out = fitted.augment("label", "yes", target_share=0.5, n_real=100, n_value=20)
     assert len(out) == 60 and (out["label"] == "yes").all()  # (0.5*100 - 20) / 0.5
 
 
@@ -170,3 +198,33 @@ def test_privacy_card_shows_where_the_budget_went(fitted: Synthesizer) -> None:
     assert card["generator"] == fitted.model and card["is_dp"] and card["sampling"] == "poisson"
     assert card["noise_multiplier"] > 0 and 0 < card["sample_rate"] <= 1 and card["steps"] >= 1
     assert card["entries"] and all(0 < e["epsilon"] <= card["epsilon"] + 1e-9 for e in card["entries"])
+
+
+def test_every_registered_generator_implements_the_protocol(fitted: Synthesizer) -> None:
+    from tabsynth.synthesizers._data import Layout
+    from tabsynth.synthesizers.base import GeneratorConfig, GeneratorModel
+    from tabsynth.synthesizers.registry import build_model
+
+    assert isinstance(fitted.generator_, GeneratorModel)
+    layout = Layout.from_transformer(fitted.transformer_)
+    for name in MODELS:
+        model = build_model(
+            name, layout, fitted.generator_.cond_columns, {}, generator=torch.Generator().manual_seed(0)
+        )
+        assert isinstance(model, GeneratorModel) and isinstance(model.config, GeneratorConfig), name
+
+
+def test_a_loaded_model_keeps_its_privacy_card(fitted: Synthesizer, tmp_path: Path) -> None:
+    loaded = Synthesizer.load(fitted.save(tmp_path / "model"))
+    before, after = fitted.privacy_card(), loaded.privacy_card()
+    for key in ("epsilon", "delta", "is_dp", "secure_randomness", "noise_multiplier", "sample_rate", "steps"):
+        assert after[key] == before[key], key
+
+
+def test_an_edited_manifest_is_refused(fitted: Synthesizer, tmp_path: Path) -> None:
+    folder = fitted.save(tmp_path / "model")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["ledger"]["budget"]["epsilon"] = 0.1  # claim a smaller budget than was spent
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    with pytest.raises(IncompatibleModelError, match="edited after it was written"):
+        Synthesizer.load(folder)

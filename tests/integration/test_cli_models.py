@@ -84,8 +84,8 @@ def test_budget_json(model_dir: Path, capsys: pytest.CaptureFixture[str]) -> Non
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--epsilon", "0"], "epsilon must be > 0"),
-        (["--epsilon", "-1"], "epsilon must be > 0"),
+        (["--epsilon", "0"], "epsilon must be a positive number"),
+        (["--epsilon", "-1"], "epsilon must be a positive number"),
         (["--epsilon", "abc"], "--epsilon must be a positive number"),
         (["--epsilon", "1", "--delta", "1"], "delta must be a number in (0, 1)"),
         (["--epsilon", "1", "--delta", "2.5"], "delta must be a number in (0, 1)"),
@@ -125,7 +125,8 @@ def test_budget_too_small_for_dp_statistics(data: Path, tmp_path: Path, capsys: 
     code = run(["fit", str(data), "--target", "label", "--epsilon", "0.001", "--out", str(tmp_path / "m")])
     assert code == 2
     err = capsys.readouterr().err
-    assert "Declare its bounds in the schema (bounds: [lower, upper])" in err and "Traceback" not in err
+    # Without a schema the first DP statistics (the column kinds) already say how to declare one.
+    assert "schema infer DATA --out schema.yaml" in err and "Traceback" not in err
     assert not (tmp_path / "m").exists()
 
 
@@ -140,3 +141,126 @@ def test_budget_error_maps_to_exit_3() -> None:
 def test_sample_from_missing_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["sample", str(tmp_path), "--n-rows", "5", "--out", str(tmp_path / "s.csv")]) == 2
     assert "not a tabsynth model folder" in capsys.readouterr().err
+
+
+def test_fit_refuses_an_existing_out(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert run(["fit", str(data), "--epsilon", "8", "--epochs", "1", "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    # --overwrite replaces only a model folder, and says so before training
+    assert run(["fit", str(data), "--epsilon", "8", "--epochs", "1", "--out", str(out), "--overwrite"]) == 2
+    assert "not a tabsynth model folder" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_fit_overwrite_replaces_a_model_folder(model_dir: Path, data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    args = ["fit", str(data), "--epsilon", "8", "--epochs", "1", "--seed", "3", "--out", str(out)]
+    assert run(args) == 0
+    first = (out / "manifest.json").read_bytes()
+    assert run(args) == 2
+    assert (out / "manifest.json").read_bytes() == first
+    assert run([*args, "--overwrite"]) == 0
+    assert (out / "manifest.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging folder left behind
+
+
+def test_sample_refuses_an_existing_file(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "s.csv"
+    out.write_text("precious\n")
+    args = ["sample", str(model_dir), "--n-rows", "20", "--seed", "1", "--out", str(out)]
+    assert run(args) == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--overwrite" in err
+    assert out.read_text() == "precious\n"
+    assert run([*args, "--overwrite"]) == 0
+    assert len(pd.read_csv(out)) == 20
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv"]  # no temporary file left
+
+
+def test_sample_unsupported_extension_is_refused_before_loading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the model folder does not exist either: the output is checked first, so the error is about it
+    assert run(["sample", str(tmp_path / "nomodel"), "--n-rows", "5", "--out", str(tmp_path / "s.xlsx")]) == 2
+    err = capsys.readouterr().err
+    assert "'.xlsx'" in err and ".csv" in err and ".tsv" in err and ".parquet" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sample_tsv_output(model_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "s.tsv"
+    assert run(["sample", str(model_dir), "--n-rows", "30", "--seed", "1", "--out", str(out)]) == 0
+    frame = pd.read_csv(out, sep="\t")
+    assert len(frame) == 30 and "label" in frame.columns
+
+
+@pytest.mark.parametrize("raw", ["inf", "infinity", "nan"])
+def test_fit_epsilon_inf_is_not_no_dp(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], raw: str) -> None:
+    assert run(["fit", str(data), "--epsilon", raw, "--out", str(tmp_path / "m")]) == 2
+    assert "'none' to train without DP" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+def test_sample_numeric_range_is_exact(model_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "old.csv"
+    argv = ["sample", str(model_dir), "--n-rows", "120", "--condition", "age>=60", "--condition", "label=yes"]
+    assert run([*argv, "--seed", "2", "--out", str(out)]) == 0
+    frame = pd.read_csv(out)
+    assert len(frame) == 120 and (frame["age"] >= 60).all() and (frame["label"] == "yes").all()
+
+
+def test_sample_rebalance_gives_exact_shares(model_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    argv = ["sample", str(model_dir), "--n-rows", "100", "--rebalance", "label=yes:0.7,no:0.3", "--out", str(out)]
+    assert run(argv) == 0
+    assert pd.read_csv(out)["label"].value_counts().to_dict() == {"yes": 70, "no": 30}
+
+
+def test_sample_fair(model_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "f.csv"
+    assert run(["sample", str(model_dir), "--n-rows", "80", "--fair", "--seed", "0", "--out", str(out)]) == 0
+    assert len(pd.read_csv(out)) == 80
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--condition", "age>=abc"], "finite number"),
+        (["--condition", "zzz>=1"], "Unknown condition column 'zzz'"),
+        (["--condition", "sex>=1"], "not numeric"),
+        (["--condition", "age>=1000"], "rarely generates rows with age>=1000"),
+        (["--rebalance", "label=yes:0.5"], "sum to 1"),
+        (["--rebalance", "label=yes:0.5,no:0.5", "--fair"], "do not combine"),
+        (["--rebalance", "label=maybe:1"], "no category 'maybe'"),
+    ],
+)
+def test_sample_range_and_rebalance_bad_input(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    out = tmp_path / "s.csv"
+    assert run(["sample", str(model_dir), "--n-rows", "20", "--out", str(out), *args]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "internal error" not in err
+    assert not out.exists()
+
+
+def test_budget_store_is_shown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tabsynth.privacy.store import BudgetStore
+
+    path = tmp_path / "budget.json"
+    BudgetStore(path).reserve("partner-A", epsilon=1.0, delta=1e-6, lifetime_epsilon=3.0)
+    assert run(["budget", "--store", str(path), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["epsilon_spent"] == 1.0 and shown["releases"][0]["label"] == "partner-A"
+    assert run(["budget", "--store", str(tmp_path / "none.json")]) == 2
+    assert run(["budget"]) == 2
+
+
+def test_budget_json_names_the_unit(model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["budget", str(model_dir), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["unit"] == "row" and shown["secure_randomness"] is True

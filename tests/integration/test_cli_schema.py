@@ -67,3 +67,26 @@ def test_usage_error_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_debug_shows_traceback(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="File not found"):
         run(["--debug", "schema", "infer", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "s.yaml")])
+
+
+def test_schema_infer_reads_tsv_and_sep(tmp_path: Path, frame: pd.DataFrame) -> None:
+    frame.to_csv(tmp_path / "d.tsv", sep="\t", index=False)
+    frame.to_csv(tmp_path / "d.txt", sep=";", index=False)
+    for data, extra in ((tmp_path / "d.tsv", []), (tmp_path / "d.txt", ["--sep", ";"])):
+        out = tmp_path / f"{data.suffix[1:]}.yaml"
+        assert run(["schema", "infer", str(data), "--out", str(out), *extra]) == 0
+        assert [c.name for c in load_schema(out).columns] == list(frame.columns)
+
+
+def test_schema_infer_never_overwrites_silently(tmp_path: Path) -> None:
+    from tabsynth.cli.main import run
+    from tests.conftest import make_frame
+
+    data = tmp_path / "d.csv"
+    make_frame(50).to_csv(data, index=False)
+    out = tmp_path / "schema.yaml"
+    out.write_text("# my reviewed schema\n")
+    assert run(["schema", "infer", str(data), "--out", str(out)]) == 2
+    assert out.read_text() == "# my reviewed schema\n"
+    assert run(["schema", "infer", str(data), "--out", str(out), "--overwrite"]) == 0
+    assert "columns:" in out.read_text()

@@ -58,7 +58,7 @@ def _config(tmp: Path, data: Path, **overrides: object) -> Path:
 @pytest.fixture(scope="module")
 def released(small_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("rel")
-    result = release(_config(tmp, small_csv), verbose=False)
+    result = release(_config(tmp, small_csv))
     assert result.released, result.decision.to_dict()
     return result.path
 
@@ -71,7 +71,9 @@ def test_release_writes_a_complete_bundle_whose_hashes_match(released: Path, sma
     assert any(name.startswith("model/") for name in manifest["files"])
     for name, digest in manifest["files"].items():
         assert _sha(released / name) == digest, name
-    assert manifest["input"]["sha256"] == _sha(small_csv)
+    # No plain digest of the private file (confirmation attacks); a keyed one only with a curator key.
+    assert "sha256" not in manifest["input"] and "withheld" in manifest["input"]["digest"]
+    assert _sha(small_csv) not in json.dumps(manifest)
     assert manifest["config"]["sha256"] == _sha(released.parent / "release.yaml")
     assert manifest["policy"]["sha256"] == load_policy("internal").sha256
     assert manifest["model"]["sha256"] == _sha(released / "model" / "weights.safetensors")
@@ -105,6 +107,8 @@ def test_a_blocked_release_writes_no_table_and_exits_4(small_csv: Path, tmp_path
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["verdict"] == "FAIL" and not manifest["released"]
     assert manifest["gate"]["rules"][0]["outcome"] == "fail" and manifest["gate"]["rules"][0]["advice"]
+    # the shareable manifest holds pass/fail per rule, never the judged values of real-data metrics
+    assert "judged_value" not in json.dumps(manifest["gate"]) and "value" not in manifest["gate"]["rules"][0]
     assert "BLOCKED" in (out / "report.html").read_text()
     release_meta = json.loads((out / "audit.json").read_text())["meta"]["release"]
     assert release_meta["status"] == "BLOCKED" and release_meta["failing_rules"][0]["metric"] == "fidelity.quality"
@@ -122,7 +126,7 @@ def test_an_interrupted_release_leaves_nothing(
 
     monkeypatch.setattr(pipeline, "write_table", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        release(_config(tmp_path, small_csv, output=str(tmp_path / "out")), verbose=False)
+        release(_config(tmp_path, small_csv, output=str(tmp_path / "out")))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["release.yaml"]
 
 
@@ -130,7 +134,8 @@ def test_an_interrupted_release_leaves_nothing(
     ("overrides", "message"),
     [
         ({"epsilonn": 1.0}, "epsilonn: unknown key"),
-        ({"holdout": 0.999}, "holdout=0.999 gives"),
+        ({"holdout": 0.999}, "holdout=0.999 leaves too few rows"),
+        ({"holdout": 500}, "holdout: Input should be less than 1"),
         ({"target": None}, "set 'target'"),
         ({"policy": "partnr"}, "Policy 'partnr' not found"),
         ({"audit": {"n_atacks": 3}}, "Invalid 'audit' settings"),
@@ -150,7 +155,7 @@ def test_bad_configs_fail_fast_with_exit_2(
 
 def test_release_from_python_with_a_mapping(small_csv: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="input: Field required"):
-        release({"output": str(tmp_path / "x")}, verbose=False)
+        release({"output": str(tmp_path / "x")})
 
 
 def test_gate_rejudges_an_audit(released: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -225,3 +230,42 @@ def test_the_example_release_config_is_valid() -> None:
     config, digest = load_release_config(Path(__file__).resolve().parents[2] / "examples" / "release_adult.yaml")
     assert config.input.is_file() and config.table_schema is not None and config.table_schema.is_file()
     assert config.policy == "partner" and config.epsilon == 1.0 and len(digest) == 64
+
+
+@pytest.mark.filterwarnings("ignore::tabsynth.exceptions.PrivacyWarning")
+def test_keyed_input_digest_needs_the_curator_key(small_csv: Path, tmp_path: Path) -> None:
+    import hmac
+
+    key = tmp_path / "curator.key"
+    key.write_bytes(b"0123456789abcdef-secret")
+    result = release(_config(tmp_path, small_csv, curator_key=str(key), epsilon=None))
+    manifest = json.loads((result.path / "manifest.json").read_text())
+    expected = hmac.new(b"0123456789abcdef-secret", small_csv.read_bytes(), hashlib.sha256).hexdigest()
+    assert manifest["input"]["hmac_sha256"] == expected
+
+
+def test_budget_store_refuses_past_the_lifetime_before_reading(small_csv: Path, tmp_path: Path) -> None:
+    from tabsynth.exceptions import BudgetExceededError
+    from tabsynth.privacy.store import BudgetStore
+
+    store = tmp_path / "budget.json"
+    BudgetStore(store).reserve("earlier release", epsilon=2.5, delta=1e-6, lifetime_epsilon=4.0)
+    missing = tmp_path / "not-there.csv"  # the refusal must come before the data is read
+    config = _config(tmp_path, missing, budget_store=str(store), lifetime_epsilon=4.0, epsilon=3.0)
+    with pytest.raises(BudgetExceededError, match="earlier release") as info:
+        release(config)
+    assert "2.5 of its lifetime epsilon 4" in str(info.value)
+    assert not (tmp_path / "release").exists()
+    assert len(BudgetStore(store).releases()) == 1
+
+
+def test_budget_store_counts_a_failed_release(small_csv: Path, tmp_path: Path) -> None:
+    from tabsynth.exceptions import DataError
+    from tabsynth.privacy.store import BudgetStore
+
+    store = tmp_path / "budget.json"
+    config = _config(tmp_path, tmp_path / "missing.csv", budget_store=str(store), lifetime_epsilon=4.0)
+    with pytest.raises(DataError):
+        release(config)
+    [record] = BudgetStore(store).releases()
+    assert record.epsilon == 3.0 and record.status == "failed"  # a crash still spent its reservation

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from tabsynth.exceptions import ConfigError
+from tabsynth.synthesizers._trainer import epochs_for_min_steps as _epochs_for_min_steps
 from tabsynth.synthesizers.ctgan import CTGANConfig, _tilted
-from tabsynth.synthesizers.synthesizer import _epochs_for_min_steps
 
 
 def test_small_tables_get_enough_steps() -> None:

@@ -107,3 +107,28 @@ def test_bad_schema_files(tmp_path: Path, yaml_text: str, needle: str) -> None:
 def test_integer_target_becomes_categorical() -> None:
     frame = pd.DataFrame({"y": [0, 1, 2, 1] * 10, "x": np.arange(40.0) * 0.5})
     assert infer_schema(frame, target="y")["y"].kind is ColumnKind.CATEGORICAL
+
+
+def test_private_validation_names_columns_never_values_or_counts() -> None:
+    import pandas as pd
+    import pytest
+
+    from tabsynth.exceptions import SchemaError
+    from tabsynth.schema import ColumnKind, ColumnSpec, TableSchema
+
+    schema = TableSchema(
+        columns=(
+            ColumnSpec(name="n", kind=ColumnKind.INTEGER, nullable=False),
+            ColumnSpec(name="c", kind=ColumnKind.CATEGORICAL, categories=("a", "b")),
+        )
+    )
+    frame = pd.DataFrame({"n": ["1", "secret-7", None], "c": ["a", "zebra", "b"]})
+    with pytest.raises(SchemaError) as public:
+        schema.validate_frame(frame)
+    assert "zebra" in str(public.value)  # the curator's own check may list values
+    with pytest.raises(SchemaError) as private:
+        schema.validate_frame(frame, private=True)
+    text = str(private.value)
+    assert "'n'" in text and "secret-7" not in text and "zebra" not in text
+    assert text.startswith("2 schema problems")  # how many kinds of problem, nothing about the rows
+    assert not any(ch.isdigit() for ch in text.split(":", 1)[1])

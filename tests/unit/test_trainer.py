@@ -127,3 +127,15 @@ def test_rows_per_second_is_reported() -> None:
     _, _, result = _fit_toy(TrainingConfig(epochs=1, batch_size=60))
     assert result.rows_per_second > 0 and result.world_size == 1
     assert all(h.rows_per_second > 0 for h in result.history)
+
+
+def test_the_library_never_prints_it_calls_back(capfd: pytest.CaptureFixture[str]) -> None:
+    from tabsynth.synthesizers import Synthesizer
+    from tests.conftest import make_frame
+    from tests.contract.test_synthesizer_contract import SCHEMA
+
+    seen: list[int] = []
+    synth = Synthesizer(epsilon=5.0, epochs=2, batch_size=64, verbose=True)
+    synth.fit(make_frame(300), SCHEMA, callback=lambda info: seen.append(info.epoch))
+    out, err = capfd.readouterr()
+    assert seen == [1, 2] and out == "" and err == ""

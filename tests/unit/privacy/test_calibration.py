@@ -47,6 +47,6 @@ def test_noise_multiplier_refuses_when_budget_is_gone() -> None:
         noise_multiplier_for(ledger, sample_rate=0.01, steps=10, target_epsilon=ledger.spent()[0])
 
 
-def test_threshold_for_matches_normal_tail() -> None:
-    # P(N(0,1) > 4.753) ~ 1e-6
-    assert threshold_for(10.0, 1e-6) == pytest.approx(1 + 10 * 4.7534, rel=1e-3)
+def test_threshold_for_uses_the_sub_gaussian_tail() -> None:
+    # exp(-t^2 / 2) = 1e-6 at t = sqrt(2 ln 1e6) = 5.2565 (above the normal quantile 4.7534)
+    assert threshold_for(10.0, 1e-6) == pytest.approx(1 + 10 * 5.2565, rel=1e-4)
