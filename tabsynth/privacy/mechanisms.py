@@ -219,9 +219,11 @@ def discover_categories(
         kept = tuple(k for k, m in zip(keys, keep, strict=True) if m)
         return DiscoveredCategories(kept, counts[keep], tuple(candidates), cand.copy(), float(null_count))
     ledger.spend(label, ThresholdedGaussianEvent(noise_multiplier=noise_multiplier, threshold=threshold))
-    noisy = counts + rng.normal(0.0, noise_multiplier, size=counts.shape)
-    noisy_cand = cand + rng.normal(0.0, noise_multiplier, size=cand.shape)
-    noisy_null = float(null_count + rng.normal(0.0, noise_multiplier))
+    noisy = _integer_counts(counts) + ledger.noise.discrete_gaussian(noise_multiplier, counts.shape)
+    noisy_cand = _integer_counts(cand) + ledger.noise.discrete_gaussian(noise_multiplier, cand.shape)
+    noisy_null = float(
+        _integer_counts(np.array([null_count]))[0] + ledger.noise.discrete_gaussian(noise_multiplier, 1)[0]
+    )
     keep = noisy >= threshold
     released = tuple(k for k, m in zip(keys, keep, strict=True) if m)
     return DiscoveredCategories(released, noisy[keep], tuple(candidates), noisy_cand, noisy_null)

@@ -42,7 +42,7 @@ SLOT_FALSE_POSITIVE = 0.001
 #: Public integer codes tried in every numeric-valued column (no threshold needed for them).
 CODE_CANDIDATES = tuple(range(-1, 101))
 #: Chance, over all public candidates of a column, that one absent from the data is released.
-CANDIDATE_FALSE_POSITIVE = 0.05
+CANDIDATE_FALSE_POSITIVE = 0.001
 
 
 def _is_number(value: Any) -> bool:
@@ -115,12 +115,11 @@ class CategoricalEncoder:
         slot_keys = {_category_key(c): i for i, c in enumerate(self.categories)}
         key_slot = np.array([slot_keys.get(k, -1) for k in keys] + [-1], dtype=np.int64)
         unknown_keys = np.flatnonzero(key_slot[:-1] < 0)
-        if unknown_keys.size:
-            if not self.discovered:
-                raise SchemaError(
-                    f"Column {self.name!r} has values outside its declared categories: add them to the schema."
-                )
-            fill = self._unknown_slots([keys[i] for i in unknown_keys], [originals[i] for i in unknown_keys])
+        if unknown_keys.size:  # (a non-DP fit refused them in validate_frame; under DP that refusal is an output)
+            if self.discovered:
+                fill = self._unknown_slots([keys[i] for i in unknown_keys], [originals[i] for i in unknown_keys])
+            else:  # outside the declared categories: the missing slot, else the commonest category
+                fill = np.full(unknown_keys.size, self.null_slot if self.nullable else self._commonest())
             key_slot[unknown_keys] = fill
         codes = key_slot[row_codes]  # row_codes == -1 (missing) picks the trailing -1
         is_null = row_codes < 0

@@ -36,6 +36,7 @@ __all__ = ["NumericEncoder", "fit_numeric"]
 # grid is coarse (few cells, each with enough rows to stand out of the noise); without DP it is fine.
 MAX_UNIT_CELLS = {True: 128, False: 2048}  # integer ranges up to this size: one cell per integer
 N_CELLS = {True: 64, False: 1024}  # otherwise this many equal cells (plus an exact-zero cell)
+RANGE_FALSE_POSITIVE = 0.001  # chance that an empty cell widens the DP range of a column
 NULL_FALSE_POSITIVE = 0.001  # chance that a column without missing values gets a missing slot under DP
 
 
@@ -241,6 +242,8 @@ def fit_numeric(
     floors = np.append(np.full(len(counts) - 1, floor), sigma * NormalDist().inv_cdf(1.0 - NULL_FALSE_POSITIVE))
     clean = np.where(noisy >= floors, noisy, 0.0) if ledger.is_dp else noisy.astype(float)
     null_mass, clean = float(clean[-1]), clean[:-1]
+    if ledger.is_dp:
+        clean = _drop_isolated_ends(clean, noisy[:-1], n_grid, sigma * NormalDist().inv_cdf(1 - RANGE_FALSE_POSITIVE))
     has_null_slot = spec.nullable and null_mass > 0  # DP evidence of missing values (exact count without DP)
     if clean.sum() <= 0:
         clean = np.ones_like(clean)
@@ -262,8 +265,6 @@ def fit_numeric(
     nonzero = np.flatnonzero(cell_mass > 0)
     if not nonzero.size:  # every cell with evidence became an atom: intervals span those cells only
         nonzero = np.flatnonzero(clean[:n_grid] > 0)
-    # The range shrinks to the cells with evidence (exactly occupied without DP, clearing the noise
-    # floor under DP): no value is emitted where the DP histogram saw nothing.
     if nonzero.size:
         first, last = int(nonzero[0]), int(nonzero[-1])
         bounds = grid.bounds[first : last + 2]
@@ -290,6 +291,26 @@ def fit_numeric(
         time_unit=time_unit,
         out_dtype=out_dtype,
     )
+
+
+def _drop_isolated_ends(clean: np.ndarray, noisy: np.ndarray, n_grid: int, strict: float) -> np.ndarray:
+    """Zero the outermost grid cells that look like noise: weak (under ``strict``) and cut off
+    from the rest (their inward neighbour has no evidence). A real tail is contiguous, a false
+    positive far out in empty space is not (post-processing)."""
+    clean = clean.copy()
+    for _ in range(n_grid):
+        cells = np.flatnonzero(clean[:n_grid] > 0)
+        if cells.size < 2:
+            break
+        lo, hi = int(cells[0]), int(cells[-1])
+        changed = False
+        if noisy[lo] < strict and clean[lo + 1] <= 0:
+            clean[lo], changed = 0.0, True
+        if noisy[hi] < strict and clean[hi - 1] <= 0:
+            clean[hi], changed = 0.0, True
+        if not changed:
+            break
+    return clean
 
 
 def _normalise(masses: np.ndarray) -> tuple[float, ...]:

@@ -199,7 +199,7 @@ class DPTableTransformer:
         something (categories merged, no category found); a :class:`PrivacyWarning` names the
         target and sensitive columns among them. Notes name columns and kinds of problem only.
         """
-        schema.validate_frame(frame)
+        schema.validate_frame(frame, private=ledger.is_dp)
         if not schema.modelled:
             raise SchemaError("The schema has no column to model (all are identifiers or text).")
         rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
