@@ -157,7 +157,17 @@ class ColumnSpec:
             errors.append(f"{where}: nullable must be true or false, got {nullable!r}.")
         bounds = _bounds_in(where, kind, data.get("bounds"), errors)
         categories = data.get("categories")
-        if categories is not None and not isinstance(categories, list):
+        if isinstance(categories, str):  # a public vocabulary by name, e.g. categories: us_states
+            from .vocab import VOCABULARIES
+
+            if categories in VOCABULARIES:
+                categories = list(VOCABULARIES[categories])
+            else:
+                errors.append(
+                    f"{where}: categories must be a list or a public vocabulary "
+                    f"({', '.join(sorted(VOCABULARIES))}), got {categories!r}."
+                )
+        elif categories is not None and not isinstance(categories, list):
             errors.append(f"{where}: categories must be a list, got {categories!r}.")
         frequencies = data.get("frequencies")
         if frequencies is not None and not (
@@ -364,13 +374,35 @@ class TableSchema:
         return write_text(self.to_yaml(), path)
 
 
+class _SchemaLoader(yaml.SafeLoader):  # type: ignore[misc]
+    """``yaml.SafeLoader`` where only ``true``/``false`` are booleans.
+
+    YAML 1.1 reads ``no``, ``yes``, ``on``, ``off`` (any case) as booleans, so ``categories: [no, yes]``
+    would become ``[False, True]`` and no longer match the data's strings. Here they stay the
+    strings the user wrote; ``true``/``false`` keep meaning booleans (``nullable: false``).
+    """
+
+
+_SchemaLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_SchemaLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 def load_schema(path: str | Path) -> TableSchema:
-    """Read a schema YAML file (``yaml.safe_load`` only)."""
+    """Read a schema YAML file (safe loading only; ``no``/``yes``/``on``/``off`` stay strings).
+
+    ``categories`` may name a public vocabulary (``us_states``, ``iso_countries``, ``yes_no``,
+    ``sex``, ...; see :mod:`tabsynth.vocab`) instead of listing them.
+    """
     path = Path(path)
     if not path.exists():
         raise SchemaError(f"Schema file not found: {path}. Create one with 'tabsynth schema infer DATA --out {path}'.")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SchemaLoader)  # noqa: S506 (a SafeLoader)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise SchemaError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     return TableSchema.from_dict(data)

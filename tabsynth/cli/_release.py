@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["gate_command", "release_command", "render_decision"]
 
+
 def _blocked(decision: dict[str, Any]) -> GateFailedError:
     from ..exceptions import GateFailedError
 

@@ -200,6 +200,21 @@ def fit(
     shutdown_distributed()
 
 
+@app.command("plan")
+def plan_command(
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file (only its header and storage types are read).")],
+    epsilon: Annotated[float, typer.Option("--epsilon", help="Total privacy budget of the planned fit.")],
+    schema: Annotated[Path | None, typer.Option("--schema", help="Declared schema YAML.")] = None,
+    target: Annotated[str | None, typer.Option("--target", help="Target (label) column.")] = None,
+    sensitive: Annotated[list[str] | None, typer.Option("--sensitive", help="Sensitive column (repeatable).")] = None,
+    delta: Annotated[float, typer.Option("--delta", help="Total delta.")] = 1e-6,
+) -> None:
+    """Before spending anything: what DP preprocessing at this epsilon keeps or collapses, per column."""
+    from ..plan import plan_command_text
+
+    console.print(escape(plan_command_text(data, schema, epsilon, delta, target, sensitive or ())), soft_wrap=True)
+
+
 @app.command("sample")
 def sample(
     model_dir: Annotated[Path, typer.Argument(help="Model folder written by 'tabsynth fit'.")],

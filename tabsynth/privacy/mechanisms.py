@@ -26,12 +26,17 @@ from .events import GaussianEvent, ThresholdedGaussianEvent
 from .ledger import PrivacyLedger
 
 __all__ = [
+    "DiscoveredCategories",
     "NoisyCategories",
+    "discover_categories",
+    "fine_bucket_edges",
+    "fine_buckets",
     "magnitude_bucket_edges",
     "magnitude_buckets",
     "noisy_bounds",
     "noisy_categories",
     "noisy_histogram",
+    "noisy_range",
 ]
 
 
@@ -167,3 +172,179 @@ def noisy_bounds(
     while hi + 1 < len(noisy) and noisy[hi + 1] >= floor:
         hi += 1
     return float(lower_ends[lo]), float(upper_ends[hi])
+
+
+# ---- category discovery with public candidates ------------------------------------------
+@dataclass(frozen=True, slots=True)
+class DiscoveredCategories:
+    """What :func:`discover_categories` releases (every count noisy)."""
+
+    private: tuple[object, ...]  # keys outside the public candidates that cleared the DP threshold
+    private_counts: np.ndarray
+    candidates: tuple[object, ...]  # every public candidate, in the order given
+    candidate_counts: np.ndarray  # noisy count of each candidate (zero-count candidates included)
+    null_count: float  # noisy count of missing values (a public cell)
+
+
+def discover_categories(
+    keys: Sequence[object],
+    counts: np.ndarray,
+    *,
+    candidates: Sequence[object] = (),
+    candidate_counts: np.ndarray | None = None,
+    null_count: int,
+    noise_multiplier: float,
+    threshold: float,
+    ledger: PrivacyLedger,
+    label: str,
+    rng: np.random.Generator,
+) -> DiscoveredCategories:
+    """One Gaussian histogram over public cells plus a thresholded histogram over private keys.
+
+    The public cells are the ``candidates`` (values known in advance, e.g. small integer codes or
+    the entries of public vocabularies) and the missing-value cell: their noisy counts are all
+    released, zero counts included, so they cost a plain Gaussian mechanism. ``keys`` (which must
+    not contain any candidate) are values seen only in the private rows: one is released only when
+    its noisy count clears ``threshold``. Each row lies in exactly one cell (L2 sensitivity 1 under
+    add/remove one row); a key held by a single row is released with probability
+    ``P(1 + N(0, sigma^2) >= threshold)``, which :class:`ThresholdedGaussianEvent` adds to delta.
+    One spend in all.
+    """
+    counts = np.asarray(counts, dtype=float)
+    cand = np.zeros(len(candidates)) if candidate_counts is None else np.asarray(candidate_counts, dtype=float)
+    if len(cand) != len(candidates) or len(counts) != len(keys):
+        raise ValueError("counts must have one entry per key and per candidate.")
+    if not ledger.is_dp:
+        keep = counts >= 1
+        kept = tuple(k for k, m in zip(keys, keep, strict=True) if m)
+        return DiscoveredCategories(kept, counts[keep], tuple(candidates), cand.copy(), float(null_count))
+    ledger.spend(label, ThresholdedGaussianEvent(noise_multiplier=noise_multiplier, threshold=threshold))
+    noisy = _integer_counts(counts) + ledger.noise.discrete_gaussian(noise_multiplier, counts.shape)
+    noisy_cand = _integer_counts(cand) + ledger.noise.discrete_gaussian(noise_multiplier, cand.shape)
+    noisy_null = float(
+        _integer_counts(np.array([null_count]))[0] + ledger.noise.discrete_gaussian(noise_multiplier, 1)[0]
+    )
+    keep = noisy >= threshold
+    released = tuple(k for k, m in zip(keys, keep, strict=True) if m)
+    return DiscoveredCategories(released, noisy[keep], tuple(candidates), noisy_cand, noisy_null)
+
+
+# ---- DP range over a fine public grid ---------------------------------------------------
+def fine_bucket_edges(sub_cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """Public (lower, upper) ends of the cells of :func:`fine_buckets`.
+
+    Each magnitude bucket of :func:`magnitude_bucket_edges` is cut into ``sub_cells`` equal
+    cells (the exact-zero bucket stays one cell), so a range read off this grid overshoots the
+    data by at most ``1 / sub_cells`` of a power of two instead of a whole one.
+    """
+    lower, upper = magnitude_bucket_edges()
+    lo_out: list[np.ndarray] = []
+    hi_out: list[np.ndarray] = []
+    for lo, hi in zip(lower, upper, strict=True):
+        if lo == hi:
+            lo_out.append(np.array([lo]))
+            hi_out.append(np.array([hi]))
+            continue
+        cuts = np.linspace(lo, hi, sub_cells + 1)
+        lo_out.append(cuts[:-1])
+        hi_out.append(cuts[1:])
+    return np.concatenate(lo_out), np.concatenate(hi_out)
+
+
+def fine_buckets(values: np.ndarray, sub_cells: int) -> np.ndarray:
+    """Index of each finite value's cell in the layout of :func:`fine_bucket_edges`."""
+    values = np.asarray(values, dtype=float)
+    lower, upper = magnitude_bucket_edges()
+    coarse = magnitude_buckets(values)
+    lo, hi = lower[coarse], upper[coarse]
+    width = np.where(hi > lo, hi - lo, 1.0)
+    sub = np.clip(np.floor((values - lo) / width * sub_cells), 0, sub_cells - 1).astype(np.int64)
+    n_exp = _MAX_EXP - _MIN_EXP + 1  # the zero bucket's coarse index; it has a single cell
+    base = np.where(coarse < n_exp, coarse * sub_cells, coarse * sub_cells - (sub_cells - 1))
+    return np.where(coarse == n_exp, n_exp * sub_cells, base + np.where(coarse == n_exp, 0, sub))
+
+
+def noisy_range(
+    values: np.ndarray,
+    *,
+    noise_multiplier: float,
+    ledger: PrivacyLedger,
+    label: str,
+    rng: np.random.Generator,
+    sub_cells: int = 2,
+) -> tuple[float, float] | None:
+    """DP (lower, upper) of ``values`` from one Gaussian histogram over the fine public grid.
+
+    Post-processing of the noisy cells, coarse to fine:
+
+    1. magnitudes: the two signs of each power of two are summed, and the core of the
+       magnitudes (with the exact-zero cell) is found as in :func:`noisy_bounds` (groups
+       clearing a high bar, extended over neighbours whose sum clears ``2 sigma`` or one of
+       whose cells clears ``3 sigma``); the magnitudes below the core reach down to zero
+       when their combined count is significant (data around zero, e.g. a standard normal);
+    2. signs: a side (negative, positive) exists when its cells in the strong powers of two
+       hold a significant count;
+    3. ends: each end is the outermost fine cell whose tail (it and the cells beyond it) has a
+       significant noisy count, so the range overshoots the evidence by at most one fine cell
+       (half a power of two by default) instead of a whole power of two.
+
+    Returns None when no magnitude clears the bar (too few rows for the budget).
+    """
+    values = np.asarray(values, dtype=float)
+    lower_ends, upper_ends = fine_bucket_edges(sub_cells)
+    counts = np.bincount(fine_buckets(values, sub_cells), minlength=len(lower_ends))
+    noisy = noisy_histogram(counts, noise_multiplier=noise_multiplier, ledger=ledger, label=label, rng=rng)
+    if not ledger.is_dp:
+        occupied = np.flatnonzero(noisy > 0)
+        return (float(lower_ends[occupied[0]]), float(upper_ends[occupied[-1]])) if occupied.size else None
+    sigma = noise_multiplier
+    n_exp = _MAX_EXP - _MIN_EXP + 1
+    zero = n_exp * sub_cells  # index of the exact-zero cell
+    # Cells of exponent g (0 = smallest magnitude), outer cells last within each exponent.
+    pos = (zero + 1 + np.arange(zero)).reshape(n_exp, sub_cells)
+    neg = (zero - 1 - np.arange(zero)).reshape(n_exp, sub_cells)
+    mags = noisy[pos].sum(axis=1) + noisy[neg].sum(axis=1)
+    group_sigma = sigma * np.sqrt(2 * sub_cells)
+    high = group_sigma * NormalDist().inv_cdf(1 - 0.01 / n_exp)
+    core = np.flatnonzero(mags >= high)
+    zero_strong = bool(noisy[zero] >= sigma * NormalDist().inv_cdf(1 - 0.01 / n_exp))
+    if core.size == 0:
+        return (0.0, 0.0) if zero_strong else None
+    g_lo, g_hi = int(core[0]), int(core[-1])
+    # An adjacent power of two joins when its sum, or one of its fine cells, stands out of the noise.
+    peak = np.maximum(noisy[pos].max(axis=1), noisy[neg].max(axis=1))
+    joins = (mags >= 2 * group_sigma) | (peak >= 3.0 * sigma)
+    while g_lo > 0 and joins[g_lo - 1]:
+        g_lo -= 1
+    while g_hi + 1 < n_exp and joins[g_hi + 1]:
+        g_hi += 1
+    below = float(mags[:g_lo].sum() + noisy[zero])
+    to_zero = zero_strong or below >= 2.0 * sigma * np.sqrt(2 * sub_cells * g_lo + 1)
+    ends: dict[str, float | None] = {}
+    for side, grid in (("pos", pos), ("neg", neg)):
+        cells = grid[g_lo : g_hi + 1].ravel()
+        in_core = grid[core].ravel()  # the sign test looks at the strong powers of two only
+        present = noisy[in_core].sum() >= 3.0 * sigma * np.sqrt(len(in_core))
+        # cells run from the inner (small magnitude) to the outer end
+        ends[side] = _outer_end(noisy, cells, sigma, upper_ends if side == "pos" else lower_ends) if present else None
+        ends[side + "_inner"] = (
+            _outer_end(noisy, cells[::-1], sigma, lower_ends if side == "pos" else upper_ends) if present else None
+        )
+    if ends["pos"] is None and ends["neg"] is None:  # the signs split the evidence: keep both whole
+        return float(lower_ends[neg[g_hi, -1]]), float(upper_ends[pos[g_hi, -1]])
+    if ends["pos"] is not None and ends["neg"] is not None:
+        return float(ends["neg"]), float(ends["pos"])
+    if zero_strong:  # exact zeros, plus one side
+        return (0.0, float(ends["pos"])) if ends["pos"] is not None else (float(ends["neg"] or 0.0), 0.0)
+    if ends["pos"] is not None:
+        return (0.0 if to_zero else float(ends["pos_inner"] or 0.0)), float(ends["pos"])
+    return float(ends["neg"] or 0.0), (0.0 if to_zero else float(ends["neg_inner"] or 0.0))
+
+
+def _outer_end(noisy: np.ndarray, cells_inner_first: np.ndarray, sigma: float, edge: np.ndarray) -> float:
+    """The outer edge of the outermost cell whose tail (it and every cell beyond) is significant."""
+    outer_first = cells_inner_first[::-1]
+    tail = np.cumsum(noisy[outer_first])
+    bar = 2.0 * sigma * np.sqrt(np.arange(1, len(outer_first) + 1))
+    hit = np.flatnonzero(tail >= bar)
+    return float(edge[outer_first[hit[0]] if hit.size else outer_first[-1]])

@@ -581,6 +581,19 @@ class Synthesizer:
         return self.sample(n_add, conditions={column: value}, random_state=random_state)
 
     # ---- privacy -----------------------------------------------------------------------
+    def plan(self, schema: TableSchema, *, target: str | None = None, sensitive: Sequence[str] = ()) -> Any:
+        """What DP preprocessing at this epsilon will keep or collapse (public inputs only, see tabsynth.plan)."""
+        from ..plan import plan_table
+
+        return plan_table(
+            schema,
+            epsilon=self.epsilon or math.inf,
+            delta=self.delta,
+            preprocessing_share=self.preprocessing_share,
+            target=target,
+            sensitive=tuple(sensitive) or None,
+        )
+
     def privacy_spent(self) -> dict[str, Any]:
         """``{"epsilon", "delta", "is_dp", "unit", "secure_randomness", "entries"}`` read from the ledger."""
         self._check_fitted()

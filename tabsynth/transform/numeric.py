@@ -6,10 +6,14 @@ Representation of one value: a bin index (one-hot for the generator) and a posit
 * *atoms*: single values holding a large share of the rows (0 in ``capital_gain``, 40 in
   ``hours_per_week``), reproduced exactly;
 * *intervals*: quantile bins of the remaining mass, with edges on a public grid;
-* *missing*: a slot for missing values when the column is nullable.
+* *missing*: a slot for missing values, only when the column is nullable *and* the DP count of
+  missing values clears the noise (otherwise the few missing values map to the commonest slot).
 
-Everything is estimated from one Gaussian histogram over a public grid inside the (public or
-DP) bounds, so the bins cost one mechanism per column. Integers are handled in a shifted
+Undeclared bounds come from a DP range over a fine public grid (:func:`noisy_range`, a quarter
+of a power of two per cell), never from a whole power of two. Everything else is estimated from
+one Gaussian histogram over a public grid inside those bounds, sized so that a typical cell
+stands out of the noise; the range is then narrowed to the cells that hold DP evidence, so
+integer codes and scores stay inside what the data supports. Integers are handled in a shifted
 coordinate ``v + 0.5`` so that an integer value round-trips exactly through its interval.
 """
 
@@ -23,7 +27,7 @@ import numpy as np
 
 from ..exceptions import SchemaError
 from ..privacy.ledger import PrivacyLedger
-from ..privacy.mechanisms import noisy_bounds, noisy_histogram
+from ..privacy.mechanisms import noisy_histogram, noisy_range
 from ..schema import ColumnKind, ColumnSpec
 
 __all__ = ["NumericEncoder", "fit_numeric"]
@@ -32,6 +36,8 @@ __all__ = ["NumericEncoder", "fit_numeric"]
 # grid is coarse (few cells, each with enough rows to stand out of the noise); without DP it is fine.
 MAX_UNIT_CELLS = {True: 128, False: 2048}  # integer ranges up to this size: one cell per integer
 N_CELLS = {True: 64, False: 1024}  # otherwise this many equal cells (plus an exact-zero cell)
+RANGE_FALSE_POSITIVE = 0.001  # chance that an empty cell widens the DP range of a column
+NULL_FALSE_POSITIVE = 0.001  # chance that a column without missing values gets a missing slot under DP
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +52,8 @@ class NumericEncoder:
     edges: tuple[float, ...]  # interval boundaries, in the shifted coordinate for integers
     nullable: bool
     marginal: tuple[float, ...] = ()  # DP share of each slot (post-processing of the bins histogram)
+    time_unit: str = "s"  # datetimes: "s" (seconds) or "D" (days) since 1970-01-01
+    out_dtype: str = ""  # datetimes: the input's storage type, restored on output
 
     @property
     def is_integer(self) -> bool:
@@ -78,11 +86,10 @@ class NumericEncoder:
             is_atom = atoms[a_idx] == v
             slot = np.where(is_atom, a_idx, slot)
             position = np.where(is_atom, 0.0, position)
-        if self.nullable:
-            slot = np.where(is_null, self.null_slot, slot)
+        if is_null.any():  # no missing slot: DP saw (almost) no missing values, they join the commonest slot
+            fill = self.null_slot if self.nullable else int(np.argmax(self.marginal)) if self.marginal else 0
+            slot = np.where(is_null, fill, slot)
             position = np.where(is_null, 0.0, position)
-        elif is_null.any():
-            raise SchemaError(f"Column {self.name!r} is declared nullable: false but has missing values.")
         return slot.astype(np.int32), position.astype(np.float32)
 
     def inverse_transform(self, slot: np.ndarray, position: np.ndarray) -> np.ndarray:
@@ -110,6 +117,8 @@ class NumericEncoder:
             "lower": self.lower,
             "upper": self.upper,
             "atoms": list(self.atoms),
+            "time_unit": self.time_unit,
+            "out_dtype": self.out_dtype,
             "edges": list(self.edges),
             "nullable": self.nullable,
             "marginal": list(self.marginal),
@@ -126,6 +135,8 @@ class NumericEncoder:
             edges=tuple(float(e) for e in data["edges"]),
             nullable=bool(data["nullable"]),
             marginal=tuple(float(m) for m in data.get("marginal", ())),
+            time_unit=str(data.get("time_unit", "s")),
+            out_dtype=str(data.get("out_dtype", "")),
         )
 
 
@@ -144,14 +155,15 @@ class _Grid:
         return np.where(raw == 0, n, cell) if self.zero_cell else cell
 
 
-def _make_grid(lower: float, upper: float, is_integer: bool, dp: bool) -> _Grid:
+def _make_grid(lower: float, upper: float, is_integer: bool, dp: bool, n_cells: int | None = None) -> _Grid:
+    cells = N_CELLS[dp] if n_cells is None else n_cells
     if is_integer:
         span = int(upper - lower) + 1
-        width = 1 if span <= MAX_UNIT_CELLS[dp] else int(np.ceil(span / N_CELLS[dp]))
+        width = 1 if span <= max(cells, MAX_UNIT_CELLS[dp] if n_cells is None else 0) else int(np.ceil(span / cells))
         bounds = np.unique(np.minimum(np.arange(lower, upper + 1 + width, width, dtype=float), upper + 1))
         unit = width == 1
     else:
-        bounds = np.linspace(lower, upper, N_CELLS[dp] + 1)
+        bounds = np.linspace(lower, upper, cells + 1)
         unit = False
     return _Grid(bounds=bounds, unit=unit, zero_cell=(not unit) and lower <= 0.0 <= upper)
 
@@ -162,7 +174,7 @@ def _resolve_bounds(
     if spec.bounds is not None:
         lower, upper = spec.bounds
     else:
-        found = noisy_bounds(finite, noise_multiplier=sigma, ledger=ledger, label=f"bounds:{spec.name}", rng=rng)
+        found = noisy_range(finite, noise_multiplier=sigma, ledger=ledger, label=f"bounds:{spec.name}", rng=rng)
         if found is None:
             raise SchemaError(
                 f"Column {spec.name!r}: too few rows to estimate bounds privately at this budget. Declare its "
@@ -195,12 +207,25 @@ def fit_numeric(
     sigma: float,
     ledger: PrivacyLedger,
     rng: np.random.Generator,
+    bounds_sigma: float | None = None,
+    n_rows_estimate: float | None = None,
+    time_unit: str = "s",
+    out_dtype: str = "",
 ) -> NumericEncoder:
-    """Fit one numeric column: bounds (declared or DP), then one DP histogram for atoms and bins."""
+    """Fit one numeric column: bounds (declared or DP), then one DP histogram for atoms and bins.
+
+    Under DP the bins histogram has about ``n_rows_estimate / (4 sigma)`` cells (8 to 64), so a
+    typical cell clears the noise; the estimate is the DP row count (post-processing).
+    """
     finite = values[np.isfinite(values)]
     is_integer = spec.kind in (ColumnKind.INTEGER, ColumnKind.DATETIME)
-    lower, upper = _resolve_bounds(spec, finite, sigma=sigma, ledger=ledger, rng=rng)
-    grid = _make_grid(lower, upper, is_integer, ledger.is_dp)
+    lower, upper = _resolve_bounds(
+        spec, finite, sigma=sigma if bounds_sigma is None else bounds_sigma, ledger=ledger, rng=rng
+    )
+    n_cells = None
+    if ledger.is_dp and n_rows_estimate is not None:
+        n_cells = int(np.clip(n_rows_estimate / (4.0 * sigma), 8, N_CELLS[True]))
+    grid = _make_grid(lower, upper, is_integer, ledger.is_dp, n_cells)
     clipped = np.clip(finite, lower, upper)
     if is_integer:
         clipped = np.round(clipped)
@@ -212,8 +237,14 @@ def fit_numeric(
     # Post-processing: drop cells indistinguishable from noise (threshold set so that, over all
     # cells, about half an empty cell is expected to pass), so empty cells add no mass.
     floor = sigma * NormalDist().inv_cdf(1.0 - 0.5 / len(counts))
-    clean = np.where(noisy >= floor, noisy, 0.0) if ledger.is_dp else noisy.astype(float)
+    # The missing cell gets a stricter bar (a column without missing values gains a missing slot
+    # with probability 0.1%).
+    floors = np.append(np.full(len(counts) - 1, floor), sigma * NormalDist().inv_cdf(1.0 - NULL_FALSE_POSITIVE))
+    clean = np.where(noisy >= floors, noisy, 0.0) if ledger.is_dp else noisy.astype(float)
     null_mass, clean = float(clean[-1]), clean[:-1]
+    if ledger.is_dp:
+        clean = _drop_isolated_ends(clean, noisy[:-1], n_grid, sigma * NormalDist().inv_cdf(1 - RANGE_FALSE_POSITIVE))
+    has_null_slot = spec.nullable and null_mass > 0  # DP evidence of missing values (exact count without DP)
     if clean.sum() <= 0:
         clean = np.ones_like(clean)
     share = clean / clean.sum()
@@ -232,9 +263,9 @@ def fit_numeric(
             atom_mass[float(grid.bounds[c])] = float(cell_mass[c])
             cell_mass[c] = 0.0
     nonzero = np.flatnonzero(cell_mass > 0)
-    # Without DP the range shrinks to the occupied cells. Under DP it stays at the (public or DP)
-    # bounds: cells dropped as noise are often the real tails, and clipping them would bias.
-    if nonzero.size and not ledger.is_dp:
+    if not nonzero.size:  # every cell with evidence became an atom: intervals span those cells only
+        nonzero = np.flatnonzero(clean[:n_grid] > 0)
+    if nonzero.size:
         first, last = int(nonzero[0]), int(nonzero[-1])
         bounds = grid.bounds[first : last + 2]
         cell_mass = cell_mass[first : last + 1]
@@ -244,7 +275,7 @@ def fit_numeric(
     edges = _pick_edges(cell_mass, bounds, max(1, n_bins - len(atoms)))
     cut = np.searchsorted(bounds, edges)
     interval_mass = [float(cell_mass[a:b].sum()) for a, b in zip(cut[:-1], cut[1:], strict=True)]
-    masses = [atom_mass[a] for a in atoms] + interval_mass + ([null_mass] if spec.nullable else [])
+    masses = [atom_mass[a] for a in atoms] + interval_mass + ([null_mass] if has_null_slot else [])
     # In the shifted coordinate an integer v occupies [v, v + 1).
     new_lower = min([edges[0], *atoms])
     new_upper = max([edges[-1] - (1.0 if is_integer else 0.0), *atoms])
@@ -255,9 +286,31 @@ def fit_numeric(
         upper=float(min(upper, new_upper)),
         atoms=tuple(atoms),
         edges=tuple(float(e) for e in edges),
-        nullable=spec.nullable,
+        nullable=has_null_slot,
         marginal=_normalise(np.asarray(masses)),
+        time_unit=time_unit,
+        out_dtype=out_dtype,
     )
+
+
+def _drop_isolated_ends(clean: np.ndarray, noisy: np.ndarray, n_grid: int, strict: float) -> np.ndarray:
+    """Zero the outermost grid cells that look like noise: weak (under ``strict``) and cut off
+    from the rest (their inward neighbour has no evidence). A real tail is contiguous, a false
+    positive far out in empty space is not (post-processing)."""
+    clean = clean.copy()
+    for _ in range(n_grid):
+        cells = np.flatnonzero(clean[:n_grid] > 0)
+        if cells.size < 2:
+            break
+        lo, hi = int(cells[0]), int(cells[-1])
+        changed = False
+        if noisy[lo] < strict and clean[lo + 1] <= 0:
+            clean[lo], changed = 0.0, True
+        if noisy[hi] < strict and clean[hi - 1] <= 0:
+            clean[hi], changed = 0.0, True
+        if not changed:
+            break
+    return clean
 
 
 def _normalise(masses: np.ndarray) -> tuple[float, ...]:

@@ -12,28 +12,64 @@ described by :attr:`DPTableTransformer.spans` when a generator needs it.
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
+import warnings
 from dataclasses import dataclass
 from enum import StrEnum
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..exceptions import ConfigError, SchemaError
+from ..exceptions import ConfigError, PrivacyWarning, SchemaError
 from ..privacy.calibration import gaussian_noise_for
 from ..privacy.ledger import PrivacyLedger
 from ..privacy.mechanisms import noisy_histogram
 from ..schema import ColumnKind, ColumnSpec, IdentifierHandling, TableSchema
-from .categorical import CategoricalEncoder, fit_categorical
+from .categorical import OTHER, CategoricalEncoder, fit_categorical
 from .fakes import fake_values
 from .numeric import NumericEncoder, fit_numeric
 
-__all__ = ["Activation", "DPTableTransformer", "EncodedTable", "OutputSpan"]
+__all__ = ["Activation", "DPTableTransformer", "EncodedTable", "OutputSpan", "mechanism_weights"]
 
 Encoder = NumericEncoder | CategoricalEncoder
 THRESHOLD_DELTA_SHARE = 0.1  # share of delta reserved for thresholded category discovery
-CATEGORY_WEIGHT = 2.0  # budget units per category-discovery mechanism (see fit)
+# Budget units per mechanism: a mechanism of weight w gets noise sigma / sqrt(w). Category
+# discovery weighs more (a lost category is lost for good), and most on the target and the
+# sensitive columns, whose classes and groups the audit and conditional sampling need.
+CATEGORY_WEIGHT = 2.0
+TARGET_CATEGORY_WEIGHT = 8.0
+SENSITIVE_CATEGORY_WEIGHT = 4.0
+BOUNDS_WEIGHT = 1.5  # a range lost to noise clips the whole column, a noisy bin only blurs it
+RESOLUTION_WEIGHT = 0.25  # the DP test "does this datetime column hold times of day?"
+SECONDS_PER = {"s": 1, "D": 86_400}
+
+
+def mechanism_weights(schema: TableSchema) -> dict[str, dict[str, float]]:
+    """Every DP mechanism the transformer will run, per column: ``{column: {label: weight}}``.
+
+    A function of the schema only (public), so the plan and the fit agree on the noise of each
+    statistic before anything is read. ``count:rows`` (weight 1) comes on top.
+    """
+    roles = {schema.target: TARGET_CATEGORY_WEIGHT} if schema.target else {}
+    roles.update({s: max(SENSITIVE_CATEGORY_WEIGHT, roles.get(s, 0.0)) for s in schema.sensitive})
+    plan: dict[str, dict[str, float]] = {}
+    for spec in schema.modelled:
+        mech: dict[str, float] = {}
+        if spec.kind.is_numeric:
+            if spec.kind is ColumnKind.DATETIME:
+                mech[f"resolution:{spec.name}"] = RESOLUTION_WEIGHT
+            if spec.bounds is None:
+                mech[f"bounds:{spec.name}"] = BOUNDS_WEIGHT
+            mech[f"bins:{spec.name}"] = 1.0
+        elif spec.kind is ColumnKind.CATEGORICAL and spec.categories is None:
+            mech[f"categories:{spec.name}"] = roles.get(spec.name, CATEGORY_WEIGHT)
+        elif spec.frequencies is None:
+            mech[f"counts:{spec.name}"] = 1.0
+        plan[spec.name] = mech
+    return plan
 
 
 class Activation(StrEnum):
@@ -65,20 +101,46 @@ class EncodedTable:
         return EncodedTable(self.slots[rows], self.positions[rows])
 
 
-def _to_float(col: pd.Series, kind: ColumnKind) -> np.ndarray:
+def _storage_type(col: pd.Series) -> str:
+    """The datetime column's storage type (public: the file's declared type, not its values)."""
+    if isinstance(col.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(col.dtype):
+        return str(col.dtype)
+    first = col.dropna().head(1)
+    if len(first) and isinstance(first.iloc[0], _dt.date) and not isinstance(first.iloc[0], _dt.datetime):
+        return "date"
+    return "datetime64[ns]"
+
+
+def _seconds(col: pd.Series) -> np.ndarray:
+    """Seconds since 1970-01-01 UTC (NaN for missing), whatever the storage unit."""
+    stamps = (
+        col if pd.api.types.is_datetime64_any_dtype(col.dtype) else pd.to_datetime(col, errors="coerce", format="mixed")
+    )
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    ns = pd.Series(stamps).astype("datetime64[ns]")
+    raw = ns.to_numpy().astype("int64").astype(float)
+    return np.where(ns.isna().to_numpy(), np.nan, np.floor(raw / 1e9))
+
+
+def _to_float(col: pd.Series, kind: ColumnKind, unit: str = "s") -> np.ndarray:
     if kind is ColumnKind.DATETIME:
-        stamps = pd.to_datetime(col, errors="coerce", format="mixed")
-        seconds = stamps.astype("int64", copy=False).to_numpy() // 10**9 if stamps.notna().all() else None
-        if seconds is None:
-            seconds = np.array([t.timestamp() if pd.notna(t) else np.nan for t in stamps], dtype=float)
-        return seconds.astype(float)
+        return np.floor(_seconds(col) / SECONDS_PER[unit])
     return np.asarray(pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan), dtype=np.float64)
 
 
-def _from_float(values: np.ndarray, kind: ColumnKind) -> pd.Series:
+def _from_float(values: np.ndarray, kind: ColumnKind, unit: str = "s", out_dtype: str = "") -> pd.Series:
     if kind is ColumnKind.DATETIME:
-        return pd.Series(pd.to_datetime(values, unit="s"))
+        stamps = pd.Series(pd.to_datetime(values * SECONDS_PER[unit], unit="s"))
+        if out_dtype == "date":
+            return stamps.dt.date.astype(object).where(stamps.notna(), None)
+        if out_dtype.startswith("datetime64[") and "," in out_dtype:  # tz-aware: stored as UTC
+            unit_part, tz = out_dtype[len("datetime64[") : -1].split(",", 1)
+            return stamps.dt.tz_localize("UTC").dt.tz_convert(tz.strip()).astype(out_dtype)
+        return stamps.astype(out_dtype) if out_dtype.startswith("datetime64[") else stamps
     if kind is ColumnKind.INTEGER:
+        if not np.isnan(values).any():
+            return pd.Series(values.astype(np.int64))
         return pd.Series(pd.array(np.where(np.isnan(values), 0, values).astype(np.int64), dtype="Int64")).mask(
             np.isnan(values)
         )
@@ -109,15 +171,18 @@ class DPTableTransformer:
     @staticmethod
     def planned_mechanisms(schema: TableSchema) -> dict[str, int]:
         """How many Gaussian mechanisms each modelled column will spend (0 when fully public)."""
-        plan: dict[str, int] = {}
-        for spec in schema.modelled:
-            if spec.kind.is_numeric:
-                plan[spec.name] = 1 + int(spec.bounds is None)
-            elif spec.categories is None and spec.kind is not ColumnKind.BOOLEAN:
-                plan[spec.name] = 2
-            else:
-                plan[spec.name] = int(spec.frequencies is None)
-        return plan
+        return {c: len(m) for c, m in mechanism_weights(schema).items()}
+
+    @staticmethod
+    def noise_levels(schema: TableSchema, *, epsilon: float, delta: float) -> tuple[float, float, dict[str, float]]:
+        """``(base sigma, threshold delta, {label: sigma})`` for a preprocessing budget (public inputs only)."""
+        weights = {label: w for mech in mechanism_weights(schema).values() for label, w in mech.items()}
+        units = sum(weights.values()) + 1.0  # + count:rows
+        n_thresholded = sum(1 for label in weights if label.startswith("categories:"))
+        threshold_delta = delta * THRESHOLD_DELTA_SHARE / max(1, n_thresholded)
+        rdp_delta = delta * (1 - THRESHOLD_DELTA_SHARE) if n_thresholded else delta
+        base = gaussian_noise_for(epsilon, rdp_delta, n_mechanisms=units)
+        return base, threshold_delta, {label: base / math.sqrt(w) for label, w in weights.items()}
 
     def fit(
         self,
@@ -128,16 +193,26 @@ class DPTableTransformer:
         epsilon: float | None,
         random_state: int | np.random.Generator | None = None,
     ) -> DPTableTransformer:
-        """Fit every column, spending at most ``epsilon`` (the preprocessing share) from ``ledger``."""
-        schema.validate_frame(frame)
+        """Fit every column, spending at most ``epsilon`` (the preprocessing share) from ``ledger``.
+
+        Sets ``notes_``: one structured note per column whose DP preprocessing collapsed
+        something (categories merged, no category found); a :class:`PrivacyWarning` names the
+        target and sensitive columns among them. Notes name columns and kinds of problem only.
+        """
+        schema.validate_frame(frame, private=ledger.is_dp)
         if not schema.modelled:
             raise SchemaError("The schema has no column to model (all are identifiers or text).")
         rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
-        plan = self.planned_mechanisms(schema)
-        # Budget units: category discovery counts double (a lost category is lost for good),
-        # so its noise is sigma / sqrt(2); every other mechanism, the row count included, is one unit.
-        units = sum(n * (CATEGORY_WEIGHT if self._discovers(schema[c]) else 1) for c, n in plan.items()) + 1
-        sigma, threshold_delta = self._calibrate(ledger, epsilon, units, schema)
+        if ledger.is_dp:
+            if epsilon is None or not (epsilon > 0 and math.isfinite(epsilon)):
+                raise ConfigError(f"The preprocessing epsilon must be a positive number under DP, got {epsilon!r}.")
+            sigma, threshold_delta, sigmas = self.noise_levels(schema, epsilon=epsilon, delta=ledger.delta)
+        else:
+            sigma, threshold_delta, sigmas = 1.0, ledger.delta, {}
+
+        def noise(label: str) -> float:
+            return sigmas.get(label, sigma)
+
         # The row count sets DP-SGD's sampling rate; it is released with noise like any statistic.
         noisy_rows = noisy_histogram(
             np.array([len(frame)]), noise_multiplier=sigma, ledger=ledger, label="count:rows", rng=rng
@@ -147,41 +222,95 @@ class DPTableTransformer:
         for spec in schema.modelled:
             col = frame[spec.name]
             if spec.kind.is_numeric:
-                values = _to_float(col, spec.kind)
-                encoders.append(fit_numeric(spec, values, n_bins=self.n_bins, sigma=sigma, ledger=ledger, rng=rng))
+                unit, out_dtype = "s", ""
+                if spec.kind is ColumnKind.DATETIME:
+                    out_dtype = _storage_type(col)
+                    unit = self._time_unit(spec, col, noise(f"resolution:{spec.name}"), ledger, rng)
+                values = _to_float(col, spec.kind, unit)
+                encoders.append(
+                    fit_numeric(
+                        spec,
+                        values,
+                        n_bins=self.n_bins,
+                        sigma=noise(f"bins:{spec.name}"),
+                        bounds_sigma=noise(f"bounds:{spec.name}"),
+                        ledger=ledger,
+                        rng=rng,
+                        n_rows_estimate=self.n_rows_estimate_,
+                        time_unit=unit,
+                        out_dtype=out_dtype,
+                    )
+                )
             else:
-                scale = CATEGORY_WEIGHT**-0.5 if self._discovers(spec) else 1.0
+                label = f"categories:{spec.name}" if self._discovers(spec) else f"counts:{spec.name}"
                 encoders.append(
                     fit_categorical(
                         spec,
                         col,
-                        sigma=sigma * scale,
+                        sigma=noise(label),
                         threshold_delta=threshold_delta,
                         min_count=self.min_category_count,
                         ledger=ledger,
                         rng=rng,
+                        n_rows_estimate=self.n_rows_estimate_,
+                        rows_sigma=sigma,
                     )
                 )
         self.schema_ = schema
         self.encoders_ = tuple(encoders)
         self.noise_multiplier_ = sigma if ledger.is_dp else None
+        self.notes_ = self._notes(schema, self.encoders_)
+        for note in self.notes_:
+            if note["role"] in ("target", "sensitive"):
+                warnings.warn(note["message"], PrivacyWarning, stacklevel=2)
         return self
+
+    @staticmethod
+    def _time_unit(
+        spec: ColumnSpec, col: pd.Series, sigma: float, ledger: PrivacyLedger, rng: np.random.Generator
+    ) -> str:
+        """ "D" when the column holds dates only (its storage type, or a DP count of times of day), else "s"."""
+        if _storage_type(col) == "date":
+            return "D"
+        seconds = _seconds(col)
+        timed = np.array([np.count_nonzero(np.mod(seconds[np.isfinite(seconds)], 86_400))])
+        noisy = noisy_histogram(timed, noise_multiplier=sigma, ledger=ledger, label=f"resolution:{spec.name}", rng=rng)
+        bar = sigma * NormalDist().inv_cdf(0.999) if ledger.is_dp else 0.5
+        return "s" if float(noisy[0]) >= bar else "D"
+
+    @staticmethod
+    def _notes(schema: TableSchema, encoders: tuple[Encoder, ...]) -> tuple[dict[str, str], ...]:
+        notes: list[dict[str, str]] = []
+        for enc in encoders:
+            if not (isinstance(enc, CategoricalEncoder) and enc.collapsed):
+                continue
+            role = "target" if enc.name == schema.target else "sensitive" if enc.name in schema.sensitive else "column"
+            if not enc.categories:
+                problem = "no_category_found"
+                what = "no category cleared the DP threshold; the column is generated without its values"
+            elif enc.has_other and enc.placeholder:
+                problem = "categories_merged"
+                what = f"categories too rare for the DP threshold are merged into the placeholder {OTHER!r}"
+            else:
+                problem = "categories_merged"
+                what = "categories too rare for the DP threshold are generated as the discovered ones"
+            notes.append(
+                {
+                    "column": enc.name,
+                    "role": role,
+                    "problem": problem,
+                    "message": (
+                        f"{role.capitalize()} {enc.name!r}: {what}. Declare its categories in the schema "
+                        "(a list, or a public vocabulary such as us_states), or raise epsilon; "
+                        "'tabsynth plan' shows what each column needs."
+                    ),
+                }
+            )
+        return tuple(notes)
 
     @staticmethod
     def _discovers(spec: ColumnSpec) -> bool:
         return spec.kind is ColumnKind.CATEGORICAL and spec.categories is None
-
-    def _calibrate(
-        self, ledger: PrivacyLedger, epsilon: float | None, n_mech: float, schema: TableSchema
-    ) -> tuple[float, float]:
-        if not ledger.is_dp:
-            return 1.0, ledger.delta
-        if epsilon is None or not (epsilon > 0 and math.isfinite(epsilon)):
-            raise ConfigError(f"The preprocessing epsilon must be a positive number under DP, got {epsilon!r}.")
-        n_thresholded = sum(1 for s in schema.modelled if self._discovers(s))
-        threshold_delta = ledger.delta * THRESHOLD_DELTA_SHARE / max(1, n_thresholded)
-        rdp_delta = ledger.delta * (1 - THRESHOLD_DELTA_SHARE) if n_thresholded else ledger.delta
-        return gaussian_noise_for(epsilon, rdp_delta, n_mechanisms=n_mech), threshold_delta
 
     # ---- layout ------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -234,7 +363,7 @@ class DPTableTransformer:
         k = 0
         for j, enc in enumerate(self.encoders_):
             if isinstance(enc, NumericEncoder):
-                slots[:, j], positions[:, k] = enc.transform(_to_float(frame[enc.name], enc.kind))
+                slots[:, j], positions[:, k] = enc.transform(_to_float(frame[enc.name], enc.kind, enc.time_unit))
                 k += 1
             else:
                 slots[:, j] = enc.transform(frame[enc.name])
@@ -245,14 +374,14 @@ class DPTableTransformer:
         self._check_fitted()
         out: dict[str, pd.Series] = {}
         k = 0
+        rng = np.random.default_rng(random_state)
         for j, enc in enumerate(self.encoders_):
             if isinstance(enc, NumericEncoder):
                 values = enc.inverse_transform(encoded.slots[:, j], encoded.positions[:, k])
-                out[enc.name] = _from_float(values, enc.kind)
+                out[enc.name] = _from_float(values, enc.kind, enc.time_unit, enc.out_dtype)
                 k += 1
             else:
-                out[enc.name] = enc.inverse_transform(encoded.slots[:, j])
-        rng = np.random.default_rng(random_state)
+                out[enc.name] = enc.inverse_transform(encoded.slots[:, j], rng)
         for spec in self.schema_.columns:
             if not spec.kind.is_modelled and spec.handling is IdentifierHandling.FAKE:
                 out[spec.name] = pd.Series(fake_values(spec.fake or "uuid", len(encoded), rng))
@@ -289,6 +418,7 @@ class DPTableTransformer:
             "n_bins": self.n_bins,
             "min_category_count": self.min_category_count,
             "n_rows_estimate": self.n_rows_estimate_,
+            "notes": [dict(n) for n in getattr(self, "notes_", ())],
             "schema": self.schema_.to_dict(),
             "encoders": [
                 {"type": "numeric" if isinstance(e, NumericEncoder) else "categorical", **e.to_dict()}
@@ -309,4 +439,5 @@ class DPTableTransformer:
         out.encoders_ = tuple(encoders)
         out.n_rows_estimate_ = int(data["n_rows_estimate"])
         out.noise_multiplier_ = None
+        out.notes_ = tuple(data.get("notes", ()))
         return out

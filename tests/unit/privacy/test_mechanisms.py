@@ -78,3 +78,85 @@ def test_bounds_span_a_zero_atom_and_far_positive_values(rng: np.random.Generato
         ledger = PrivacyLedger(epsilon=epsilon, delta=1e-6)
         lower, upper = noisy_bounds(values, noise_multiplier=20.0, ledger=ledger, label="b", rng=rng)
         assert lower == 0.0 and upper >= 16384.0
+
+
+# ---- discover_categories and noisy_range (issue 16) ------------------------------------------
+from tabsynth.privacy.mechanisms import (  # noqa: E402
+    discover_categories,
+    fine_bucket_edges,
+    fine_buckets,
+    noisy_range,
+)
+
+
+def test_fine_buckets_contain_their_values_and_a_neighbour_moves_one_cell() -> None:
+    values = np.array([-1e9, -3.5, -1e-9, 0.0, 1e-9, 0.75, 3.0, 17.0, 96.0, 12345.6, 1e15])
+    lower, upper = fine_bucket_edges(4)
+    idx = fine_buckets(values, 4)
+    assert np.all(lower[idx] <= values) and np.all(values <= upper[idx])
+    # add/remove one row: the histogram changes in exactly one cell, by one (L2 sensitivity 1)
+    base = np.bincount(idx, minlength=len(lower))
+    plus = np.bincount(fine_buckets(np.append(values, 42.0), 4), minlength=len(lower))
+    assert np.abs(plus - base).sum() == 1 and np.linalg.norm(plus - base) == 1.0
+
+
+def test_fine_cells_cut_each_power_of_two_evenly() -> None:
+    lower, upper = fine_bucket_edges(4)
+    i = fine_buckets(np.array([64.0]), 4)[0]
+    assert (lower[i], upper[i]) == (64.0, 80.0)  # [64, 128) in quarters
+
+
+def test_noisy_range_without_dp_is_the_occupied_fine_cells(rng: np.random.Generator) -> None:
+    ledger = PrivacyLedger(epsilon=None, delta=1e-6)
+    values = np.array([17.0] * 10 + [96.0] * 10)
+    # sub_cells=4: 17 lies in [16, 20), 96 in [96, 112); the old power-of-two bounds were (16, 128)
+    assert noisy_range(values, noise_multiplier=1.0, ledger=ledger, label="r", rng=rng, sub_cells=4) == (16.0, 112.0)
+
+
+def test_noisy_range_under_dp_does_not_snap_to_powers_of_two(rng: np.random.Generator) -> None:
+    ledger = PrivacyLedger(epsilon=1e6, delta=1e-6)
+    values = np.concatenate([np.full(2000, 17.0), np.full(2000, 60.0), np.full(2000, 96.0)])
+    lo, hi = noisy_range(values, noise_multiplier=5.0, ledger=ledger, label="r", rng=rng, sub_cells=4)
+    assert (lo, hi) == (16.0, 112.0)  # the fine cells of 17 and 96; noisy_bounds gave (16, 128)
+    assert [e.label for e in ledger.entries] == ["r"]  # one Gaussian spend
+
+
+def test_noisy_range_spans_zero_for_centred_data(rng: np.random.Generator) -> None:
+    ledger = PrivacyLedger(epsilon=1e6, delta=1e-6)
+    lo, hi = noisy_range(rng.normal(size=20_000), noise_multiplier=5.0, ledger=ledger, label="r", rng=rng)
+    assert lo < -2.0 and hi > 2.0 and lo >= -6.0 and hi <= 6.0
+
+
+def test_discover_categories_one_spend_public_cells_always_released(rng: np.random.Generator) -> None:
+    ledger = PrivacyLedger(epsilon=1e6, delta=1e-6)
+    out = discover_categories(
+        ["big", "rare"],
+        np.array([1000, 1]),
+        candidates=(0, 1, 2),
+        candidate_counts=np.array([500, 0, 0]),
+        null_count=0,
+        noise_multiplier=5.0,
+        threshold=40.0,
+        ledger=ledger,
+        label="c",
+        rng=rng,
+    )
+    assert out.private == ("big",)
+    assert out.candidates == (0, 1, 2) and len(out.candidate_counts) == 3  # zero cells released too
+    assert [e.label for e in ledger.entries] == ["c"]
+    assert ledger.entries[0].event.threshold == 40.0  # type: ignore[union-attr]
+
+
+def test_discover_categories_without_dp_is_exact(rng: np.random.Generator) -> None:
+    ledger = PrivacyLedger(epsilon=None, delta=1e-6)
+    out = discover_categories(
+        ["a", "b"],
+        np.array([3, 0]),
+        null_count=2,
+        noise_multiplier=5.0,
+        threshold=40.0,
+        ledger=ledger,
+        label="c",
+        rng=rng,
+    )
+    assert out.private == ("a",) and out.null_count == 2.0 and ledger.entries == ()

@@ -27,7 +27,7 @@ def _fit(
 
 def test_hand_computed_integer_bins() -> None:
     # 0 holds half the rows -> an atom; the rest are 1..10 once each -> quantile intervals.
-    values = np.array([0.0] * 10 + list(range(1, 11)), dtype=float)
+    values = np.array([0.0] * 10 + list(range(1, 11)) + [np.nan], dtype=float)
     enc = _fit(values, ColumnKind.INTEGER, bounds=(0, 10), n_bins=3)
     assert enc.atoms == (0.0,)
     assert enc.edges == (1.0, 6.0, 11.0)  # shifted coordinate: [1, 6) holds 1..5, [6, 11) holds 6..10

@@ -1,0 +1,285 @@
+"""What DP preprocessing at a given epsilon will keep or collapse, said before anything is spent.
+
+:func:`plan_table` reads **public information only**:
+
+* the schema (declared kinds, bounds, categories, frequencies, nullable), or, without one, the
+  column names and the storage types a file declares in its header (Parquet metadata; for a
+  CSV only the header line, so every column is planned as numeric unless it is the target or
+  a sensitive column);
+* the roles (target, sensitive columns), epsilon, delta, the preprocessing share and the
+  transformer's settings (``n_bins``, ``min_category_count``);
+* optionally a row count the user declares (``n_rows``), used only to express figures as shares.
+
+It never reads a value of the private table, so the plan costs no budget and can be shown to
+anyone. The noise levels are those :class:`~tabsynth.transform.DPTableTransformer` will use:
+they depend on the schema and the budget only (:func:`~tabsynth.transform.table.mechanism_weights`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import NormalDist
+from typing import Any
+
+from .exceptions import ConfigError
+from .privacy.calibration import split_budget, threshold_for
+from .schema import ColumnKind, ColumnSpec, TableSchema
+from .transform.categorical import (
+    CANDIDATE_FALSE_POSITIVE,
+    CODE_CANDIDATES,
+    MAX_PLACEHOLDER_SHARE,
+    SLOT_FALSE_POSITIVE,
+)
+from .transform.table import DPTableTransformer, mechanism_weights
+from .vocab import candidate_values
+
+__all__ = ["ColumnPlan", "TablePlan", "plan_table", "public_schema_of"]
+
+_Z95 = NormalDist().inv_cdf(0.95)
+_VOCAB_HINTS = {"state": "us_states", "country": "iso_countries", "sex": "sex", "gender": "sex"}
+
+PUBLIC_INPUTS = (
+    "schema (kinds, bounds, categories, frequencies, nullable) or the file's header and declared storage types",
+    "column roles (target, sensitive)",
+    "epsilon, delta, preprocessing share",
+    "transformer settings (n_bins, min_category_count)",
+    "the row count, only when the user declares it (n_rows)",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnPlan:
+    """The expected outcome of DP preprocessing for one column (all counts in rows)."""
+
+    column: str
+    kind: str
+    role: str
+    statistics: dict[str, float]  # label -> noise standard deviation, in rows
+    keeps: str
+    collapses: str
+    advice: str
+    rows_to_survive: float | None = None  # a category with this many rows is kept with 95% probability
+
+
+@dataclass(frozen=True, slots=True)
+class TablePlan:
+    """Per-column plan plus what it was computed from."""
+
+    epsilon: float
+    delta: float
+    preprocessing_epsilon: float
+    columns: tuple[ColumnPlan, ...]
+    public_inputs: tuple[str, ...] = PUBLIC_INPUTS
+    assumptions: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "epsilon": self.epsilon,
+            "delta": self.delta,
+            "preprocessing_epsilon": self.preprocessing_epsilon,
+            "public_inputs": list(self.public_inputs),
+            "assumptions": list(self.assumptions),
+            "columns": [
+                {
+                    "column": c.column,
+                    "kind": c.kind,
+                    "role": c.role,
+                    "noise_sd_rows": {k: round(v, 1) for k, v in c.statistics.items()},
+                    "rows_to_survive": None if c.rows_to_survive is None else math.ceil(c.rows_to_survive),
+                    "keeps": c.keeps,
+                    "collapses": c.collapses,
+                    "advice": c.advice,
+                }
+                for c in self.columns
+            ],
+        }
+
+    def to_text(self) -> str:
+        lines = [
+            f"DP preprocessing plan at epsilon={self.epsilon:g} (preprocessing share "
+            f"{self.preprocessing_epsilon:.3g}), delta={self.delta:g}. Computed from public information only, "
+            "nothing is spent:",
+            *(f"  - {p}" for p in self.public_inputs),
+            *(f"Assumption: {a}" for a in self.assumptions),
+            "",
+        ]
+        for c in self.columns:
+            noise = ", ".join(f"{k.split(':')[0]} ±{v:.0f}" for k, v in c.statistics.items()) or "none (public)"
+            lines.append(
+                f"{c.column} [{c.kind}{', ' + c.role if c.role != 'column' else ''}]  noise (rows, 1 sd): {noise}"
+            )
+            lines.append(f"    keeps: {c.keeps}")
+            if c.collapses:
+                lines.append(f"    collapses: {c.collapses}")
+            if c.advice:
+                lines.append(f"    declare: {c.advice}")
+        return "\n".join(lines)
+
+
+def _role(schema: TableSchema, name: str) -> str:
+    return "target" if name == schema.target else "sensitive" if name in schema.sensitive else "column"
+
+
+def _vocab_hint(name: str) -> str:
+    low = name.lower()
+    for word, vocab in _VOCAB_HINTS.items():
+        if word in low:
+            return f" (or 'categories: {vocab}', a public vocabulary)"
+    return ""
+
+
+def _share(rows: float, n_rows: int | None) -> str:
+    return f"{rows:.0f} rows" + (f" ({rows / n_rows:.1%} of {n_rows})" if n_rows else "")
+
+
+def _plan_column(
+    spec: ColumnSpec,
+    role: str,
+    sigmas: dict[str, float],
+    threshold_delta: float,
+    min_count: float,
+    n_rows: int | None,
+) -> ColumnPlan:
+    mine = {label: sd for label, sd in sigmas.items() if label.split(":", 1)[1] == spec.name}
+    slot = NormalDist().inv_cdf(1 - SLOT_FALSE_POSITIVE)
+    if spec.kind.is_numeric:
+        bins = mine.get(f"bins:{spec.name}", 0.0)
+        bounds = mine.get(f"bounds:{spec.name}")
+        keeps = (
+            f"quantile bins whose cells hold more than about {_share(3 * bins, n_rows)}; "
+            f"missing values if more than {_share(slot * bins, n_rows)} are missing"
+        )
+        if bounds is not None:
+            keeps = (
+                f"a DP range ending at the outermost half power of two holding about {_share(2 * bounds, n_rows)} "
+                f"or more; {keeps}"
+            )
+            collapses = "sparser tails are clipped to the range's ends"
+            advice = "bounds: [lower, upper] (public limits of the column) saves a mechanism and keeps the tails"
+        else:
+            collapses, advice = "", ""
+        if spec.kind is ColumnKind.DATETIME:
+            keeps += "; dates vs times of day decided by a DP count (or the storage type)"
+        return ColumnPlan(spec.name, spec.kind.value, role, mine, keeps, collapses, advice)
+    if spec.kind is ColumnKind.CATEGORICAL and spec.categories is None:
+        sd = mine[f"categories:{spec.name}"]
+        threshold = max(threshold_for(sd, threshold_delta), min_count)
+        survive = threshold + _Z95 * sd
+        n_cand = max(len(CODE_CANDIDATES), len(candidate_values()))
+        cand = max(sd * NormalDist().inv_cdf(1 - CANDIDATE_FALSE_POSITIVE / n_cand), min_count) + _Z95 * sd
+        keeps = (
+            f"categories with at least {_share(survive, n_rows)} (95% chance; threshold {threshold:.0f}); "
+            f"small integer codes (-1..100) and public-vocabulary values from {_share(cand, n_rows)}"
+        )
+        collapses = (
+            "rarer categories: in a coded column they become the nearest discovered code; in a text column "
+            f"the placeholder '<other>' while at most {MAX_PLACEHOLDER_SHARE:.0%} of rows, else discovered categories"
+        )
+        advice = "categories: [...]" + _vocab_hint(spec.name)
+        if role != "column":
+            advice += f"; as the {role} column its classes are what the model and the audit need most"
+        return ColumnPlan(spec.name, spec.kind.value, role, mine, keeps, collapses, advice, rows_to_survive=survive)
+    sd = mine.get(f"counts:{spec.name}", 0.0)
+    keeps = "every declared category" + (f"; shares noisy by ±{_share(sd, n_rows)}" if sd else " (public shares)")
+    advice = "" if spec.frequencies is not None or not sd else "frequencies: [...] (if public) makes the marginal free"
+    return ColumnPlan(spec.name, spec.kind.value, role, mine, keeps, "", advice)
+
+
+def public_schema_of(
+    path: str | Path, *, target: str | None = None, sensitive: Sequence[str] = ()
+) -> tuple[TableSchema, tuple[str, ...]]:
+    """A planning schema from a file's header and declared storage types only (no values read)."""
+    import polars as pl
+
+    path = Path(path)
+    notes: list[str] = []
+    if path.suffix.lower() in (".parquet", ".pq"):
+        types = {name: str(dtype) for name, dtype in pl.read_parquet_schema(path).items()}
+        notes.append("kinds come from the Parquet storage types (integers planned as numeric unless a role)")
+    else:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            header = fh.readline().strip()
+        import csv
+
+        names = next(csv.reader([header])) if header else []
+        types = {name: "" for name in names}
+        notes.append("a CSV declares no types: every column without a role is planned as numeric")
+    roles = {target, *sensitive} - {None}
+    specs = []
+    for name, dtype in types.items():
+        low = dtype.lower()
+        if name in roles or low.startswith(("str", "utf8", "cat", "enum")):
+            kind = ColumnKind.CATEGORICAL
+        elif low.startswith("bool"):
+            kind = ColumnKind.BOOLEAN
+        elif low.startswith(("date", "datetime")):
+            kind = ColumnKind.DATETIME
+        elif low.startswith(("int", "uint")):
+            kind = ColumnKind.INTEGER
+        else:
+            kind = ColumnKind.CONTINUOUS
+        specs.append(ColumnSpec(name=name, kind=kind))
+    schema = TableSchema(columns=tuple(specs), target=target, sensitive=tuple(sensitive))
+    return schema, tuple(notes)
+
+
+def plan_table(
+    schema: TableSchema,
+    *,
+    epsilon: float,
+    delta: float = 1e-6,
+    preprocessing_share: float = 0.2,
+    target: str | None = None,
+    sensitive: Sequence[str] | None = None,
+    min_category_count: float = 10.0,
+    n_rows: int | None = None,
+    assumptions: Sequence[str] = (),
+) -> TablePlan:
+    """Plan the DP preprocessing of ``schema`` at ``epsilon`` (public inputs only; see the module doc).
+
+    Example:
+        >>> print(plan_table(schema, epsilon=1.0, target="income").to_text())  # doctest: +SKIP
+    """
+    if not (isinstance(epsilon, (int, float)) and epsilon > 0 and math.isfinite(epsilon)):
+        raise ConfigError(f"plan needs a positive finite epsilon, got {epsilon!r}.")
+    if not (0 < preprocessing_share < 1):
+        raise ConfigError(f"preprocessing_share must be in (0, 1), got {preprocessing_share!r}.")
+    if target is not None or sensitive is not None:
+        schema = schema.with_roles(target=target, sensitive=sensitive)
+    pre = split_budget(epsilon, {"pre": preprocessing_share, "train": 1 - preprocessing_share})["pre"]
+    base, threshold_delta, sigmas = DPTableTransformer.noise_levels(schema, epsilon=pre, delta=delta)
+    columns = [
+        _plan_column(spec, _role(schema, spec.name), sigmas, threshold_delta, min_category_count, n_rows)
+        for spec in schema.modelled
+    ]
+    notes = [*assumptions, f"the row count is released with noise ±{base:.0f} rows (1 sd)"]
+    if not mechanism_weights(schema):
+        notes.append("no modelled column")
+    return TablePlan(float(epsilon), float(delta), pre, tuple(columns), assumptions=tuple(notes))
+
+
+def plan_command_text(
+    data: str | Path,
+    schema_path: str | Path | None,
+    epsilon: float,
+    delta: float,
+    target: str | None,
+    sensitive: Sequence[str],
+) -> str:
+    """The text ``tabsynth plan`` prints (the CLI stays a thin wrapper)."""
+    if schema_path is not None:
+        from .schema import load_schema
+
+        notes: tuple[str, ...] = ("kinds and public knowledge from the declared schema",)
+        schema = load_schema(schema_path)
+    else:
+        if not Path(data).exists():
+            raise ConfigError(f"File not found: {data}.")
+        schema, notes = public_schema_of(data, target=target, sensitive=sensitive)
+    plan = plan_table(
+        schema, epsilon=epsilon, delta=delta, target=target, sensitive=tuple(sensitive) or None, assumptions=notes
+    )
+    return plan.to_text()
