@@ -191,15 +191,19 @@ def _factorize(values: pd.Series) -> tuple[np.ndarray, list[str], list[Any]]:
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     key_index: dict[str, int] = {}
-    originals: list[Any] = []
+    forms: list[list[Any]] = []
     remap = np.empty(len(uniques) + 1, dtype=np.int64)
     for i, value in enumerate(uniques):
         key = _category_key(value)
         if key not in key_index:
-            key_index[key] = len(originals)
-            originals.append(value.item() if isinstance(value, np.generic) else value)
+            key_index[key] = len(forms)
+            forms.append([])
+        forms[key_index[key]].append(value.item() if isinstance(value, np.generic) else value)
         remap[i] = key_index[key]
     remap[-1] = -1  # code -1 (missing) indexes this last slot
+    # One canonical raw form per key, whatever the rows' order (1 and 1.0 and "1" share a key): a
+    # released category must not depend on which row came first.
+    originals = [min(f, key=lambda v: (type(v).__name__, repr(v))) for f in forms]
     return remap[codes], list(key_index), originals
 
 

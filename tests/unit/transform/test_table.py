@@ -151,3 +151,13 @@ def test_datetimes_round_trip_as_numbers() -> None:
     # positions are float32: seconds since 1970 come back within a few seconds
     gap = back["when"].dropna().reset_index(drop=True) - frame["when"].dropna().reset_index(drop=True)
     assert gap.abs().max() <= pd.Timedelta(seconds=5)
+
+
+def test_released_category_forms_do_not_depend_on_row_order() -> None:
+    import pandas as pd
+
+    from tabsynth.transform.categorical import _factorize
+
+    a = _factorize(pd.Series(["1", 1, "x"], dtype=object))[2]
+    b = _factorize(pd.Series([1, "1", "x"], dtype=object))[2]
+    assert a == b == [1, "x"]
