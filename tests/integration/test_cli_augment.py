@@ -15,7 +15,7 @@ from tabsynth.cli.main import run
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rng = np.random.default_rng(0)
-    n = 500
+    n = 1500  # about 150 minority rows: clearly above the 32 a class model needs, whatever the secret noise
     fraud = rng.random(n) < 0.1
     frame = pd.DataFrame(
         {

@@ -88,9 +88,7 @@ def test_plan_budget_marginals_share_comes_from_training() -> None:
 def _hand_set() -> MarginalSet:
     # two binary columns; target: P(a=1)=0.7, P(b=1)=0.4, joint (a, b) counts below
     joint = np.array([[20.0, 10.0], [40.0, 30.0]])
-    return MarginalSet(
-        ("a", "b"), None, {(0,): joint.sum(axis=1), (1,): joint.sum(axis=0), (0, 1): joint}
-    )
+    return MarginalSet(("a", "b"), None, {(0,): joint.sum(axis=1), (1,): joint.sum(axis=0), (0, 1): joint})
 
 
 def _hand_pool() -> np.ndarray:
