@@ -88,9 +88,7 @@ def test_no_constraint_is_not_applicable_not_a_failure() -> None:
 
 def test_a_column_the_synthetic_table_lacks_makes_the_metric_unknown_in_the_audit() -> None:
     frame = pd.DataFrame({"x": np.arange(60.0), "label": ["a", "b"] * 30})
-    report = run_audit(
-        frame, frame, holdout=frame, target="label", constraints=[Range("age", 0, 1)], config=_FAST
-    )
+    report = run_audit(frame, frame, holdout=frame, target="label", constraints=[Range("age", 0, 1)], config=_FAST)
     metric = report[NAME]
     assert metric.status is MetricStatus.UNKNOWN and not metric.details.get("not_applicable")
     assert "lacks columns" in (metric.reason or "") and "['age']" in (metric.reason or "")
