@@ -25,7 +25,8 @@ so generated rows meet it without rejection (exact conditional counts stay exact
 Constraints are public knowledge: enforcing them costs no privacy budget. A constraint the data
 itself violates is an error at fit that names the constraint and says that some rows violate
 it, never which rows, how many or what values. :meth:`Constraint.violations` counts the rows of
-a table that violate a constraint (0 is expected for generated rows), for the audit.
+a table that violate a constraint (0 is expected for generated rows) and
+:meth:`Constraint.violating` marks them, for the audit (``constraints.violation_rate``).
 """
 
 from __future__ import annotations
