@@ -37,7 +37,11 @@ INTERNAL_NOTICE = (
     "INTERNAL: computed from the private table (canaries drawn from its domain, a model trained on it and its "
     "canaries, then discarded). Keep it with the data owner; it holds no rows, but it is not a release artefact."
 )
-SCORE = "negative per-record loss (DP-TVAE negative ELBO, all conditions given, mean of 8 latent draws)"
+#: The two scores tried (each with the grid of k; Bonferroni over all tests).
+SCORES = {
+    "loss": "minus the per-record loss (DP-TVAE negative ELBO, all conditions given, mean of 8 latent draws)",
+    "calibrated": "the loss under the model's one-way marginals minus the per-record loss (rare values discounted)",
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,14 +63,16 @@ class CanaryAuditResult:
     model: str
     rows: int
     epsilon_spent: float | None
-    score: str = SCORE
-    tried: tuple[dict[str, float], ...] = ()
+    score: str
+    tests: int
+    scores: dict[str, str] = field(default_factory=lambda: dict(SCORES))
+    tried: tuple[dict[str, float | str], ...] = ()
     internal: bool = True
     notice: str = INTERNAL_NOTICE
     method: str = (
         "Steinke, Nasr and Jagielski 2023, one training run: each canary included by a secret fair coin; "
         "k highest scores guessed in, k lowest out, the rest abstained; p-value P[Bin(r, e^eps/(1+e^eps)) >= v] "
-        "+ 2 m delta max_i P[v-i <= Bin < v]/i; k from a fixed grid, Bonferroni-corrected"
+        "+ 2 m delta max_i P[v-i <= Bin < v]/i; the score and k from a fixed grid, Bonferroni-corrected"
     )
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -162,7 +168,8 @@ def audit_dp(
         stratify=stratify,
     )
     synth.fit(train, schema, target=target, sensitive=tuple(sensitive), callback=callback)
-    scores = -synth.record_loss(planted, random_state=random_state)
+    loss = synth.record_loss(planted, random_state=random_state)
+    scores = {"loss": -loss, "calibrated": synth.marginal_loss(planted) - loss}
     best = best_guesses(scores, members, delta=delta, confidence=confidence)
     spent = synth.privacy_spent()
     notes = []
@@ -179,7 +186,9 @@ def audit_dp(
         correct=best.correct,
         abstained=int(canaries) - best.guesses,
         k=best.k,
-        membership_auc=_auc(scores, members),
+        membership_auc=_auc(scores[best.score], members),
+        score=best.score,
+        tests=best.tests,
         runtime_s=round(time.perf_counter() - started, 2),
         model=model,
         rows=len(frame),

@@ -22,15 +22,16 @@ independent fair coins and the ``r`` guesses are any function of the output, the
 
 The right-hand side is therefore a p-value for the hypothesis "(epsilon, delta)-DP" given
 ``v`` correct guesses (:func:`p_value`); the lower bound is the largest epsilon that every
-smaller epsilon is rejected at level ``1 - confidence``. Choosing ``k`` after looking at the
-scores would be a multiple test: :func:`best_guesses` tries a fixed grid of ``k`` and
-Bonferroni-corrects the level by the grid's size, so the reported bound stays valid.
+smaller epsilon is rejected at level ``1 - confidence``. Choosing ``k`` (or the score) after looking
+at the scores would be a multiple test: :func:`best_guesses` tries a fixed grid of ``k`` for
+each score and Bonferroni-corrects the level by the number of tests, so the reported bound
+stays valid.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -149,47 +150,54 @@ def guess_grid(canaries: int) -> tuple[int, ...]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GuessResult:
-    """The best guess of the grid: ``k`` per side, ``guesses`` (2k), ``correct``, and its bound."""
+    """The best test of the grid: its score, ``k`` per side, ``guesses`` (2k), ``correct``, and its bound."""
 
+    score: str
     k: int
     guesses: int
     correct: int
     epsilon_lower_bound: float
-    tried: tuple[dict[str, float], ...]  # every grid point: k, correct, bound (at the corrected level)
+    tests: int  # how many (score, k) tests the level was shared between
+    tried: tuple[dict[str, float | str], ...]  # every test: score, k, guesses, correct, bound (corrected level)
 
 
 def best_guesses(
-    scores: np.ndarray,
+    scores: np.ndarray | Mapping[str, np.ndarray],
     members: np.ndarray,
     *,
     delta: float,
     confidence: float = 0.95,
     grid: Sequence[int] | None = None,
 ) -> GuessResult:
-    """Try each ``k`` of the grid (k "in", k "out"); the largest bound, at a Bonferroni-corrected level.
+    """Try each score and each ``k`` of the grid (k "in", k "out"); the largest bound, Bonferroni-corrected.
 
-    Each of the ``len(grid)`` tests runs at level ``(1 - confidence) / len(grid)``, so the
-    maximum is a valid bound at ``confidence``.
+    Each of the ``len(scores) * len(grid)`` tests runs at level ``(1 - confidence) / tests``, so
+    the maximum is a valid bound at ``confidence`` (the union bound over the tests).
     """
-    m = len(scores)
+    named = {"score": np.asarray(scores)} if isinstance(scores, np.ndarray) else dict(scores)
+    m = len(members)
     ks = tuple(grid) if grid is not None else guess_grid(m)
-    if not ks:
-        raise ValueError(f"no guess sizes to try for {m} canaries (need at least 2).")
-    corrected = 1.0 - (1.0 - confidence) / len(ks)
-    tried = []
-    best: GuessResult | None = None
-    for k in ks:
-        correct = count_correct(scores, members, k, k)
-        bound = epsilon_lower_bound(canaries=m, guesses=2 * k, correct=correct, delta=delta, confidence=corrected)
-        tried.append({"k": k, "guesses": 2 * k, "correct": correct, "epsilon_lower_bound": bound})
-        if best is None or bound > best.epsilon_lower_bound:
-            best = GuessResult(k=k, guesses=2 * k, correct=correct, epsilon_lower_bound=bound, tried=())
+    if not ks or not named:
+        raise ValueError(f"no tests to run for {m} canaries (need at least 2 canaries and one score).")
+    tests = len(ks) * len(named)
+    corrected = 1.0 - (1.0 - confidence) / tests
+    tried: list[dict[str, float | str]] = []
+    best: dict[str, float | str] | None = None
+    for name, values in named.items():
+        for k in ks:
+            correct = count_correct(values, members, k, k)
+            bound = epsilon_lower_bound(canaries=m, guesses=2 * k, correct=correct, delta=delta, confidence=corrected)
+            tried.append({"score": name, "k": k, "guesses": 2 * k, "correct": correct, "epsilon_lower_bound": bound})
+            if best is None or bound > float(best["epsilon_lower_bound"]):
+                best = tried[-1]
     assert best is not None
     return GuessResult(
-        k=best.k,
-        guesses=best.guesses,
-        correct=best.correct,
-        epsilon_lower_bound=best.epsilon_lower_bound,
+        score=str(best["score"]),
+        k=int(best["k"]),
+        guesses=int(best["guesses"]),
+        correct=int(best["correct"]),
+        epsilon_lower_bound=float(best["epsilon_lower_bound"]),
+        tests=tests,
         tried=tuple(tried),
     )
 

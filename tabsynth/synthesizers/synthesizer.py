@@ -500,6 +500,20 @@ class Synthesizer:
         losses: torch.Tensor = scorer(table, generator=gen)
         return np.asarray(losses.detach().cpu().numpy(), dtype=float)
 
+    def marginal_loss(self, frame: pd.DataFrame) -> np.ndarray:
+        """Each row's loss under independent columns: ``-sum_j log share_j(slot)`` from the model's
+        (DP or declared) one-way marginals. Post-processing; it calibrates :meth:`record_loss` for
+        how rare a row's values are, whatever the generator learned about that row.
+        """
+        self._check_fitted()
+        coerced = coerce_frame(frame, self.transformer_.schema_)
+        slots = self.transformer_.transform(coerced).slots
+        total = np.zeros(len(frame))
+        for j, enc in enumerate(self.transformer_.encoders_):
+            shares = np.maximum(np.asarray(enc.marginal, dtype=float), 1e-6)
+            total -= np.log(shares[slots[:, j]])
+        return total
+
     def _check_fair(self) -> None:
         schema = self.transformer_.schema_
         if schema.target is None or not schema.sensitive:
