@@ -89,9 +89,7 @@ def p_value(*, canaries: int, guesses: int, correct: int, epsilon: float, delta:
     return min(1.0, tail + 2.0 * canaries * delta * alpha)
 
 
-def epsilon_lower_bound(
-    *, canaries: int, guesses: int, correct: int, delta: float, confidence: float = 0.95
-) -> float:
+def epsilon_lower_bound(*, canaries: int, guesses: int, correct: int, delta: float, confidence: float = 0.95) -> float:
     """The largest epsilon such that (eps', delta)-DP is rejected for every eps' <= epsilon.
 
     Rejected means :func:`p_value` at most ``1 - confidence``. 0.0 when even epsilon = 0 is not

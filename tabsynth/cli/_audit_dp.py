@@ -28,9 +28,9 @@ def audit_dp_command(
     ),
     epochs: Annotated[int | None, typer.Option("--epochs", help="Training epochs (default: the model's).")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Expected Poisson batch.")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the weights and the canaries (not the coins).")] = (
-        None
-    ),
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of the weights and the canaries (not the coins).")
+    ] = (None),
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     stratify: Annotated[
         bool | None, typer.Option("--stratify/--no-stratify", help="As for fit (default: auto).")

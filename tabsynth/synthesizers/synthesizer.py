@@ -494,7 +494,9 @@ class Synthesizer:
         if self.transformer_.schema_.constraints:
             raise ConfigError("Scoring rows of a model fitted with schema constraints is not supported.")
         coerced = coerce_frame(frame, self.transformer_.schema_)
-        table = TensorTable(self.transformer_.transform(coerced), Layout.from_transformer(self.transformer_), self.device_)
+        table = TensorTable(
+            self.transformer_.transform(coerced), Layout.from_transformer(self.transformer_), self.device_
+        )
         rng = np.random.default_rng(random_state)
         gen = torch.Generator(device=self.device_).manual_seed(int(rng.integers(2**62)))
         losses: torch.Tensor = scorer(table, generator=gen)

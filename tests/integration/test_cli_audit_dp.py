@@ -81,3 +81,18 @@ def test_audit_dp_help_does_not_load_torch() -> None:
     code, modules, out = _modules_after(["audit-dp", "--help"])
     assert code == 0 and "--canaries" in out
     assert not modules & set(_HEAVY)
+
+
+@pytest.mark.slow
+def test_the_audit_has_power_without_dp() -> None:
+    """A model without DP trained to memorise: the bound must clear 1 (the audit can see a leak)."""
+    import warnings
+
+    from tabsynth.canary_audit import audit_dp
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = audit_dp(
+            make_frame(500, seed=5), target="label", epsilon=None, canaries=200, epochs=300, random_state=0
+        )
+    assert result.epsilon_lower_bound > 1.0, result.to_dict()

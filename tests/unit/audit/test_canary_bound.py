@@ -138,7 +138,8 @@ def test_canaries_stay_inside_the_declared_domain() -> None:
     assert canaries.notna().all().all()
     # without a schema: the table's own categories and ranges
     plain = make_canaries(frame, 300, rng=np.random.default_rng(0))
-    assert set(plain["city"]) <= set(frame["city"].dropna()) and plain["income"].between(
-        frame["income"].min(), frame["income"].max()
-    ).all()
+    assert (
+        set(plain["city"]) <= set(frame["city"].dropna())
+        and plain["income"].between(frame["income"].min(), frame["income"].max()).all()
+    )
     assert pd.api.types.is_bool_dtype(plain["member"])
