@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--no-dp-seeds", default="0", help="Seeds of the runs without DP.")
     parser.add_argument("--canaries", type=int, default=200)
     parser.add_argument("--adult-rows", type=int, default=8000)
-    parser.add_argument("--no-dp-epochs", type=int, default=200)
+    parser.add_argument("--no-dp-epochs", type=int, default=0, help="Epochs without DP (0: the fit default).")
     parser.add_argument("--schema", action="store_true", help="Pass the benchmark schema (declared domain).")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "canary_audit.json")
     args = parser.parse_args()
@@ -77,7 +77,7 @@ def main() -> None:
                     canaries=args.canaries,
                     schema=schema,
                     sensitive=sensitive,
-                    epochs=args.no_dp_epochs if epsilon is None else None,
+                    epochs=args.no_dp_epochs if epsilon is None and args.no_dp_epochs else None,
                     random_state=seed,
                 )
                 record = {"table": name, "seed": seed, "schema": schema is not None, **result.to_dict()}

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ._version import __version__
-from .audit.canary import best_guesses, make_canaries
+from .audit.canary import best_guesses, fresh_column, make_canaries
 from .exceptions import ConfigError, SchemaError
 from .schema import TableSchema
 
@@ -41,6 +41,7 @@ INTERNAL_NOTICE = (
 SCORES = {
     "loss": "minus the per-record loss (DP-TVAE negative ELBO, all conditions given, mean of 8 latent draws)",
     "calibrated": "the loss under the model's one-way marginals minus the per-record loss (rare values discounted)",
+    "known_value": "whether the model's category list holds the canary's own value (ties: the calibrated score)",
 }
 
 
@@ -153,7 +154,8 @@ def audit_dp(
     _check_inputs(frame, target, canaries, model, confidence)
     started = time.perf_counter()
     rng = np.random.default_rng(random_state)
-    planted = make_canaries(frame, int(canaries), schema=schema, rng=rng)
+    fresh = fresh_column(frame, schema, target)
+    planted = make_canaries(frame, int(canaries), schema=schema, rng=rng, fresh=fresh)
     members = _secret_coins(int(canaries))
     train = pd.concat([frame, planted[members]], ignore_index=True)
     train = train.iloc[_secret_order(len(train))].reset_index(drop=True)
@@ -170,6 +172,8 @@ def audit_dp(
     synth.fit(train, schema, target=target, sensitive=tuple(sensitive), callback=callback)
     loss = synth.record_loss(planted, random_state=random_state)
     scores = {"loss": -loss, "calibrated": synth.marginal_loss(planted) - loss}
+    if fresh is not None:
+        scores["known_value"] = _known(synth, fresh, planted[fresh]) + _unit_rank(scores["calibrated"])
     best = best_guesses(scores, members, delta=delta, confidence=confidence)
     spent = synth.privacy_spent()
     notes = []
@@ -196,6 +200,28 @@ def audit_dp(
         tried=best.tried,
         notes=tuple(notes),
     )
+
+
+def _known(synth: Any, column: str, values: pd.Series) -> np.ndarray:
+    """1.0 where the fitted model lists the canary's own value as a category of ``column``, else 0.0.
+
+    Reads the model's category list (post-processing). Under DP, category discovery keeps only
+    values that clear a noisy threshold, which one record never does; without DP the list is
+    exact, so it names every canary that was trained on.
+    """
+    try:
+        enc = synth.transformer_.encoder(column)
+    except SchemaError:  # the column is not modelled (e.g. inferred as an identifier)
+        return np.zeros(len(values))
+    categories = list(getattr(enc, "categories", ()))
+    known = {str(c) for c in categories}
+    return np.array([str(v) in known for v in values], dtype=float)
+
+
+def _unit_rank(scores: np.ndarray) -> np.ndarray:
+    """Ranks scaled into [0, 0.5): a tie-break that never outweighs a 0/1 score."""
+    order = np.argsort(np.argsort(scores, kind="stable"), kind="stable")
+    return 0.5 * order / max(len(scores), 1)
 
 
 def _auc(scores: np.ndarray, members: np.ndarray) -> float:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,8 @@ __all__ = [
     "best_guesses",
     "count_correct",
     "epsilon_lower_bound",
+    "fresh_column",
+    "fresh_values",
     "guess_grid",
     "make_canaries",
     "p_value",
@@ -239,8 +242,42 @@ def _domain(frame: pd.DataFrame, schema: TableSchema | None, name: str) -> tuple
     return kind, tuple(pd.unique(col.dropna()))
 
 
+def fresh_column(frame: pd.DataFrame, schema: TableSchema | None, target: str | None) -> str | None:
+    """The text column whose domain is open (no declared categories) with the most values, if any.
+
+    Each canary gets a value of its own there (``canary-<i>``): inside the domain, since nothing
+    declares it closed, and a record only a model that memorises its training rows (or lists
+    their exact categories) can know. The target is never chosen.
+    """
+    best: tuple[int, str] | None = None
+    for name in frame.columns:
+        col = frame[name]
+        if name == target or not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
+            continue
+        spec = schema[name] if schema is not None and name in schema.names else None
+        if spec is not None and (spec.categories or spec.kind is not ColumnKind.CATEGORICAL):
+            continue
+        if best is None or col.nunique() > best[0]:
+            best = (int(col.nunique()), str(name))
+    return None if best is None else best[1]
+
+
+def fresh_values(frame: pd.DataFrame, column: str, n_rows: int) -> list[str]:
+    """``n_rows`` values the column does not hold: ``canary-<i>`` (a suffix added on a clash)."""
+    taken = set(frame[column].dropna().astype(str))
+    suffix = ""
+    while any(f"canary-{i}{suffix}" in taken for i in range(n_rows)):
+        suffix += "x"
+    return [f"canary-{i}{suffix}" for i in range(n_rows)]
+
+
 def make_canaries(
-    frame: pd.DataFrame, n_rows: int, *, schema: TableSchema | None = None, rng: np.random.Generator
+    frame: pd.DataFrame,
+    n_rows: int,
+    *,
+    schema: TableSchema | None = None,
+    rng: np.random.Generator,
+    fresh: str | None = None,
 ) -> pd.DataFrame:
     """``n_rows`` fresh records, each value drawn uniformly from its column's domain.
 
@@ -250,6 +287,8 @@ def make_canaries(
     is inside the domain, so canaries pass the schema's validation; none is missing. Identifier
     and text columns get fresh values that are not in the table (``canary-<i>``, or large
     integers for a numeric identifier).
+
+    In the column ``fresh`` (see :func:`fresh_column`) each canary holds a value of its own.
 
     The canaries depend on the table (its categories and ranges) but never on the secret coins;
     the bound only needs the coins to be independent of everything else.
@@ -266,17 +305,19 @@ def make_canaries(
             continue
         kind, domain = _domain(frame, schema, str(name))
         if kind.is_numeric:
-            lower, upper = domain  # type: ignore[misc]
-            values = _uniform_numeric(kind, float(lower), float(upper), n_rows, rng)
+            bounds = cast(tuple[float, float], domain)
+            values = _uniform_numeric(kind, float(bounds[0]), float(bounds[1]), n_rows, rng)
             if kind is ColumnKind.DATETIME:
                 out[name] = pd.to_datetime(values, unit="s").floor("s")
             else:
                 out[name] = values
         else:
-            choices = list(domain)  # type: ignore[call-overload]
+            choices = list(cast(tuple[object, ...], domain))
             if not choices:
                 raise ValueError(f"column {name!r} has no values to draw canaries from.")
             out[name] = [choices[i] for i in rng.integers(0, len(choices), n_rows)]
+    if fresh is not None:
+        out[fresh] = fresh_values(frame, fresh, n_rows)
     canaries = pd.DataFrame(out, columns=frame.columns)
     for name in frame.columns:  # the table's storage types, so canaries concatenate cleanly
         try:

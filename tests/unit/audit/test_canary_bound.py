@@ -13,6 +13,8 @@ from tabsynth.audit.canary import (
     best_guesses,
     count_correct,
     epsilon_lower_bound,
+    fresh_column,
+    fresh_values,
     guess_grid,
     make_canaries,
     p_value,
@@ -143,3 +145,22 @@ def test_canaries_stay_inside_the_declared_domain() -> None:
         and plain["income"].between(frame["income"].min(), frame["income"].max()).all()
     )
     assert pd.api.types.is_bool_dtype(plain["member"])
+
+
+def test_fresh_values_only_where_the_domain_is_open() -> None:
+    frame = make_frame(200, seed=3)
+    assert fresh_column(frame, None, "label") == "city"  # the text column with the most values
+    assert fresh_column(frame, None, "city") == "sex"  # never the target
+    declared = TableSchema(
+        columns=(
+            ColumnSpec(name="sex", kind=ColumnKind.CATEGORICAL, categories=("F", "M")),
+            ColumnSpec(name="city", kind=ColumnKind.CATEGORICAL, categories=("Paris", "Lyon", "Nice", "Lille")),
+            ColumnSpec(name="label", kind=ColumnKind.CATEGORICAL, categories=("no", "yes")),
+        ),
+        target="label",
+    )
+    assert fresh_column(frame[["sex", "city", "label"]], declared, "label") is None  # closed domains
+    canaries = make_canaries(frame, 50, rng=np.random.default_rng(1), fresh="city")
+    assert canaries["city"].nunique() == 50 and not set(canaries["city"]) & set(frame["city"].dropna())
+    clash = frame.assign(city="canary-3")
+    assert "canary-3" not in fresh_values(clash, "city", 10)
