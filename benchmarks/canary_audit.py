@@ -3,16 +3,17 @@
 Usage (from the repo root, with the shared folder next to it):
 
     python benchmarks/canary_audit.py [--tables credit_default,adult] [--epsilons 1,3,none]
-        [--seeds 0,1,2] [--canaries 200] [--adult-rows 8000] [--no-dp-epochs 200]
+        [--seeds 0,1,2] [--canaries 200] [--adult-rows 8000] [--no-dp-epochs 0] [--schema]
         [--out benchmarks/results/canary_audit.json]
 
 Each run calls :func:`tabsynth.canary_audit.audit_dp` exactly as the command does: fresh
-canaries, secret coins, one fit with the ``fit`` defaults (DP-TVAE), the per-record loss as the
-score. credit_default is the 70% training split of the shared convention (stratified on the
-target, ``random_state=0``); Adult is a seeded subsample of ``adult_train.csv`` (``--adult-rows``)
-to keep a run within minutes on 2 cores. Without DP the fit runs ``--no-dp-epochs`` epochs (the
-audit's power: a model trained to memorise must be caught). Prints and appends one JSON line per
-run; the summary is in docs/audit.md.
+canaries, secret coins, one fit with the ``fit`` defaults (DP-TVAE), the three scores.
+credit_default is the 70% training split of the shared convention (stratified on the target,
+``random_state=0``); Adult is a seeded subsample of ``adult_train.csv`` (``--adult-rows``, 0 for
+all 32,561 rows). Without DP the fit runs ``--no-dp-epochs`` epochs (0: the default 30).
+``--schema`` declares the benchmark schema (closed category lists: no canary value of its own,
+so only the loss scores can find members). Appends one JSON line per run to ``--out``; the
+summary is in docs/audit.md ("Measured: the canary audit").
 """
 
 from __future__ import annotations
