@@ -92,7 +92,5 @@ def test_the_audit_has_power_without_dp() -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = audit_dp(
-            make_frame(500, seed=5), target="label", epsilon=None, canaries=200, epochs=5, random_state=0
-        )
+        result = audit_dp(make_frame(500, seed=5), target="label", epsilon=None, canaries=200, epochs=5, random_state=0)
     assert result.epsilon_lower_bound > 1.0, result.to_dict()
