@@ -483,15 +483,18 @@ def _run_release(
 
     progress.at(4, "auditing fidelity, privacy leakage and fairness")
     t = time.perf_counter()
+    # the model's schema is the one constraints transformed for training (merged, derived columns dropped);
+    # the audit reads the tables as declared, and checks the declared constraints on them
+    audited = declared if declared is not None and declared.constraints else schema
     audit = run_audit(
-        coerce_frame(train, schema),
+        coerce_frame(train, audited),
         synthetic,
-        holdout=coerce_frame(holdout, schema),
+        holdout=coerce_frame(holdout, audited),
         target=target,
         sensitive=schema.sensitive,
         epsilon_claimed=privacy["epsilon"] if privacy["is_dp"] else None,
         random_state=config.seed,
-        schema=schema,
+        schema=audited,
         config=audit_config,
         progress=progress.audit,
     )
