@@ -479,6 +479,43 @@ class Synthesizer:
             positions.append(p.cpu().numpy())
         return EncodedTable(np.concatenate(slots).astype(np.int32), np.concatenate(positions).astype(np.float32))
 
+    def record_loss(self, frame: pd.DataFrame, *, random_state: int | None = None) -> np.ndarray:
+        """Each row's loss under the fitted generator (dp-tvae: its negative ELBO): low means "looks
+        like a training record". Post-processing of the model; used by ``tabsynth audit-dp``.
+
+        Raises:
+            ConfigError: the generator has no per-record loss (dp-ctgan), or the schema has
+                constraints (their transforms are not applied to scored rows).
+        """
+        self._check_fitted()
+        scorer = getattr(self.generator_, "record_loss", None)
+        if scorer is None:
+            raise ConfigError(f"{self.model} has no per-record loss to score rows with; use dp-tvae.")
+        if self.transformer_.schema_.constraints:
+            raise ConfigError("Scoring rows of a model fitted with schema constraints is not supported.")
+        coerced = coerce_frame(frame, self.transformer_.schema_)
+        table = TensorTable(
+            self.transformer_.transform(coerced), Layout.from_transformer(self.transformer_), self.device_
+        )
+        rng = np.random.default_rng(random_state)
+        gen = torch.Generator(device=self.device_).manual_seed(int(rng.integers(2**62)))
+        losses: torch.Tensor = scorer(table, generator=gen)
+        return np.asarray(losses.detach().cpu().numpy(), dtype=float)
+
+    def marginal_loss(self, frame: pd.DataFrame) -> np.ndarray:
+        """Each row's loss under independent columns: ``-sum_j log share_j(slot)`` from the model's
+        (DP or declared) one-way marginals. Post-processing; it calibrates :meth:`record_loss` for
+        how rare a row's values are, whatever the generator learned about that row.
+        """
+        self._check_fitted()
+        coerced = coerce_frame(frame, self.transformer_.schema_)
+        slots = self.transformer_.transform(coerced).slots
+        total = np.zeros(len(frame))
+        for j, enc in enumerate(self.transformer_.encoders_):
+            shares = np.maximum(np.asarray(enc.marginal, dtype=float), 1e-6)
+            total -= np.log(shares[slots[:, j]])
+        return total
+
     def _check_fair(self) -> None:
         schema = self.transformer_.schema_
         if schema.target is None or not schema.sensitive:
