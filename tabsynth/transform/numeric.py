@@ -13,8 +13,9 @@ Undeclared bounds come from a DP range over a fine public grid (:func:`noisy_ran
 of a power of two per cell), never from a whole power of two. Everything else is estimated from
 one Gaussian histogram over a public grid inside those bounds, sized so that a typical cell
 stands out of the noise; the range is then narrowed to the cells that hold DP evidence, so
-integer codes and scores stay inside what the data supports. For continuous grids a run of weak
-cells counts as evidence when its sum does (a sparse tail), so thin tails are not cut off. Integers are handled in a shifted
+integer codes and scores stay inside what the data supports. For continuous grids a run of
+weak cells counts as evidence when its sum does (a sparse tail), so thin tails are kept.
+Integers are handled in a shifted
 coordinate ``v + 0.5`` so that an integer value round-trips exactly through its interval.
 """
 
