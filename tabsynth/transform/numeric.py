@@ -15,8 +15,8 @@ one Gaussian histogram over a public grid inside those bounds, sized so that a t
 stands out of the noise; the range is then narrowed to the cells that hold DP evidence, so
 integer codes and scores stay inside what the data supports. For continuous grids a run of
 weak cells counts as evidence when its sum does (a sparse tail), so thin tails are kept.
-Integers are handled in a shifted
-coordinate ``v + 0.5`` so that an integer value round-trips exactly through its interval.
+Integers are handled in a shifted coordinate ``v + 0.5`` so that an integer value round-trips
+exactly through its interval.
 """
 
 from __future__ import annotations
