@@ -14,7 +14,7 @@ the column that names the person: the *entity*. tabsynth then
 The entity column itself is never modelled: its values are never released, only the DP
 distribution of how many rows an entity has.
 
-This module depends on ``privacy`` and ``exceptions`` only.
+This module depends on ``privacy``, ``schema`` and ``exceptions`` only.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ from .privacy import PrivacyError, PrivacyLedger
 from .privacy.ledger import check_contribution_bound
 from .privacy.mechanisms import noisy_histogram
 from .privacy.randomness import NoiseSource
+from .schema import TableSchema, infer_schema
 
 __all__ = [
     "DEFAULT_MAX_ROWS_PER_ENTITY",
@@ -43,6 +44,9 @@ __all__ = [
     "check_entity",
     "entity_key_candidates",
     "entity_noise_for",
+    "entity_warning",
+    "infer_schema_with_entity",
+    "looks_like_key_name",
     "measure_rows_per_entity",
 ]
 
@@ -190,7 +194,42 @@ def assign_entities(n_rows: int, distribution: RowsPerEntity, rng: np.random.Gen
     return labels[rng.permutation(n_rows)]
 
 
-_KEY_NAME = re.compile(r"(^|_|\b)(id|key|patient|person|user|customer|client|member|account|card|subject)s?($|_|\b)", re.I)
+_KEY_NAME = re.compile(
+    r"^(?:(?:\w+_)?(?:id|key|uuid|number|no|nr)"
+    r"|(?:patient|person|user|customer|client|member|account|card|subject)s?(?:_?(?:id|key|number|no|nr))?)$"
+)
+
+
+def looks_like_key_name(name: str) -> bool:
+    """Whether a column *name* looks like a person's key (public: names only)."""
+    normal = re.sub(r"[\s\-.]+", "_", str(name).strip()).lower()
+    return bool(_KEY_NAME.match(normal))
+
+
+def entity_warning(columns: Sequence[str]) -> str:
+    """The warning ``schema infer`` and ``plan`` print when an entity key may be present."""
+    names = ", ".join(repr(c) for c in columns)
+    return (
+        f"Warning: {names} looks like an entity key (the person each row belongs to). Without --entity the "
+        "guarantee is per ROW: a person with k rows is protected only at about k times epsilon. Pass "
+        f"--entity {columns[0]} (or 'entity: {columns[0]}' in the schema) to protect whole entities."
+    )
+
+
+def infer_schema_with_entity(
+    frame: pd.DataFrame, *, target: str | None, sensitive: Sequence[str], entity: str | None
+) -> TableSchema:
+    """The exact curator draft (:func:`tabsynth.schema.infer_schema`), with the entity role recorded.
+
+    The entity column is left out of ``columns`` (it is never modelled) and named under ``entity:``.
+    """
+    if entity is None:
+        return infer_schema(frame, target=target, sensitive=sensitive)
+    check_entity(
+        list(frame.columns), entity, target=target, sensitive=sensitive, max_rows_per_entity=DEFAULT_MAX_ROWS_PER_ENTITY
+    )
+    inner = infer_schema(frame.drop(columns=[entity]), target=target, sensitive=sensitive)
+    return replace(inner, entity=entity)
 
 
 def entity_key_candidates(frame: pd.DataFrame, *, exclude: Sequence[str] = ()) -> list[str]:
@@ -205,7 +244,7 @@ def entity_key_candidates(frame: pd.DataFrame, *, exclude: Sequence[str] = ()) -
     n = len(frame)
     for col in frame.columns:
         name = str(col)
-        if name in exclude or not _KEY_NAME.search(name.replace("-", "_")):
+        if name in exclude or not looks_like_key_name(name):
             continue
         values = frame[col].dropna()
         if values.empty or pd.api.types.is_float_dtype(values) or pd.api.types.is_bool_dtype(values):

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .._version import __version__
+from ..entity import DEFAULT_MAX_ROWS_PER_ENTITY
 from ._audit import audit_command
 from ._augment import augment_command
 from ._release import gate_command, release_command
@@ -69,6 +70,9 @@ def schema_infer(
     out: Annotated[Path, typer.Option("--out", help="Where to write the schema YAML.")],
     target: Annotated[str | None, typer.Option("--target", help="Target (label) column.")] = None,
     sensitive: Annotated[list[str] | None, typer.Option("--sensitive", help="Sensitive column (repeatable).")] = None,
+    entity: Annotated[
+        str | None, typer.Option("--entity", help="Entity column, recorded as 'entity:' (never modelled).")
+    ] = None,
     sep: Sep = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out file.")] = False,
 ) -> None:
@@ -77,13 +81,16 @@ def schema_infer(
     The draft reads the private rows exactly: it is for you, the curator, to review. Once passed
     with --schema it is a declaration (public, no budget spent on it).
     """
+    from ..entity import entity_key_candidates, entity_warning, infer_schema_with_entity
     from ..io import check_output, read_table
-    from ..schema import infer_schema
 
     check_output(out, overwrite=overwrite, table=False)
-    schema = infer_schema(read_table(data, sep=sep), target=target, sensitive=sensitive or ())
+    frame = read_table(data, sep=sep)
+    schema = infer_schema_with_entity(frame, target=target, sensitive=sensitive or (), entity=entity)
     schema.save(out)
     render_schema(schema, out)
+    if entity is None and (keyish := entity_key_candidates(frame, exclude=[c for c in (target, *(sensitive or ())) if c])):
+        console.print(f"[yellow]{escape(entity_warning(keyish))}[/yellow]", soft_wrap=True)
 
 
 @schema_app.command("check")
@@ -156,6 +163,13 @@ def fit(
             help="One DP generator per target class, dp-tvae only (default: when the smallest class is under 10%).",
         ),
     ] = None,
+    entity: Annotated[
+        str | None,
+        typer.Option("--entity", help="Column naming the person of each row: protect whole entities, not rows."),
+    ] = None,
+    max_rows_per_entity: Annotated[
+        int, typer.Option("--max-rows-per-entity", help="With --entity: rows kept per entity (public setting).")
+    ] = DEFAULT_MAX_ROWS_PER_ENTITY,
     sep: Sep = None,
     overwrite: Overwrite = False,
 ) -> None:
@@ -180,6 +194,7 @@ def fit(
             device=device,
             max_physical_batch_size=max_physical_batch_size,
             stratify="auto" if stratify is None else stratify,
+            max_rows_per_entity=max_rows_per_entity,
         )
         declared = load_schema(schema) if schema is not None else None
         with warnings.catch_warnings():
@@ -187,7 +202,7 @@ def fit(
             frame = read_table(data, sep=sep, show_values=eps is None)
             bar = EpochBar(enabled=dist is None or dist.is_main)
             try:
-                synth.fit(frame, declared, target=target, sensitive=sensitive or (), callback=bar)
+                synth.fit(frame, declared, target=target, sensitive=sensitive or (), callback=bar, entity=entity)
             finally:
                 bar.close()
         if dist is None or dist.is_main:  # every rank holds the same model; rank 0 alone writes
@@ -208,11 +223,18 @@ def plan_command(
     target: Annotated[str | None, typer.Option("--target", help="Target (label) column.")] = None,
     sensitive: Annotated[list[str] | None, typer.Option("--sensitive", help="Sensitive column (repeatable).")] = None,
     delta: Annotated[float, typer.Option("--delta", help="Total delta.")] = 1e-6,
+    entity: Annotated[
+        str | None, typer.Option("--entity", help="Entity column (plan entity-level DP: noise per entity).")
+    ] = None,
+    max_rows_per_entity: Annotated[
+        int, typer.Option("--max-rows-per-entity", help="With --entity: rows kept per entity.")
+    ] = DEFAULT_MAX_ROWS_PER_ENTITY,
 ) -> None:
     """Before spending anything: what DP preprocessing at this epsilon keeps or collapses, per column."""
     from ..plan import plan_command_text
 
-    console.print(escape(plan_command_text(data, schema, epsilon, delta, target, sensitive or ())), soft_wrap=True)
+    text = plan_command_text(data, schema, epsilon, delta, target, sensitive or (), entity, max_rows_per_entity)
+    console.print(escape(text), soft_wrap=True)
 
 
 @app.command("sample")
