@@ -9,7 +9,8 @@ The table is generated here (no real data): about 12,000 patients with 1 to 20 t
 test-level coded test type, symptom flags with missing values, days since symptom onset
 (missing when no symptoms) and a binary result. Per seed it fits DP-TVAE at epsilon = 1,
 delta = 1e-6 twice on the same rows: row-level (the patient id dropped) and entity-level
-(``entity="patient_id"``, default ``max_rows_per_entity``). It reports the ledger's unit and
+(``entity="patient_id"``, for each ``--bounds`` setting of ``max_rows_per_entity``: ``auto``
+and the default 10 unless told otherwise). It reports the ledger's unit and
 epsilon, fit seconds, the judge's quality score (sdmetrics QualityReport from
 ``shared/judge/score.py``) of the modelled columns against a real test table of the same
 generator, and, for the entity fit, the total-variation distance between the real and the
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tabsynth.exceptions import TabsynthError
 from tabsynth.synthesizers import Synthesizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,21 +99,31 @@ def _budget_json(model_dir: Path) -> dict[str, object]:
     return json.loads(done.stdout)
 
 
-def run_one(seed: int, n_patients: int, epochs: int | None) -> list[dict[str, object]]:
+def run_one(seed: int, n_patients: int, epochs: int | None, bounds: list[str]) -> list[dict[str, object]]:
     judge = _judge()
     train = covid_table(n_patients, seed)
     test = covid_table(n_patients // 3, seed + 1000)
     modelled = [c for c in train.columns if c != "patient_id"]
     out = []
-    for unit in ("row", "entity"):
-        synth = Synthesizer("dp-tvae", epsilon=1.0, delta=1e-6, random_state=seed, epochs=epochs)
+    for unit in ("row", *(f"entity:{b}" for b in bounds)):
+        bound: int | str = 10 if unit == "row" else unit.split(":")[1]
+        bound = int(bound) if str(bound).isdigit() else bound
+        synth = Synthesizer(
+            "dp-tvae", epsilon=1.0, delta=1e-6, random_state=seed, epochs=epochs, max_rows_per_entity=bound
+        )
         started = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if unit == "row":
-                synth.fit(train[modelled], target="result")
-            else:
-                synth.fit(train, target="result", entity="patient_id")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if unit == "row":
+                    synth.fit(train[modelled], target="result")
+                else:
+                    synth.fit(train, target="result", entity="patient_id")
+        except TabsynthError as exc:  # a refusal is a result too (e.g. a column too small at this budget)
+            failed = {"seed": seed, "setting": unit, "refused": str(exc)}
+            print(json.dumps(failed), flush=True)
+            out.append(failed)
+            continue
         fit_seconds = time.perf_counter() - started
         sample = synth.sample(len(train), random_state=seed)
         with tempfile.TemporaryDirectory() as tmp:
@@ -119,6 +131,7 @@ def run_one(seed: int, n_patients: int, epochs: int | None) -> list[dict[str, ob
             budget = _budget_json(Path(tmp) / "model")
         row: dict[str, object] = {
             "seed": seed,
+            "setting": unit,
             "unit": budget["unit"],
             "max_rows_per_entity": budget.get("max_rows_per_entity"),
             "epsilon": budget["epsilon"],
@@ -130,7 +143,7 @@ def run_one(seed: int, n_patients: int, epochs: int | None) -> list[dict[str, ob
             "positive_rate_real": round(float(train["result"].mean()), 4),
             "positive_rate_synth": round(float(pd.to_numeric(sample["result"], errors="coerce").mean()), 4),
         }
-        if unit == "entity":
+        if unit != "row":
             row["rows_per_entity_tv"] = round(rows_per_entity_tv(train["patient_id"], sample["patient_id"]), 4)
             row["synthetic_entities"] = int(sample["patient_id"].nunique())
         print(json.dumps(row), flush=True)
@@ -143,9 +156,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--patients", type=int, default=12_000)
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--bounds", nargs="+", default=["auto", "10"], help="max_rows_per_entity settings to run")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    rows = [r for seed in args.seeds for r in run_one(seed, args.patients, args.epochs)]
+    rows = [r for seed in args.seeds for r in run_one(seed, args.patients, args.epochs, args.bounds)]
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")

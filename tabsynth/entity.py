@@ -39,7 +39,9 @@ __all__ = [
     "ENTITY_HISTOGRAM_SHARE",
     "BoundedTable",
     "RowsPerEntity",
+    "AUTO",
     "assign_entities",
+    "choose_contribution_bound",
     "bound_contribution",
     "check_entity",
     "entity_key_candidates",
@@ -58,6 +60,12 @@ __all__ = [
 DEFAULT_MAX_ROWS_PER_ENTITY = 10
 #: Share of the budget's zero-concentrated-DP ``rho`` spent on the rows-per-entity histogram.
 ENTITY_HISTOGRAM_SHARE = 0.05
+#: ``max_rows_per_entity="auto"``: the bound is chosen from a DP histogram of rows per entity over
+#: these public cells (upper ends; the last cell holds every larger entity, which is bounded to it).
+AUTO = "auto"
+AUTO_CELLS = (1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100)
+#: ... as the smallest cell end that keeps this DP-estimated share of the rows.
+AUTO_ROW_SHARE = 0.95
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +181,54 @@ def measure_rows_per_entity(
     total = float(clean.sum())
     shares = clean / total if total > 0 else np.r_[1.0, np.zeros(k - 1)]
     return RowsPerEntity(tuple(float(s) for s in shares), total)
+
+
+def choose_contribution_bound(
+    codes: np.ndarray, *, ledger: PrivacyLedger, noise_multiplier: float
+) -> tuple[int, RowsPerEntity]:
+    """``max_rows_per_entity="auto"``: a bound and a rows-per-entity distribution from one DP histogram.
+
+    ``codes`` are the entity codes after bounding at ``AUTO_CELLS[-1]`` rows. The histogram counts
+    entities per public cell of :data:`AUTO_CELLS` (sensitivity 1: each entity in one cell); cells
+    under three noise standard deviations are zeroed, then the bound is the smallest cell end whose
+    kept rows (each entity's rows capped at it, cells at their midpoint) are at least
+    ``AUTO_ROW_SHARE`` of the estimated rows. Everything after the histogram is post-processing.
+    The distribution on 1..k spreads each cell's entities evenly over its sizes and folds the
+    entities above k into k (they are bounded to k rows).
+    """
+    ends = np.asarray(AUTO_CELLS)
+    starts = np.r_[1, ends[:-1] + 1]
+    sizes = np.bincount(codes) if len(codes) else np.zeros(0, dtype=np.int64)
+    sizes = sizes[sizes > 0]
+    hist = np.bincount(np.searchsorted(ends, sizes), minlength=len(ends))[: len(ends)]
+    noisy = noisy_histogram(
+        hist, noise_multiplier=noise_multiplier, ledger=ledger, label="entities:rows_per_entity",
+        rng=np.random.default_rng(0), sensitivity=1,
+    )
+    clean = np.asarray(noisy, dtype=float)
+    if ledger.is_dp:
+        clean = np.where(clean >= 3.0 * noise_multiplier, clean, 0.0)
+    clean = np.clip(clean, 0.0, None)
+    if clean.sum() <= 0:
+        clean = np.r_[1.0, np.zeros(len(ends) - 1)]
+    mids = (starts + ends) / 2.0
+    total_rows = float((clean * mids).sum())
+    k = int(ends[-1])
+    for end in ends:
+        if float((clean * np.minimum(mids, end)).sum()) >= AUTO_ROW_SHARE * total_rows:
+            k = int(end)
+            break
+    per_size = np.zeros(k)
+    for lo, hi, count in zip(starts, ends, clean, strict=True):
+        if lo > k:
+            per_size[k - 1] += count
+            continue
+        top = min(hi, k)
+        inside = count * (top - lo + 1) / (hi - lo + 1)
+        per_size[lo - 1 : top] += inside / (top - lo + 1)
+        per_size[k - 1] += count - inside
+    shares = per_size / per_size.sum()
+    return k, RowsPerEntity(tuple(float(x) for x in shares), float(clean.sum()))
 
 
 def assign_entities(n_rows: int, distribution: RowsPerEntity, rng: np.random.Generator) -> np.ndarray:

@@ -126,6 +126,18 @@ def _parse_epsilon(raw: str) -> float | None:
         raise ConfigError(f"--{exc}") from None
 
 
+def _parse_bound(raw: str) -> int | str:
+    """``--max-rows-per-entity``: a positive integer or 'auto'."""
+    from ..exceptions import ConfigError
+
+    if raw.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"--max-rows-per-entity must be an integer or 'auto', got {raw!r}.") from None
+
+
 def _check_model_out(out: Path, overwrite: bool) -> None:
     """Refuse an existing --out (or, with --overwrite, one that is not a model folder) before any work."""
     from ..artifacts import MANIFEST
@@ -168,8 +180,11 @@ def fit(
         typer.Option("--entity", help="Column naming the person of each row: protect whole entities, not rows."),
     ] = None,
     max_rows_per_entity: Annotated[
-        int, typer.Option("--max-rows-per-entity", help="With --entity: rows kept per entity (public setting).")
-    ] = DEFAULT_MAX_ROWS_PER_ENTITY,
+        str,
+        typer.Option(
+            "--max-rows-per-entity", help="With --entity: rows kept per entity (public setting), or 'auto' (DP choice)."
+        ),
+    ] = str(DEFAULT_MAX_ROWS_PER_ENTITY),
     sep: Sep = None,
     overwrite: Overwrite = False,
 ) -> None:
@@ -194,7 +209,7 @@ def fit(
             device=device,
             max_physical_batch_size=max_physical_batch_size,
             stratify="auto" if stratify is None else stratify,
-            max_rows_per_entity=max_rows_per_entity,
+            max_rows_per_entity=_parse_bound(max_rows_per_entity),
         )
         declared = load_schema(schema) if schema is not None else None
         with warnings.catch_warnings():

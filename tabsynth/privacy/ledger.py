@@ -124,6 +124,21 @@ class PrivacyLedger:
         """
         return 1 if self.max_rows_per_entity is None else self.max_rows_per_entity
 
+    def tighten_contribution_bound(self, max_rows_per_entity: int) -> None:
+        """Lower the per-entity row bound (entity-level ledgers only; never raise it).
+
+        Safe at any time: every event already spent was noised for the larger bound, so it stays
+        valid for entities of at most the new bound. Used when the bound is chosen from a DP
+        histogram of rows per entity (``max_rows_per_entity="auto"``).
+        """
+        check_contribution_bound(max_rows_per_entity)
+        if self.max_rows_per_entity is None or max_rows_per_entity > self.max_rows_per_entity:
+            raise PrivacyError(
+                f"A contribution bound can only be lowered: the ledger's is {self.max_rows_per_entity!r}, "
+                f"got {max_rows_per_entity!r}."
+            )
+        self.max_rows_per_entity = max_rows_per_entity
+
     @property
     def is_secure(self) -> bool:
         """Whether every DP draw came from secret randomness (False in the deterministic test mode)."""

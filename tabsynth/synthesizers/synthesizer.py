@@ -22,7 +22,9 @@ from ..constraints import apply_constraints, restore_constraints
 from ..distributed import DistributedInfo
 from ..distributed import current as current_distributed
 from ..entity import (
+    AUTO_CELLS,
     DEFAULT_MAX_ROWS_PER_ENTITY,
+    choose_contribution_bound,
     RowsPerEntity,
     assign_entities,
     bound_contribution,
@@ -152,7 +154,7 @@ class Synthesizer:
         deterministic: bool = False,
         filter: str | None = None,  # noqa: A002  (the quality filter, issue 17)
         pool_factor: int = 4,
-        max_rows_per_entity: int = DEFAULT_MAX_ROWS_PER_ENTITY,
+        max_rows_per_entity: int | str = DEFAULT_MAX_ROWS_PER_ENTITY,
     ) -> None:
         self.model = model
         self.epsilon = epsilon
@@ -252,7 +254,7 @@ class Synthesizer:
             self.epsilon,
             self.delta,
             noise=self._noise_source(dist),
-            max_rows_per_entity=None if entity is None else self.max_rows_per_entity,
+            max_rows_per_entity=None if entity is None else self._initial_bound(),
         )
         np_rng = np.random.default_rng(self._shared_seed(dist))
         frame, schema, entity_codes = self._bound_entities(frame, schema, entity, ledger)
@@ -322,7 +324,7 @@ class Synthesizer:
             entity,
             target=roles_target,
             sensitive=roles_sensitive,
-            max_rows_per_entity=self.max_rows_per_entity,
+            max_rows_per_entity=self._initial_bound(),
         )
         if self.stratify is True:
             raise ConfigError(
@@ -343,13 +345,28 @@ class Synthesizer:
         self.rows_per_entity_: RowsPerEntity | None = None
         if entity is None:
             return frame, schema, None
-        bounded = bound_contribution(frame, entity, max_rows_per_entity=self.max_rows_per_entity, noise=ledger.noise)
         sigma = entity_noise_for(self.epsilon, self.delta) if self.epsilon is not None else 1.0
-        self.rows_per_entity_ = measure_rows_per_entity(
-            bounded.codes, max_rows_per_entity=self.max_rows_per_entity, ledger=ledger, noise_multiplier=sigma
-        )
+        if self.max_rows_per_entity == AUTO:  # the bound from a DP histogram, then the rows bounded to it
+            wide = bound_contribution(frame, entity, max_rows_per_entity=AUTO_CELLS[-1], noise=ledger.noise)
+            k, self.rows_per_entity_ = choose_contribution_bound(wide.codes, ledger=ledger, noise_multiplier=sigma)
+            ledger.tighten_contribution_bound(k)
+            bounded = bound_contribution(frame, entity, max_rows_per_entity=k, noise=ledger.noise)
+        else:
+            k = int(self.max_rows_per_entity)
+            bounded = bound_contribution(frame, entity, max_rows_per_entity=k, noise=ledger.noise)
+            self.rows_per_entity_ = measure_rows_per_entity(
+                bounded.codes, max_rows_per_entity=k, ledger=ledger, noise_multiplier=sigma
+            )
         modelled = None if schema is None else dataclasses.replace(schema, entity=entity).without_entity()
         return bounded.frame, modelled, bounded.codes
+
+    def _initial_bound(self) -> int:
+        """The ledger's bound before any spend: the setting, or the widest cell under ``"auto"``."""
+        if self.max_rows_per_entity == AUTO:
+            return AUTO_CELLS[-1]
+        if isinstance(self.max_rows_per_entity, str):
+            raise ConfigError(f"max_rows_per_entity must be an integer or 'auto', got {self.max_rows_per_entity!r}.")
+        return self.max_rows_per_entity
 
     def _noise_source(self, dist: DistributedInfo | None) -> NoiseSource:
         """The secret randomness of this fit (rank 0's key on every rank under torchrun, in memory only)."""

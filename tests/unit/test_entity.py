@@ -15,6 +15,7 @@ from tabsynth.entity import (
     RowsPerEntity,
     assign_entities,
     bound_contribution,
+    choose_contribution_bound,
     entity_key_candidates,
     entity_noise_for,
     looks_like_key_name,
@@ -278,3 +279,36 @@ def test_entity_key_heuristics() -> None:
         }
     )
     assert entity_key_candidates(frame) == ["patient_id"]
+
+
+# ---- max_rows_per_entity="auto" ----------------------------------------------------------
+def test_auto_bound_keeps_95_percent_of_rows() -> None:
+    noise = ZeroNoise()
+    ledger = PrivacyLedger(1e9, 1e-6, noise=noise, max_rows_per_entity=100)  # a tiny noise, accounted
+    # 90 entities of 1 row, 10 of 2 rows, 1 of 30 rows (cell 21-30, counted at its midpoint 25.5):
+    # 135.5 rows estimated; capped at 15 -> 125 (92%), at 20 -> 130 (95.9%): the bound is 20
+    sizes = [1] * 90 + [2] * 10 + [30]
+    codes = np.repeat(np.arange(len(sizes)), sizes)
+    k, dist = choose_contribution_bound(codes, ledger=ledger, noise_multiplier=1e-3)
+    assert k == 20
+    assert dist.n_entities_estimate == 101
+    assert len(dist.shares) == 20 and dist.shares[0] == pytest.approx(90 / 101)
+    assert dist.shares[19] == pytest.approx(1 / 101)  # the entity above the bound is bounded to 20 rows
+    sizes = [1] * 50 + [9] * 50  # cell 8-10 (midpoint 9) is spread evenly over 8, 9, 10
+    k, dist = choose_contribution_bound(np.repeat(np.arange(100), sizes), ledger=ledger, noise_multiplier=1e-3)
+    assert k == 10 and dist.shares[7:10] == pytest.approx((1 / 6, 1 / 6, 1 / 6))
+    assert noise.sigmas == [1e-3, 1e-3]  # one histogram per call, sensitivity 1
+    # mostly single rows: the bound stays small
+    k_small, _ = choose_contribution_bound(np.repeat(np.arange(100), [1] * 97 + [2] * 3), ledger=ledger,
+                                           noise_multiplier=1e-3)
+    assert k_small == 1 or k_small == 2
+
+
+def test_the_bound_can_only_be_tightened() -> None:
+    ledger = PrivacyLedger(1.0, 1e-6, max_rows_per_entity=100)
+    ledger.tighten_contribution_bound(5)
+    assert ledger.sensitivity == 5
+    with pytest.raises(PrivacyError, match="only be lowered"):
+        ledger.tighten_contribution_bound(6)
+    with pytest.raises(PrivacyError, match="only be lowered"):
+        PrivacyLedger(1.0, 1e-6).tighten_contribution_bound(1)
