@@ -94,7 +94,11 @@ def _budget_json(model_dir: Path) -> dict[str, object]:
     code = "import sys; from tabsynth.cli.main import run; sys.exit(run(sys.argv[1:]))"
     done = subprocess.run(
         [sys.executable, "-c", code, "budget", str(model_dir), "--json"],
-        capture_output=True, text=True, check=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin"},
     )
     return json.loads(done.stdout)
 

@@ -122,7 +122,9 @@ def check_entity(
         )
 
 
-def bound_contribution(frame: pd.DataFrame, entity: str, *, max_rows_per_entity: int, noise: NoiseSource) -> BoundedTable:
+def bound_contribution(
+    frame: pd.DataFrame, entity: str, *, max_rows_per_entity: int, noise: NoiseSource
+) -> BoundedTable:
     """Keep at most ``max_rows_per_entity`` rows per entity, a uniformly random subset of its rows.
 
     The subset is chosen with secret randomness (each row gets a secret uniform key; each entity
@@ -174,8 +176,12 @@ def measure_rows_per_entity(
     sizes = np.bincount(codes, minlength=0) if len(codes) else np.zeros(0, dtype=np.int64)
     hist = np.bincount(sizes[sizes > 0] - 1, minlength=k)[:k]
     noisy = noisy_histogram(
-        hist, noise_multiplier=noise_multiplier, ledger=ledger, label="entities:rows_per_entity",
-        rng=np.random.default_rng(0), sensitivity=1,
+        hist,
+        noise_multiplier=noise_multiplier,
+        ledger=ledger,
+        label="entities:rows_per_entity",
+        rng=np.random.default_rng(0),
+        sensitivity=1,
     )
     clean = np.clip(np.asarray(noisy, dtype=float), 0.0, None)
     total = float(clean.sum())
@@ -202,8 +208,12 @@ def choose_contribution_bound(
     sizes = sizes[sizes > 0]
     hist = np.bincount(np.searchsorted(ends, sizes), minlength=len(ends))[: len(ends)]
     noisy = noisy_histogram(
-        hist, noise_multiplier=noise_multiplier, ledger=ledger, label="entities:rows_per_entity",
-        rng=np.random.default_rng(0), sensitivity=1,
+        hist,
+        noise_multiplier=noise_multiplier,
+        ledger=ledger,
+        label="entities:rows_per_entity",
+        rng=np.random.default_rng(0),
+        sensitivity=1,
     )
     clean = np.asarray(noisy, dtype=float)
     if ledger.is_dp:

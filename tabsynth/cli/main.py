@@ -89,7 +89,9 @@ def schema_infer(
     schema = infer_schema_with_entity(frame, target=target, sensitive=sensitive or (), entity=entity)
     schema.save(out)
     render_schema(schema, out)
-    if entity is None and (keyish := entity_key_candidates(frame, exclude=[c for c in (target, *(sensitive or ())) if c])):
+    if entity is None and (
+        keyish := entity_key_candidates(frame, exclude=[c for c in (target, *(sensitive or ())) if c])
+    ):
         console.print(f"[yellow]{escape(entity_warning(keyish))}[/yellow]", soft_wrap=True)
 
 

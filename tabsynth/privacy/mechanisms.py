@@ -66,9 +66,7 @@ def noisy_histogram(
         return counts.astype(float)
     scale = _sensitivity(ledger, sensitivity)
     ledger.spend(label, GaussianEvent(noise_multiplier=noise_multiplier))
-    noisy: np.ndarray = _integer_counts(counts) + ledger.noise.discrete_gaussian(
-        noise_multiplier * scale, counts.shape
-    )
+    noisy: np.ndarray = _integer_counts(counts) + ledger.noise.discrete_gaussian(noise_multiplier * scale, counts.shape)
     return noisy
 
 

@@ -24,11 +24,11 @@ from ..distributed import current as current_distributed
 from ..entity import (
     AUTO_CELLS,
     DEFAULT_MAX_ROWS_PER_ENTITY,
-    choose_contribution_bound,
     RowsPerEntity,
     assign_entities,
     bound_contribution,
     check_entity,
+    choose_contribution_bound,
     entity_noise_for,
     measure_rows_per_entity,
 )

@@ -114,13 +114,27 @@ def test_bad_entity_exits_2_without_traceback_or_output(
 
 
 def test_schema_infer_warns_about_an_entity_key(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["schema", "infer", str(data / "tests.csv"), "--out", str(tmp_path / "s.yaml"), "--target", "result"]) == 0
+    assert (
+        run(["schema", "infer", str(data / "tests.csv"), "--out", str(tmp_path / "s.yaml"), "--target", "result"]) == 0
+    )
     text = " ".join(capsys.readouterr().out.split())
     assert "'patient_id' looks like an entity key" in text and "per ROW" in text
-    assert run(
-        ["schema", "infer", str(data / "tests.csv"), "--out", str(tmp_path / "e.yaml"), "--target", "result",
-         "--entity", "patient_id"]
-    ) == 0
+    assert (
+        run(
+            [
+                "schema",
+                "infer",
+                str(data / "tests.csv"),
+                "--out",
+                str(tmp_path / "e.yaml"),
+                "--target",
+                "result",
+                "--entity",
+                "patient_id",
+            ]
+        )
+        == 0
+    )
     assert "looks like an entity key" not in capsys.readouterr().out
     written = (tmp_path / "e.yaml").read_text(encoding="utf-8")
     assert "entity: patient_id" in written and "patient_id:" not in written.split("columns:")[1]

@@ -103,7 +103,9 @@ def test_histogram_noise_is_multiplier_times_k() -> None:
     noise = ZeroNoise()
     ledger = PrivacyLedger(10.0, 1e-6, noise=noise, max_rows_per_entity=5)
     noisy_histogram(np.array([3, 4]), noise_multiplier=2.0, ledger=ledger, label="h", rng=np.random.default_rng())
-    noisy_histogram(np.array([3]), noise_multiplier=2.0, ledger=ledger, label="e", rng=np.random.default_rng(), sensitivity=1)
+    noisy_histogram(
+        np.array([3]), noise_multiplier=2.0, ledger=ledger, label="e", rng=np.random.default_rng(), sensitivity=1
+    )
     assert noise.sigmas == [10.0, 2.0]
     assert [e.event for e in ledger.entries] == [GaussianEvent(noise_multiplier=2.0)] * 2
 
@@ -112,7 +114,13 @@ def test_discovery_threshold_is_recorded_per_entity() -> None:
     noise = ZeroNoise()
     ledger = PrivacyLedger(10.0, 1e-6, noise=noise, max_rows_per_entity=4)
     out = discover_categories(
-        ["a", "b"], np.array([80, 3]), null_count=0, noise_multiplier=2.0, threshold=60.0, ledger=ledger, label="c",
+        ["a", "b"],
+        np.array([80, 3]),
+        null_count=0,
+        noise_multiplier=2.0,
+        threshold=60.0,
+        ledger=ledger,
+        label="c",
         rng=np.random.default_rng(),
     )
     assert out.private == ("a",)
@@ -185,7 +193,9 @@ def test_rows_per_entity_histogram_has_sensitivity_one() -> None:
     assert out.shares == pytest.approx((1 / 3, 1 / 3, 1 / 3))
     assert out.n_entities_estimate == 3
     assert noise.sigmas == [5.0]  # sensitivity 1: each entity lies in one cell
-    more = measure_rows_per_entity(np.append(codes, [3, 3, 3]), max_rows_per_entity=3, ledger=ledger, noise_multiplier=5.0)
+    more = measure_rows_per_entity(
+        np.append(codes, [3, 3, 3]), max_rows_per_entity=3, ledger=ledger, noise_multiplier=5.0
+    )
     assert more.n_entities_estimate == 4 and more.shares[2] == pytest.approx(0.5)
 
 
@@ -299,8 +309,9 @@ def test_auto_bound_keeps_95_percent_of_rows() -> None:
     assert k == 10 and dist.shares[7:10] == pytest.approx((1 / 6, 1 / 6, 1 / 6))
     assert noise.sigmas == [1e-3, 1e-3]  # one histogram per call, sensitivity 1
     # mostly single rows: the bound stays small
-    k_small, _ = choose_contribution_bound(np.repeat(np.arange(100), [1] * 97 + [2] * 3), ledger=ledger,
-                                           noise_multiplier=1e-3)
+    k_small, _ = choose_contribution_bound(
+        np.repeat(np.arange(100), [1] * 97 + [2] * 3), ledger=ledger, noise_multiplier=1e-3
+    )
     assert k_small == 1 or k_small == 2
 
 
