@@ -323,3 +323,45 @@ def test_the_bound_can_only_be_tightened() -> None:
         ledger.tighten_contribution_bound(6)
     with pytest.raises(PrivacyError, match="only be lowered"):
         PrivacyLedger(1.0, 1e-6).tighten_contribution_bound(1)
+
+
+@pytest.mark.slow
+def test_entity_fit_ledger_matches_an_independent_accountant() -> None:
+    """An entity-level fit's ledger, recomputed with Google's dp_accounting from its events' meaning."""
+    import dp_accounting as dpa
+
+    from tabsynth.privacy import DPSGDEvent
+    from tabsynth.privacy.accountant import ORDERS
+
+    rng = np.random.default_rng(0)
+    sizes = np.minimum(rng.geometric(0.5, 400), 12)
+    pid = np.repeat(np.arange(len(sizes)), sizes)
+    frame = pd.DataFrame(
+        {"pid": pid, "age": rng.integers(0, 90, len(sizes))[pid], "y": rng.choice(["a", "b"], len(pid))}
+    )
+    schema = TableSchema(
+        columns=(
+            ColumnSpec(name="age", kind=ColumnKind.INTEGER, bounds=(0, 90)),
+            ColumnSpec(name="y", kind=ColumnKind.CATEGORICAL, categories=("a", "b")),
+        ),
+        target="y",
+        entity="pid",
+    )
+    synth = Synthesizer(epsilon=3.0, epochs=1, random_state=0, max_rows_per_entity=6, stratify=False).fit(frame, schema)
+    ledger = synth.ledger_
+    assert ledger.unit == "entity" and ledger.sensitivity == 6
+    theirs = dpa.rdp.RdpAccountant(list(ORDERS))
+    for entry in ledger.entries:
+        event = entry.event
+        if isinstance(event, DPSGDEvent):  # entities Poisson-sampled at q, each entity's sum clipped to C
+            assert synth.train_result_.noise_multiplier == event.noise_multiplier
+            assert synth.train_result_.sample_rate == event.sample_rate
+            inner = dpa.PoissonSampledDpEvent(event.sample_rate, dpa.GaussianDpEvent(event.noise_multiplier))
+            theirs.compose(dpa.SelfComposedDpEvent(inner, event.steps))
+        else:  # a Gaussian histogram: std = multiplier x (sensitivity of one entity)
+            assert isinstance(event, GaussianEvent)
+            theirs.compose(dpa.GaussianDpEvent(event.noise_multiplier))
+    assert ledger.spent()[0] == pytest.approx(float(theirs.get_epsilon(1e-6)), rel=1e-3)
+    assert ledger.spent()[0] <= 3.0
+    sample = synth.sample(200, random_state=0)
+    assert list(sample.columns) == ["pid", "age", "y"] and sample["pid"].value_counts().max() <= 6
