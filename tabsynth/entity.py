@@ -36,6 +36,7 @@ from .schema import TableSchema, infer_schema
 
 __all__ = [
     "DEFAULT_MAX_ROWS_PER_ENTITY",
+    "PLAN_MAX_ROWS_PER_ENTITY",
     "ENTITY_HISTOGRAM_SHARE",
     "BoundedTable",
     "RowsPerEntity",
@@ -52,12 +53,6 @@ __all__ = [
     "measure_rows_per_entity",
 ]
 
-#: The default contribution bound. Repeated-measures tables (tests, visits, claims per person)
-#: mostly hold a handful of rows per person; 10 keeps nearly all rows of such tables while the
-#: histograms' noise grows only 10x (their L2 sensitivity is k). DP-SGD's noise does not grow
-#: with k at all (each entity's summed gradient is clipped to the same norm). Raise it for
-#: tables with many rows per entity (card transactions), knowing the histograms pay for it.
-DEFAULT_MAX_ROWS_PER_ENTITY = 10
 #: Share of the budget's zero-concentrated-DP ``rho`` spent on the rows-per-entity histogram.
 ENTITY_HISTOGRAM_SHARE = 0.05
 #: ``max_rows_per_entity="auto"``: the bound is chosen from a DP histogram of rows per entity over
@@ -66,6 +61,15 @@ AUTO = "auto"
 AUTO_CELLS = (1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100)
 #: ... as the smallest cell end that keeps this DP-estimated share of the rows.
 AUTO_ROW_SHARE = 0.95
+#: The default contribution bound: chosen with DP (see :func:`choose_contribution_bound`). A fixed
+#: default cannot suit both repeated-measures tables (about 1.3 tests per patient) and card
+#: tables (hundreds of rows per card): on the covid-shaped benchmark a fixed 10 makes every
+#: histogram 10x noisier and an undeclared coded column is refused at epsilon = 1, while "auto"
+#: picks 2 for 5% of the budget's rho (docs/benchmarks.md). Pass an integer when the table's
+#: design tells you the bound (DP-SGD's noise does not depend on it; the histograms' does).
+DEFAULT_MAX_ROWS_PER_ENTITY: int | str = AUTO
+#: The bound ``tabsynth plan`` assumes under "auto" (the real one is chosen at fit time).
+PLAN_MAX_ROWS_PER_ENTITY = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +104,21 @@ class RowsPerEntity:
 
 
 def check_entity(
-    columns: Sequence[object], entity: str, *, target: str | None, sensitive: Sequence[str], max_rows_per_entity: int
+    columns: Sequence[object],
+    entity: str,
+    *,
+    target: str | None,
+    sensitive: Sequence[str],
+    max_rows_per_entity: int | str,
 ) -> None:
     """Refuse an unusable entity declaration before anything is spent (the messages hold names only)."""
-    try:
-        check_contribution_bound(max_rows_per_entity)
-    except PrivacyError as exc:  # from the privacy core: a configuration mistake here
-        raise ConfigError(str(exc)) from None
+    if max_rows_per_entity != AUTO:
+        if isinstance(max_rows_per_entity, str):
+            raise ConfigError(f"max_rows_per_entity must be an integer or 'auto', got {max_rows_per_entity!r}.")
+        try:
+            check_contribution_bound(max_rows_per_entity)
+        except PrivacyError as exc:  # from the privacy core: a configuration mistake here
+            raise ConfigError(str(exc)) from None
     if not isinstance(entity, str) or not entity:
         raise ConfigError(f"entity must be a column name, got {entity!r}.")
     if entity not in [str(c) for c in columns]:

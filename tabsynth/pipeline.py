@@ -86,8 +86,9 @@ class ReleaseConfig(BaseModel):
     entity: str | None = Field(
         default=None, description="column naming the person of each row: the guarantee protects whole entities"
     )
-    max_rows_per_entity: int | Literal["auto"] = Field(
-        default=DEFAULT_MAX_ROWS_PER_ENTITY, description="with entity: rows kept per entity (1..1000), or 'auto'"
+    max_rows_per_entity: int | str = Field(
+        default=DEFAULT_MAX_ROWS_PER_ENTITY,
+        description="with entity: rows kept per entity (1..1000), or 'auto' (chosen with DP)",
     )
     holdout: float = Field(default=0.2, gt=0, lt=1, description="expected share of rows held out for the audit")
     max_input_rows: int | None = Field(
@@ -472,9 +473,7 @@ def _run_release(
             entity,
             target=config.target if declared is None else declared.target,
             sensitive=config.sensitive if declared is None else declared.sensitive,
-            max_rows_per_entity=(
-                DEFAULT_MAX_ROWS_PER_ENTITY if config.max_rows_per_entity == "auto" else config.max_rows_per_entity
-            ),
+            max_rows_per_entity=config.max_rows_per_entity,
         )
     if config.max_input_rows is not None and len(frame) > config.max_input_rows:
         if entity is not None and entity in frame.columns:  # whole entities: the hash of the entity id alone

@@ -24,7 +24,14 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
-from .entity import DEFAULT_MAX_ROWS_PER_ENTITY, check_entity, entity_warning, looks_like_key_name
+from .entity import (
+    AUTO,
+    DEFAULT_MAX_ROWS_PER_ENTITY,
+    PLAN_MAX_ROWS_PER_ENTITY,
+    check_entity,
+    entity_warning,
+    looks_like_key_name,
+)
 from .exceptions import ConfigError
 from .privacy.calibration import split_budget, threshold_for
 from .schema import ColumnKind, ColumnSpec, TableSchema
@@ -284,7 +291,7 @@ def plan_command_text(
     target: str | None,
     sensitive: Sequence[str],
     entity: str | None = None,
-    max_rows_per_entity: int = DEFAULT_MAX_ROWS_PER_ENTITY,
+    max_rows_per_entity: int | str = DEFAULT_MAX_ROWS_PER_ENTITY,
 ) -> str:
     """The text ``tabsynth plan`` prints (the CLI stays a thin wrapper)."""
     if schema_path is not None:
@@ -307,6 +314,13 @@ def plan_command_text(
             max_rows_per_entity=max_rows_per_entity,
         )
         schema = replace(schema, entity=entity).without_entity()
+        if max_rows_per_entity == AUTO:
+            notes = (
+                *notes,
+                "max_rows_per_entity=auto: the bound is chosen at fit time from a DP histogram of rows per entity "
+                f"(often 2 to 5 on tables of 1-2 rows per person); the figures assume {PLAN_MAX_ROWS_PER_ENTITY} "
+                "and scale with the bound",
+            )
     else:
         keyish = [n for n in schema.names if looks_like_key_name(n)]
         if keyish:
@@ -318,6 +332,10 @@ def plan_command_text(
         target=target,
         sensitive=tuple(sensitive) or None,
         assumptions=notes,
-        max_rows_per_entity=None if entity is None else max_rows_per_entity,
+        max_rows_per_entity=None if entity is None else _planned_bound(max_rows_per_entity),
     )
     return warning + plan.to_text()
+
+
+def _planned_bound(max_rows_per_entity: int | str) -> int:
+    return PLAN_MAX_ROWS_PER_ENTITY if max_rows_per_entity == AUTO else int(max_rows_per_entity)

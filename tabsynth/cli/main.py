@@ -244,13 +244,14 @@ def plan_command(
         str | None, typer.Option("--entity", help="Entity column (plan entity-level DP: noise per entity).")
     ] = None,
     max_rows_per_entity: Annotated[
-        int, typer.Option("--max-rows-per-entity", help="With --entity: rows kept per entity.")
-    ] = DEFAULT_MAX_ROWS_PER_ENTITY,
+        str, typer.Option("--max-rows-per-entity", help="With --entity: rows kept per entity, or 'auto'.")
+    ] = str(DEFAULT_MAX_ROWS_PER_ENTITY),
 ) -> None:
     """Before spending anything: what DP preprocessing at this epsilon keeps or collapses, per column."""
     from ..plan import plan_command_text
 
-    text = plan_command_text(data, schema, epsilon, delta, target, sensitive or (), entity, max_rows_per_entity)
+    bound = _parse_bound(max_rows_per_entity)
+    text = plan_command_text(data, schema, epsilon, delta, target, sensitive or (), entity, bound)
     console.print(escape(text), soft_wrap=True)
 
 

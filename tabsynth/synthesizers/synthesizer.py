@@ -324,7 +324,7 @@ class Synthesizer:
             entity,
             target=roles_target,
             sensitive=roles_sensitive,
-            max_rows_per_entity=self._initial_bound(),
+            max_rows_per_entity=self.max_rows_per_entity,
         )
         if self.stratify is True:
             raise ConfigError(
