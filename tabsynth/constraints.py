@@ -25,7 +25,8 @@ so generated rows meet it without rejection (exact conditional counts stay exact
 Constraints are public knowledge: enforcing them costs no privacy budget. A constraint the data
 itself violates is an error at fit that names the constraint and says that some rows violate
 it, never which rows, how many or what values. :meth:`Constraint.violations` counts the rows of
-a table that violate a constraint (0 is expected for generated rows), for the audit.
+a table that violate a constraint (0 is expected for generated rows) and
+:meth:`Constraint.violating` marks them, for the audit (``constraints.violation_rate``).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class Constraint(Protocol):
     def columns(self) -> tuple[str, ...]: ...
     def to_dict(self) -> dict[str, Any]: ...
     def violations(self, frame: pd.DataFrame) -> int: ...
+    def violating(self, frame: pd.DataFrame) -> np.ndarray: ...
     def forward(self, frame: pd.DataFrame, schema: TableSchema) -> tuple[pd.DataFrame, TableSchema]: ...
     def inverse(self, frame: pd.DataFrame) -> pd.DataFrame: ...
 
@@ -279,10 +281,15 @@ class Inequality:
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, "low": self.low, "high": self.high}
 
-    def violations(self, frame: pd.DataFrame) -> int:
+    def violating(self, frame: pd.DataFrame) -> np.ndarray:
+        """Per row: whether ``high < low`` (a missing value violates nothing)."""
         low, high = _numeric(frame[self.low]), _numeric(frame[self.high])
         with np.errstate(invalid="ignore"):
-            return int(np.sum(high < low))
+            out: np.ndarray = high < low
+        return out
+
+    def violations(self, frame: pd.DataFrame) -> int:
+        return int(self.violating(frame).sum())
 
     def forward(self, frame: pd.DataFrame, schema: TableSchema) -> tuple[pd.DataFrame, TableSchema]:
         from .schema import ColumnKind
@@ -337,14 +344,19 @@ class Derived:
         values = self.expression.evaluate(frame)
         return values if self.decimals is None else np.round(values, self.decimals)
 
-    def violations(self, frame: pd.DataFrame) -> int:
+    def violating(self, frame: pd.DataFrame) -> np.ndarray:
+        """Per row: whether the column differs from the expression (beyond rounding)."""
         actual, expected = _numeric(frame[self.column]), self._compute(frame)
         tol = 1e-9 if self.decimals is None else 0.5 * 10.0 ** (-self.decimals)
         both = ~np.isnan(actual) & ~np.isnan(expected)
         with np.errstate(invalid="ignore"):
             wrong = both & (np.abs(actual - expected) > tol + 1e-6 * np.abs(expected))
         # a value where the expression gives none (or none where it gives one) violates it too
-        return int(np.sum(wrong | (np.isnan(actual) != np.isnan(expected))))
+        out: np.ndarray = wrong | (np.isnan(actual) != np.isnan(expected))
+        return out
+
+    def violations(self, frame: pd.DataFrame) -> int:
+        return int(self.violating(frame).sum())
 
     def forward(self, frame: pd.DataFrame, schema: TableSchema) -> tuple[pd.DataFrame, TableSchema]:
         where = f"constraint {_describe(self)}"
@@ -388,9 +400,13 @@ class Combinations:
         parts = [[_canonical(v) for v in frame[n].astype(object)] for n in self.names]
         return [json.dumps(list(row), ensure_ascii=False) for row in zip(*parts, strict=True)]
 
-    def violations(self, frame: pd.DataFrame) -> int:
+    def violating(self, frame: pd.DataFrame) -> np.ndarray:
+        """Per row: whether its combination is not one of the allowed ones."""
         allowed = set(self._labels())
-        return sum(key not in allowed for key in self._keys(frame))
+        return np.fromiter((key not in allowed for key in self._keys(frame)), dtype=bool, count=len(frame))
+
+    def violations(self, frame: pd.DataFrame) -> int:
+        return int(self.violating(frame).sum())
 
     def forward(self, frame: pd.DataFrame, schema: TableSchema) -> tuple[pd.DataFrame, TableSchema]:
         from .schema import ColumnKind, ColumnSpec
@@ -446,12 +462,17 @@ class Range:
             out["max"] = self.max
         return out
 
-    def violations(self, frame: pd.DataFrame) -> int:
+    def violating(self, frame: pd.DataFrame) -> np.ndarray:
+        """Per row: whether the value lies outside ``[min, max]`` (a missing value violates nothing)."""
         values = _numeric(frame[self.column])
         lo = -np.inf if self.min is None else self.min
         hi = np.inf if self.max is None else self.max
         with np.errstate(invalid="ignore"):
-            return int(np.sum((values < lo) | (values > hi)))
+            out: np.ndarray = (values < lo) | (values > hi)
+        return out
+
+    def violations(self, frame: pd.DataFrame) -> int:
+        return int(self.violating(frame).sum())
 
     def forward(self, frame: pd.DataFrame, schema: TableSchema) -> tuple[pd.DataFrame, TableSchema]:
         where = f"constraint {_describe(self)}"
@@ -487,6 +508,9 @@ class ColumnOrder:
 
     def violations(self, frame: pd.DataFrame) -> int:
         return 0
+
+    def violating(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.zeros(len(frame), dtype=bool)
 
     def forward(self, frame: pd.DataFrame, schema: TableSchema) -> tuple[pd.DataFrame, TableSchema]:
         return frame, schema

@@ -17,6 +17,7 @@ release is never replaced unless ``overwrite`` is set.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -516,15 +517,20 @@ def _run_release(
 
     progress.at(4, "auditing fidelity, privacy leakage and fairness")
     t = time.perf_counter()
+    # the model's schema is the one constraints transformed for training (merged, derived columns dropped);
+    # the audit reads the tables as declared, and checks the declared constraints on them
+    audited = declared if declared is not None and declared.constraints else schema
+    if entity is not None and audited is declared:  # the entity column is never modelled, so never audited
+        audited = dataclasses.replace(audited, entity=entity).without_entity()
     audit = run_audit(
-        coerce_frame(train, schema),
+        coerce_frame(train, audited),
         synthetic.drop(columns=[entity]) if entity is not None else synthetic,  # fake ids: nothing to audit
-        holdout=coerce_frame(holdout, schema),
+        holdout=coerce_frame(holdout, audited),
         target=target,
         sensitive=schema.sensitive,
         epsilon_claimed=privacy["epsilon"] if privacy["is_dp"] else None,
         random_state=config.seed,
-        schema=schema,
+        schema=audited,
         config=audit_config,
         progress=progress.audit,
     )

@@ -57,6 +57,8 @@ class MetricInfo:
         computable: what would make it computable when it comes back unknown.
         source: ``"audit"`` (computed by :func:`tabsynth.audit.run_audit`) or ``"ledger"``
             (read from the privacy ledger or the claims by the gate).
+        synthetic_side: the value depends on the synthetic table and public declarations
+            alone (no real row), so the partner report may show it.
     """
 
     name: str
@@ -67,6 +69,7 @@ class MetricInfo:
     fix: str
     computable: str
     source: str = "audit"
+    synthetic_side: bool = False
 
 
 _ENTRIES = (
@@ -190,6 +193,21 @@ _ENTRIES = (
         label="Downstream equalized odds gap (synthetic - real model)",
         fix=_FIX_DOWNSTREAM,
         computable=_COMPUTE_FAIRNESS,
+    ),
+    MetricInfo(
+        name="constraints.violation_rate",
+        direction=_DOWN,
+        label="Synthetic rows violating a declared constraint (0 expected)",
+        fix=(
+            "generated rows break a declared constraint, which fit enforces by construction: sample from a model "
+            "fitted with this schema (tabsynth fit --schema), or check that the synthetic table was not edited or "
+            "produced by another tool; the per-constraint table of the report names the constraint"
+        ),
+        computable=(
+            "declare the constraints in the schema (constraints: [...]) and pass it to the audit (--schema), or audit "
+            "the model folder (--model DIR); every column a constraint names must be in the synthetic table"
+        ),
+        synthetic_side=True,
     ),
     MetricInfo(
         name="privacy.epsilon",

@@ -268,6 +268,12 @@ class AuditReport:
     def __contains__(self, name: object) -> bool:
         return name in self.names
 
+    def _repr_html_(self) -> str:
+        """The notebook display: metrics, constraints and the report's figures (internal view, escaped)."""
+        from ..report.notebook import notebook_html  # the report formats results; loaded only when shown
+
+        return notebook_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: ``{"note": ..., "metrics": [...], "meta": {...}, "notes": [...], "figures": {...}}``.
 

@@ -37,6 +37,7 @@ from .privacy import (
 )
 from .results import AuditReport, Direction, MetricResult
 from .risks import INFERENCE, LINKABILITY, SINGLING_OUT, inference_risk, linkability_risk, singling_out_risk
+from .violations import CONSTRAINT_VIOLATIONS, constraint_violations, declared_constraints
 
 __all__ = ["METRIC_NAMES", "run_audit"]
 
@@ -47,7 +48,7 @@ METRIC_NAMES: dict[str, Direction] = {name: info.direction for name, info in AUD
 
 
 #: Steps an audit reports to its ``progress`` callback (metric groups, then the figures).
-AUDIT_STEPS = 12
+AUDIT_STEPS = 13
 
 
 def _reason(error: Exception) -> str:
@@ -166,6 +167,14 @@ def _notes(
                 f"rows at {expected:.1%}): was the holdout passed as the synthetic table? Privacy metrics compare "
                 "against the holdout and are not meaningful then; pass a disjoint sample."
             )
+    broken = results.get(CONSTRAINT_VIOLATIONS)
+    if broken is not None and broken.is_ok:
+        for row in broken.details.get("constraints") or ():
+            if row.get("synthetic_violations"):
+                notes.append(
+                    f"{row['synthetic_violations']} synthetic row(s) violate the declared constraint "
+                    f"{row['constraint']}; fit enforces declared constraints on every generated row."
+                )
     for result in results.values():
         if not result.is_ok and not result.details.get("not_applicable"):
             notes.append(f"{result.name} could not be computed: {result.reason}")
@@ -186,6 +195,7 @@ def run_audit(
     config: AuditConfig | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     privacy: Mapping[str, Any] | None = None,
+    constraints: Sequence[Any] | None = None,
 ) -> AuditReport:
     """Audit a synthetic table for fidelity and privacy leakage against real training and holdout rows.
 
@@ -204,11 +214,15 @@ def run_audit(
             ``config.delta``); ``None`` records no delta, never a default.
         random_state: seed of every random choice (samples, models, attacks).
         schema: declared column kinds (identifier/text columns are left out); inferred
-            from the dtypes when omitted.
+            from the dtypes when omitted. Its ``constraints`` are checked on the synthetic
+            and holdout rows (``constraints.violation_rate``).
         config: sample sizes, attack sizes and the confidence level (:class:`AuditConfig`).
         progress: called as ``progress(done, total, label)`` before each step (for a progress bar).
         privacy: the generator's privacy card (e.g. ``Synthesizer.privacy_card()``), stored in
             ``meta.privacy``; the gate reads epsilon and delta from it.
+        constraints: more constraints to check (objects of :mod:`tabsynth.constraints` or their
+            schema mappings), e.g. those a fitted model's schema holds; added to the schema's,
+            each checked once. With none at all, ``constraints.violation_rate`` is not applicable.
 
     Returns:
         An :class:`AuditReport` with every metric of :data:`METRIC_NAMES`; a metric that
@@ -218,6 +232,7 @@ def run_audit(
         DataError: the tables do not fit together (columns, types, empty synthetic table,
             missing target, too few holdout rows).
         ConfigError: ``epsilon_claimed`` is not a positive number.
+        SchemaError: a mapping in ``constraints`` is not a valid constraint.
 
     Example:
         >>> report = run_audit(train, synth, holdout=test, target="income")  # doctest: +SKIP
@@ -232,12 +247,15 @@ def run_audit(
             raise ConfigError(f"delta_claimed must be in [0, 1), got {delta_claimed!r} (e.g. 1e-6).")
         config = replace(config, delta=float(delta_claimed))
     seed = int(np.random.default_rng().integers(0, 2**31 - 1)) if random_state is None else int(random_state)
+    declared = declared_constraints(schema, constraints)
     start = time.perf_counter()
     data = prepare(real, synthetic, holdout=holdout, target=target, sensitive=sensitive, schema=schema, config=config)
     runner = _Runner(progress)
     _fidelity(runner, data, config, seed)
     samples, scores = _privacy(runner, data, config, seed, epsilon_claimed)
     runner.run(list(FAIRNESS_METRICS), lambda: fairness(data, config, child_rng(seed, "fairness")))
+    # on the tables as given: a constraint may name a column the audit leaves out (an identifier, --exclude)
+    runner.run([CONSTRAINT_VIOLATIONS], lambda: [constraint_violations(synthetic, holdout, declared)])
     metrics = runner.ordered()
     runner.step("figures")
     figure_start = time.perf_counter()
@@ -256,6 +274,7 @@ def run_audit(
         "epsilon_claimed": epsilon_claimed,
         "delta_claimed": delta_claimed,
         "random_state": seed,
+        "constraints": [c.to_dict() for c in declared],
         "confidence_level": config.confidence_level,
         "seconds": {**runner.seconds, "total": round(time.perf_counter() - start, 3)},
     }

@@ -253,6 +253,7 @@ def audit_command(
         schema=None if schema is None else load_schema(schema),
         config=AuditConfig(exclude=tuple(exclude or ())),
         privacy=card,
+        constraints=None if synth is None else synth.transformer_.schema_.constraints,  # the model's declarations
     )
     write_text(result.to_json(), out)
     render_audit(result, out)

@@ -146,6 +146,9 @@ class GateDecision:
     policy: ReleasePolicy
     released: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: the audit judged and the privacy card, kept for the notebook display only (not in to_dict)
+    audit: AuditReport | None = field(default=None, repr=False, compare=False)
+    privacy: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def blocks(self) -> bool:
@@ -158,8 +161,20 @@ class GateDecision:
 
     def with_released(self, released: bool) -> GateDecision:
         return GateDecision(
-            verdict=self.verdict, outcomes=self.outcomes, policy=self.policy, released=released, notes=self.notes
+            verdict=self.verdict,
+            outcomes=self.outcomes,
+            policy=self.policy,
+            released=released,
+            notes=self.notes,
+            audit=self.audit,
+            privacy=self.privacy,
         )
+
+    def _repr_html_(self) -> str:
+        """The notebook display: the verdict, one line per rule, then the audit with the report's figures."""
+        from ..report.notebook import notebook_html  # the report formats decisions; loaded only when shown
+
+        return notebook_html(self.audit, decision=self.to_dict(), privacy=self.privacy)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -345,4 +360,4 @@ def evaluate_policy(
         <Verdict.PASS: 'PASS'>
     """
     outcomes = tuple(_judge(rule, audit, privacy) for rule in policy.rules)
-    return GateDecision(verdict=_verdict(outcomes), outcomes=outcomes, policy=policy)
+    return GateDecision(verdict=_verdict(outcomes), outcomes=outcomes, policy=policy, audit=audit, privacy=privacy)

@@ -7,5 +7,6 @@ Example:
 
 from ._document import Audience
 from .html import render_report, write_report
+from .notebook import notebook_html
 
-__all__ = ["Audience", "render_report", "write_report"]
+__all__ = ["Audience", "notebook_html", "render_report", "write_report"]

@@ -50,17 +50,37 @@ _PRIVACY_KEYS = (
 
 #: Metrics a partner never sees, not even by name: the real-data model's own score.
 _REAL_ONLY = ("fidelity.trtr_auc",)
+#: Metrics whose value rests on the synthetic table and public declarations alone: a partner sees the value.
+_SYNTHETIC_SIDE = frozenset(name for name, info in CATALOG.items() if info.synthetic_side)
+#: What a partner sees of a constraint check: the declaration and the synthetic rows, never the holdout's.
+_PARTNER_CONSTRAINT_KEYS = ("constraint", "type", "columns", "synthetic_violations", "synthetic_rate")
 #: What a partner sees of a rule: which metric, which bound, the outcome, and why the rule exists.
 _PARTNER_RULE_KEYS = ("metric", "label", "bound", "threshold_spec", "factor", "margin", "hard", "outcome", "rationale")
 
 
-def _partner_threshold(rule: Mapping[str, Any]) -> dict[str, Any]:
-    """A rule without the numbers measured on real data: a baseline threshold keeps its form, not its value."""
+def _partner_threshold(rule: Mapping[str, Any], metric: str | None = None) -> dict[str, Any]:
+    """A rule without the numbers measured on real data: a baseline threshold keeps its form, not its value.
+
+    A synthetic-side metric (see :data:`_SYNTHETIC_SIDE`) keeps its value: it holds no real row.
+    """
     out = {k: rule.get(k) for k in _PARTNER_RULE_KEYS if k in rule}
     spec = rule.get("threshold_spec")
     out["threshold"] = None if isinstance(spec, str) else rule.get("threshold")
     out.update(value=None, ci=None, judged_value=None, judged_on=None, reason=None, advice=None)
+    if (metric or rule.get("metric")) in _SYNTHETIC_SIDE and not isinstance(spec, str):
+        out.update(value=rule.get("value"), judged_value=rule.get("judged_value"), judged_on=rule.get("judged_on"))
     return out
+
+
+def _partner_metric(row: Mapping[str, Any]) -> dict[str, Any]:
+    if row["name"] in _SYNTHETIC_SIDE:
+        return {**row, "baseline": None, "reason": None}
+    return {**row, "value": None, "ci": None, "baseline": None, "reason": None, "withheld": True}
+
+
+def _partner_constraints(block: Mapping[str, Any]) -> dict[str, Any]:
+    rows = [{k: r.get(k) for k in _PARTNER_CONSTRAINT_KEYS} for r in block.get("rows") or ()]
+    return {**block, "rows": rows, "holdout_rows_violating": None, "n_holdout": None, "reason": None}
 
 
 def _partner_safe(doc: dict[str, Any]) -> dict[str, Any]:
@@ -74,16 +94,15 @@ def _partner_safe(doc: dict[str, Any]) -> dict[str, Any]:
     verdict = dict(doc["verdict"])
     verdict["rules"] = [_partner_threshold(r) for r in verdict["rules"] if r.get("metric") not in _REAL_ONLY]
     verdict["lines"] = [
-        {**_partner_threshold(line), "thresholds": [_partner_threshold(t) for t in line.get("thresholds") or ()]}
+        {
+            **_partner_threshold(line),
+            "thresholds": [_partner_threshold(t, line.get("metric")) for t in line.get("thresholds") or ()],
+        }
         for line in verdict["lines"]
         if line.get("metric") not in _REAL_ONLY
     ]
     metrics = {
-        section: [
-            {**row, "value": None, "ci": None, "baseline": None, "reason": None, "withheld": True}
-            for row in rows
-            if row["name"] not in _REAL_ONLY
-        ]
+        section: [_partner_metric(row) for row in rows if row["name"] not in _REAL_ONLY]
         for section, rows in doc["metrics"].items()
     }
     card = doc["privacy"]
@@ -93,6 +112,7 @@ def _partner_safe(doc: dict[str, Any]) -> dict[str, Any]:
         "metrics": metrics,
         "charts": {"utility": [], "risks": []},
         "fairness": {**doc["fairness"], "downstream": [], "groups": []},
+        "constraints": _partner_constraints(doc["constraints"]),
         "notes": [],
         "exposure": None,
         "audit": {
@@ -223,11 +243,47 @@ def _metric_row(metric: MetricResult) -> dict[str, Any]:
 
 
 def _metric_sections(audit: AuditReport) -> dict[str, list[dict[str, Any]]]:
-    sections: dict[str, list[dict[str, Any]]] = {"fidelity": [], "privacy": [], "fairness": [], "other": []}
+    sections: dict[str, list[dict[str, Any]]] = {
+        "fidelity": [],
+        "privacy": [],
+        "fairness": [],
+        "constraints": [],
+        "other": [],
+    }
     for metric in audit.metrics:
         prefix = metric.name.split(".", 1)[0]
         sections[prefix if prefix in sections else "other"].append(_metric_row(metric))
     return sections
+
+
+# ---- declared constraints ----------------------------------------------------------------------
+def _constraints(audit: AuditReport) -> dict[str, Any]:
+    """The per-constraint table: whether any constraint is declared, and each one's violations."""
+    name = "constraints.violation_rate"
+    metric = audit[name] if name in audit else None
+    declared = list(audit.meta.get("constraints") or ())
+    out: dict[str, Any] = {
+        "present": metric is not None,
+        "declared": bool(declared) or (metric is not None and metric.is_ok),
+        "status": None if metric is None else metric.status.value,
+        "value": None if metric is None else metric.value,
+        "rows": [],
+        "synthetic_rows_violating": None,
+        "holdout_rows_violating": None,
+        "n_synthetic": None,
+        "n_holdout": None,
+        "reason": None,
+    }
+    if metric is None:
+        return out
+    if not metric.is_ok:
+        out["reason"] = None if metric.details.get("not_applicable") else metric.reason
+        return out
+    details = metric.details
+    out["rows"] = [dict(r) for r in details.get("constraints") or ()]
+    for key in ("synthetic_rows_violating", "holdout_rows_violating", "n_synthetic", "n_holdout"):
+        out[key] = details.get(key)
+    return out
 
 
 # ---- fairness --------------------------------------------------------------------------------
@@ -420,6 +476,7 @@ def build_document(
         "figures": _figures(audit, who),
         "charts": _charts(audit),
         "fairness": _fairness(audit, who, min_count),
+        "constraints": _constraints(audit),
         "exposure": _exposure(audit, who),
         "notes": list(audit.notes),
         "audit": {

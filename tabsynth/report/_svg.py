@@ -13,7 +13,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-__all__ = ["bar_chart", "fmt", "group_intervals", "heatmap", "histogram", "interval_chart", "plot", "roc_chart"]
+__all__ = ["bar_chart", "fmt", "group_intervals", "heatmap", "histogram", "interval_chart", "pct", "plot", "roc_chart"]
 
 _W = 560
 _FONT = 11
@@ -42,10 +42,14 @@ def _num(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _pct(value: float | None) -> str:
+def pct(value: float | None) -> str:
+    """A share for people: ``12.5%``, ``<0.1%`` for a tiny non-zero one, ``-`` for missing."""
     if value is None:
         return "-"
     return "<0.1%" if 0 < value < 0.001 else f"{100 * value:.1f}%"
+
+
+_pct = pct
 
 
 def _tick(value: float) -> str:

@@ -34,6 +34,7 @@ def _environment() -> Environment:
         bar_chart=_svg.bar_chart,
         interval_chart=_svg.interval_chart,
         fmt=_svg.fmt,
+        pct=_svg.pct,
     )
     return env
 

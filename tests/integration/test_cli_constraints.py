@@ -114,3 +114,90 @@ def test_schema_check_reports_violated_constraints(
     assert run(["schema", "check", str(bad), "--schema", str(schema)]) == 2
     err = capsys.readouterr().err
     assert "2 schema problems" in err and '"combinations"' in err and '"derived"' in err and '"range"' not in err
+
+
+# ---- the audit finds the declared constraints (issue 21: the audit reports violations per constraint) --------
+AUDIT_FAST = {"n_attacks": 60, "mia_rows": 200, "detection_rows": 300, "n_bootstrap": 20}
+
+
+@pytest.fixture(scope="module")
+def fitted(files: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data, schema = files
+    model = tmp_path_factory.mktemp("fitted") / "model"
+    fit = ["fit", str(data), "--schema", str(schema), "--epsilon", "1", "--epochs", "1", "--seed", "0"]
+    assert run([*fit, "--out", str(model)]) == 0
+    return model
+
+
+def _violation_metric(path: Path) -> dict[str, object]:
+    import json
+
+    [metric] = [m for m in json.loads(path.read_text())["metrics"] if m["name"] == "constraints.violation_rate"]
+    return metric
+
+
+@pytest.mark.slow
+def test_audit_of_a_model_folder_checks_the_models_constraints(
+    files: tuple[Path, Path], fitted: Path, tmp_path: Path
+) -> None:
+    data, _ = files
+    frame = pd.read_csv(data)
+    frame.iloc[:1000].to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[1000:].to_csv(tmp_path / "holdout.csv", index=False)
+    out = tmp_path / "audit.json"
+    args = ["audit", "--real", str(tmp_path / "train.csv"), "--holdout", str(tmp_path / "holdout.csv")]
+    assert run([*args, "--target", "churn", "--model", str(fitted), "--n-rows", "600", "--out", str(out)]) == 0
+    metric = _violation_metric(out)  # no --schema: the constraints come from the model folder
+    assert metric["status"] == "ok" and metric["value"] == 0.0 and metric["baseline"] == 0.0
+    details = metric["details"]
+    assert isinstance(details, dict) and details["n_constraints"] == 4
+    assert {row["type"] for row in details["constraints"]} == {"inequality", "derived", "combinations", "range"}
+
+
+@pytest.mark.slow
+def test_audit_with_a_schema_counts_violations_of_an_edited_table(files: tuple[Path, Path], tmp_path: Path) -> None:
+    data, schema = files
+    frame = pd.read_csv(data)
+    frame.iloc[:1000].to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[1000:].to_csv(tmp_path / "holdout.csv", index=False)
+    edited = churn(600, seed=5)
+    edited.loc[:5, "age"] = 95  # 6 rows out of the declared range [18, 90]
+    edited.to_csv(tmp_path / "synthetic.csv", index=False)
+    out, report = tmp_path / "audit.json", tmp_path / "report.html"
+    args = ["audit", "--real", str(tmp_path / "train.csv"), "--holdout", str(tmp_path / "holdout.csv")]
+    args += ["--target", "churn", "--synthetic", str(tmp_path / "synthetic.csv"), "--schema", str(schema)]
+    assert run([*args, "--out", str(out), "--report", str(report), "--audience", "partner"]) == 0
+    metric = _violation_metric(out)
+    assert metric["value"] == pytest.approx(6 / 600)
+    rows = {row["type"]: row["synthetic_violations"] for row in metric["details"]["constraints"]}  # type: ignore[index]
+    assert rows == {"inequality": 0, "derived": 0, "combinations": 0, "range": 6}
+    html = report.read_text(encoding="utf-8")
+    assert 'id="constraints-table"' in html and "holdout rows violating" not in html
+
+
+@pytest.mark.slow
+def test_a_release_with_declared_constraints_audits_and_gates_them(files: tuple[Path, Path], tmp_path: Path) -> None:
+    import json
+
+    from tabsynth.pipeline import release
+
+    data, schema = files
+    config = {
+        "input": str(data),
+        "output": "release",
+        "schema": str(schema),
+        "holdout": 0.3,
+        "epsilon": 3.0,
+        "epochs": 1,
+        "policy": "internal",
+        "formats": ["csv"],
+        "audit": AUDIT_FAST,
+    }
+    path = tmp_path / "release.yaml"
+    path.write_text(json.dumps(config))
+    result = release(path)
+    metric = result.audit["constraints.violation_rate"]
+    assert metric.is_ok and metric.value == 0.0 and metric.details["n_constraints"] == 4
+    [outcome] = [o for o in result.decision.outcomes if o.rule.metric == "constraints.violation_rate"]
+    assert outcome.outcome.value == "pass"
+    assert 'id="constraints-table"' in (result.path / "report.html").read_text(encoding="utf-8")

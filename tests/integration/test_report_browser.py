@@ -356,6 +356,7 @@ def test_the_partner_report_shows_no_seed_exact_count_real_model_score_or_judged
     assert "290" in html  # the DP row count is what a partner sees
     parsed = json.loads(doc)
     assert all(r["value"] is None and r["judged_value"] is None for r in parsed["verdict"]["rules"])
-    assert {r["outcome"] for r in parsed["verdict"]["rules"]} <= {"pass", "fail", "insufficient", "unknown"}
+    outcomes = {"pass", "fail", "insufficient", "unknown", "not_applicable"}  # n/a: no constraint declared
+    assert {r["outcome"] for r in parsed["verdict"]["rules"]} <= outcomes
     internal = render_report(audit=audit, decision=decision, privacy=card, audience="internal")
     assert "48611" in internal and f"{trtr.value:.3f}" in internal and 'id="exposure"' in internal

@@ -28,8 +28,11 @@ ISSUE_METRICS = [
     "fairness.label_rate_gap",
     "fairness.downstream_dp_gap",
     "fairness.downstream_eo_gap",
+    "constraints.violation_rate",
 ]
 FAIRNESS = {m for m in ISSUE_METRICS if m.startswith("fairness.")}
+#: Not applicable without a sensitive column or a declared constraint.
+NOT_APPLICABLE = FAIRNESS | {"constraints.violation_rate"}
 
 SMALL = AuditConfig(n_attacks=200, singling_out_max_attempts=10_000, n_bootstrap=50, detection_rows=300)
 
@@ -85,7 +88,7 @@ def test_an_unexpected_failure_is_unknown_with_its_reason(
     train, holdout, synth = small
     report = run_audit(train, synth, holdout=holdout, target="label", config=SMALL)
     assert report["fidelity.quality"].reason == "RuntimeError: sdmetrics exploded"
-    assert sum(m.is_ok for m in report.metrics) == len(ISSUE_METRICS) - 1 - len(FAIRNESS)
+    assert sum(m.is_ok for m in report.metrics) == len(ISSUE_METRICS) - 1 - len(NOT_APPLICABLE)
 
 
 def test_misnamed_linkability_columns_make_that_metric_unknown(small: tuple[pd.DataFrame, ...]) -> None:
@@ -145,8 +148,10 @@ def test_missing_values_are_audited(small: tuple[pd.DataFrame, ...]) -> None:
         return out
 
     report = run_audit(with_gaps(train), with_gaps(synth), holdout=with_gaps(holdout), target="label", config=SMALL)
-    assert all(m.is_ok for m in report.metrics if m.name not in FAIRNESS), [(m.name, m.reason) for m in report.metrics]
-    assert all(report[m].details.get("not_applicable") for m in FAIRNESS)  # no sensitive column declared
+    assert all(m.is_ok for m in report.metrics if m.name not in NOT_APPLICABLE), [
+        (m.name, m.reason) for m in report.metrics
+    ]
+    assert all(report[m].details.get("not_applicable") for m in NOT_APPLICABLE)  # no sensitive column, no constraint
     assert isinstance(AuditReport.from_json(report.to_json()), AuditReport)
 
 
