@@ -383,6 +383,8 @@ def _manifest(
             "epsilon": privacy.get("epsilon"),
             "delta": privacy.get("delta"),
             "is_dp": privacy.get("is_dp"),
+            "unit": privacy.get("unit", "row"),  # issue 18: what (epsilon, delta) protects
+            "max_rows_per_entity": privacy.get("max_rows_per_entity"),
             "ledger": privacy,
         },
         # Pass/fail per rule only: the judged values are exact statistics of the real rows (audit.json).

@@ -147,3 +147,30 @@ def test_plan_warns_and_plans_per_entity(data: Path, capsys: pytest.CaptureFixtu
     text = " ".join(capsys.readouterr().out.split())
     assert "entity-level DP: at most 10 rows per entity" in text
     assert "looks like an entity key" not in text
+
+
+@pytest.mark.slow
+def test_release_config_entity_key(data: Path, tmp_path: Path) -> None:
+    from tabsynth.pipeline import release
+
+    config = {
+        "input": str(data / "tests.csv"),
+        "output": str(tmp_path / "release"),
+        "schema": str(data / "schema.yaml"),
+        "entity": "patient_id",
+        "max_rows_per_entity": 4,
+        "holdout": 0.3,
+        "epsilon": 8.0,
+        "epochs": 1,
+        "policy": "internal",
+        "formats": ["csv"],
+        "audit": {"n_attacks": 100, "mia_rows": 300, "detection_rows": 300, "n_bootstrap": 20},
+    }
+    (tmp_path / "release.yaml").write_text(json.dumps(config), encoding="utf-8")
+    result = release(tmp_path / "release.yaml")
+    assert result.privacy["unit"] == "entity" and result.privacy["max_rows_per_entity"] == 4
+    manifest = json.loads((tmp_path / "release" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["privacy"]["unit"] == "entity" and manifest["privacy"]["max_rows_per_entity"] == 4
+    if result.released:
+        synthetic = pd.read_csv(tmp_path / "release" / "synthetic.csv")
+        assert synthetic.columns[0] == "patient_id" and synthetic["patient_id"].value_counts().max() <= 4
