@@ -41,7 +41,7 @@ HEADLINE = (
     "privacy.exact_match_rate",
     "privacy.dcr_share",
     "privacy.mia_auc",
-    "privacy.empirical_epsilon_lower",
+    "privacy.attack_epsilon",
     "privacy.singling_out_risk",
     "privacy.linkability_risk",
     "privacy.inference_risk",

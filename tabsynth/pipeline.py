@@ -40,7 +40,8 @@ from .audit import AuditConfig, AuditReport, run_audit
 from .entity import DEFAULT_MAX_ROWS_PER_ENTITY
 from .exceptions import ConfigError, InputError
 from .io import read_table, read_yaml_mapping, sha256_file, write_table
-from .policy import GateDecision, ReleasePolicy, evaluate_policy, load_policy
+from .policy import GateDecision, Outcome, ReleasePolicy, evaluate_policy, load_policy
+from .privacy.card import PrivacyCard
 from .privacy.plan import parse_epsilon
 from .privacy.store import BudgetStore
 from .schema import TableSchema, load_schema
@@ -194,7 +195,7 @@ class ReleaseResult:
     path: Path
     decision: GateDecision
     audit: AuditReport
-    privacy: dict[str, Any]
+    privacy: PrivacyCard
     files: dict[str, str]
     seconds: dict[str, float]
 
@@ -336,7 +337,7 @@ def _sample(synth: Any, config: ReleaseConfig, schema: TableSchema) -> pd.DataFr
 
 def _gated_audit(audit: AuditReport, decision: GateDecision) -> AuditReport:
     """The audit as released: its meta says RELEASED or BLOCKED, with every failing rule and its advice."""
-    failing = [r for r in decision.to_dict()["rules"] if r["outcome"] in ("fail", "unknown")]
+    failing = [o.to_dict() for o in decision.outcomes if o.outcome in (Outcome.FAIL, Outcome.UNKNOWN)]
     release = {
         "status": "RELEASED" if decision.released else "BLOCKED",
         "verdict": decision.verdict.value,
@@ -351,7 +352,7 @@ def _gated_audit(audit: AuditReport, decision: GateDecision) -> AuditReport:
 
 
 def _write_report(
-    folder: Path, audit: AuditReport, decision: GateDecision, privacy: dict[str, Any], audience: str
+    folder: Path, audit: AuditReport, decision: GateDecision, privacy: PrivacyCard, audience: str
 ) -> None:
     from .report import write_report
 
@@ -365,7 +366,7 @@ def _manifest(
     input_digest: dict[str, str],
     policy: ReleasePolicy,
     decision: GateDecision,
-    privacy: dict[str, Any],
+    privacy: PrivacyCard,
     model_sha256: str | None,
     files: dict[str, str],
 ) -> dict[str, Any]:
@@ -380,19 +381,20 @@ def _manifest(
         "policy": {"name": policy.name, "path": policy.source, "sha256": policy.sha256},
         "model": {"name": config.model, "sha256": model_sha256},
         "privacy": {
-            "epsilon": privacy.get("epsilon"),
-            "delta": privacy.get("delta"),
-            "is_dp": privacy.get("is_dp"),
-            "unit": privacy.get("unit", "row"),  # issue 18: what (epsilon, delta) protects
-            "max_rows_per_entity": privacy.get("max_rows_per_entity"),
-            "ledger": privacy,
+            "epsilon": privacy.epsilon,
+            "delta": privacy.delta,
+            "is_dp": privacy.is_dp,
+            "unit": privacy.unit,  # issue 18: what (epsilon, delta) protects
+            "max_rows_per_entity": privacy.max_rows_per_entity,
+            "ledger": privacy.to_dict(),
         },
         # Pass/fail per rule only: the judged values are exact statistics of the real rows (audit.json).
         "gate": {
             "verdict": decision.verdict.value,
             "policy": decision.policy.name,
             "rules": [
-                {k: r.get(k) for k in ("metric", "hard", "outcome", "advice")} for r in decision.to_dict()["rules"]
+                {k: r[k] for k in ("metric", "hard", "outcome", "advice")}
+                for r in (o.to_dict() for o in decision.outcomes)
             ],
         },
         "internal_files": ["audit.json"],
@@ -449,7 +451,7 @@ def release(
     _check_output(config.output, overwrite)
     with _budget_reservation(config) as settle:
         result = _run_release(config, config_sha256, policy, audit_config, overwrite, progress)
-        settle("released" if result.released else "blocked", result.privacy.get("epsilon"))
+        settle("released" if result.released else "blocked", result.privacy.epsilon)
     return result
 
 
@@ -530,14 +532,18 @@ def _run_release(
         holdout=coerce_frame(holdout, audited),
         target=target,
         sensitive=schema.sensitive,
-        epsilon_claimed=privacy["epsilon"] if privacy["is_dp"] else None,
+        epsilon_claimed=privacy.epsilon if privacy.is_dp else None,
+        delta_claimed=privacy.delta if privacy.is_dp else None,
         random_state=config.seed,
         schema=audited,
         config=audit_config,
         progress=progress.audit,
     )
     audit = AuditReport(
-        metrics=audit.metrics, meta={**audit.meta, "privacy": privacy}, notes=audit.notes, figures=audit.figures
+        metrics=audit.metrics,
+        meta={**audit.meta, "privacy": privacy.to_dict()},
+        notes=audit.notes,
+        figures=audit.figures,
     )
     seconds["audit"] = time.perf_counter() - t
 

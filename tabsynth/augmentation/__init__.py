@@ -92,7 +92,7 @@ def _privacy_section(gen: Generated, settings: GeneratorSettings) -> dict[str, A
         section["public"] = "the target's class labels (declared public, never counted without noise)"
     else:
         section["warning"] = "epsilon=None: the generated rows are NOT differentially private (internal use only)"
-    section["card"] = gen.synthesizer.privacy_card()
+    section["card"] = gen.synthesizer.privacy_card().to_dict()
     return section
 
 

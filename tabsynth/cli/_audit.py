@@ -151,7 +151,7 @@ def _model_privacy(model: Path) -> tuple[Any, dict[str, Any]]:
     from ..synthesizers import Synthesizer
 
     synth = Synthesizer.load(model, device="cpu")
-    card = synth.privacy_card()
+    card = synth.privacy_card().to_dict()
     estimate = getattr(synth.transformer_, "n_rows_estimate_", None)
     if estimate is not None:  # paid for through the ledger: the one row count a partner may see
         card["dp_row_count"] = int(estimate)

@@ -19,6 +19,7 @@ from rich.markup import escape
 from .._version import __version__
 from ..entity import DEFAULT_MAX_ROWS_PER_ENTITY
 from ._audit import audit_command
+from ._audit_dp import audit_dp_command
 from ._augment import augment_command
 from ._release import gate_command, release_command
 from ._render import EpochBar, console, render_budget, render_fit, render_sample, render_schema, render_store
@@ -404,6 +405,7 @@ def demo(
 
 # Commands defined in their own modules (each imports its heavy dependencies lazily).
 app.command("audit")(audit_command)
+app.command("audit-dp")(audit_dp_command)
 app.command("release")(release_command)
 app.command("gate")(gate_command)
 app.command("augment")(augment_command)

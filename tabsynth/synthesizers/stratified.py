@@ -181,6 +181,16 @@ class StratifiedModel:
             positions[rows] = part_positions
         return slots, positions
 
+    def record_loss(self, table: TensorTable, *, generator: torch.Generator) -> torch.Tensor:
+        """Each row's loss under its class's model (see ``TVAEModel.record_loss``)."""
+        out = torch.zeros(len(table), device=table.device)
+        classes = table.slots[:, self.target]
+        for c in torch.unique(classes).tolist():
+            rows = (classes == c).nonzero(as_tuple=True)[0]
+            part = self.parts[self._model_for(int(c))]
+            out[rows] = part.record_loss(table.subset(rows), generator=generator)
+        return out
+
     def _model_for(self, c: int) -> int:
         """The class's own model, or the largest class's for a class too small to have one."""
         trained = self.config.trained or tuple(range(len(self.parts)))

@@ -35,6 +35,7 @@ from ..entity import (
 from ..exceptions import ConfigError, DataError, NotFittedError, PrivacyWarning, SchemaError
 from ..inference import DPInferenceNote, coerce_frame, infer_schema_dp
 from ..privacy import PrivacyLedger, RDPAccountant, check_budget
+from ..privacy.card import ClassTraining, PrivacyCard, TrainingSummary
 from ..privacy.plan import MARGINALS_SHARE, BudgetPlan, plan_budget
 from ..privacy.randomness import NoiseSource
 from ..schema import TableSchema, infer_schema
@@ -580,6 +581,43 @@ class Synthesizer:
             positions.append(p.cpu().numpy())
         return EncodedTable(np.concatenate(slots).astype(np.int32), np.concatenate(positions).astype(np.float32))
 
+    def record_loss(self, frame: pd.DataFrame, *, random_state: int | None = None) -> np.ndarray:
+        """Each row's loss under the fitted generator (dp-tvae: its negative ELBO): low means "looks
+        like a training record". Post-processing of the model; used by ``tabsynth audit-dp``.
+
+        Raises:
+            ConfigError: the generator has no per-record loss (dp-ctgan), or the schema has
+                constraints (their transforms are not applied to scored rows).
+        """
+        self._check_fitted()
+        scorer = getattr(self.generator_, "record_loss", None)
+        if scorer is None:
+            raise ConfigError(f"{self.model} has no per-record loss to score rows with; use dp-tvae.")
+        if self.transformer_.schema_.constraints:
+            raise ConfigError("Scoring rows of a model fitted with schema constraints is not supported.")
+        coerced = coerce_frame(frame, self.transformer_.schema_)
+        table = TensorTable(
+            self.transformer_.transform(coerced), Layout.from_transformer(self.transformer_), self.device_
+        )
+        rng = np.random.default_rng(random_state)
+        gen = torch.Generator(device=self.device_).manual_seed(int(rng.integers(2**62)))
+        losses: torch.Tensor = scorer(table, generator=gen)
+        return np.asarray(losses.detach().cpu().numpy(), dtype=float)
+
+    def marginal_loss(self, frame: pd.DataFrame) -> np.ndarray:
+        """Each row's loss under independent columns: ``-sum_j log share_j(slot)`` from the model's
+        (DP or declared) one-way marginals. Post-processing; it calibrates :meth:`record_loss` for
+        how rare a row's values are, whatever the generator learned about that row.
+        """
+        self._check_fitted()
+        coerced = coerce_frame(frame, self.transformer_.schema_)
+        slots = self.transformer_.transform(coerced).slots
+        total = np.zeros(len(frame))
+        for j, enc in enumerate(self.transformer_.encoders_):
+            shares = np.maximum(np.asarray(enc.marginal, dtype=float), 1e-6)
+            total -= np.log(shares[slots[:, j]])
+        return total
+
     def _check_fair(self) -> None:
         schema = self.transformer_.schema_
         if schema.target is None or not schema.sensitive:
@@ -723,63 +761,71 @@ class Synthesizer:
             out.append({**raw, "epsilon": alone})
         return out
 
-    def privacy_card(self) -> dict[str, Any]:
+    def privacy_card(self) -> PrivacyCard:
         """Everything a reader needs to judge the guarantee: generator, (epsilon, delta), accountant,
-        DP-SGD settings and the ledger's entries (where the budget went)."""
+        DP-SGD settings and the ledger's entries (where the budget went), as a frozen
+        :class:`~tabsynth.privacy.card.PrivacyCard` (``.to_dict()`` for JSON)."""
         self._check_fitted()
         ledger = self.ledger_.to_dict()
-        result = self.train_result_
-        card: dict[str, Any] = {
-            "generator": self.model,
-            "unit": ledger["unit"],  # issue 18: "entity" when fitted with entity=...
-            "max_rows_per_entity": ledger["max_rows_per_entity"],
-            "epsilon": ledger["epsilon"],
-            "delta": ledger["delta"],
-            "is_dp": ledger["is_dp"],
-            "secure_randomness": ledger["secure_randomness"],
-            "accountant": ledger["accountant"],
-            "neighboring": ledger["neighboring"],
-            "max_grad_norm": self.max_grad_norm,
-            "sampling": "poisson",
-            "stratified_by_target": self.stratified_,
+        return PrivacyCard(
+            generator=self.model,
+            unit=ledger["unit"],  # issue 18: "entity" when fitted with entity=...
+            max_rows_per_entity=ledger["max_rows_per_entity"],
+            epsilon=ledger["epsilon"],
+            delta=ledger["delta"],
+            is_dp=ledger["is_dp"],
+            secure_randomness=ledger["secure_randomness"],
+            accountant=ledger["accountant"],
+            neighboring=ledger["neighboring"],
+            max_grad_norm=self.max_grad_norm,
+            sampling="poisson",
+            stratified_by_target=self.stratified_,
             # the DP row count (already paid for): what a partner may be told about the table's size
-            "dp_row_count": int(self.transformer_.n_rows_estimate_) if self.ledger_.is_dp else None,
-            "entries": self._entries_with_epsilon(ledger["entries"]),
-        }
+            dp_row_count=int(self.transformer_.n_rows_estimate_) if self.ledger_.is_dp else None,
+            entries=tuple(self._entries_with_epsilon(ledger["entries"])),
+            training=self._training_summary(),
+            per_class_training=self._per_class_training(),
+        )
+
+    def _training_summary(self) -> TrainingSummary | None:
+        result = self.train_result_
         if result is not None:
-            card.update(
+            joint = result.plan is not None and not self.stratified_
+            return TrainingSummary(
                 noise_multiplier=result.noise_multiplier,
                 sample_rate=result.sample_rate,
                 steps=result.steps,
                 stopped_early=result.stopped_early,
+                epochs=result.plan.epochs if joint and result.plan is not None else None,
+                batch_size=result.plan.batch_size if joint and result.plan is not None else None,
             )
-            if result.plan is not None and not self.stratified_:
-                card.update(epochs=result.plan.epochs, batch_size=result.plan.batch_size)
-        elif isinstance(getattr(self, "manifest_", {}).get("training"), Mapping):  # loaded from a model folder
-            saved = self.manifest_["training"]
-            card.update(
-                {k: saved[k] for k in ("noise_multiplier", "sample_rate", "steps", "stopped_early") if k in saved}
-            )
+        saved = getattr(self, "manifest_", {}).get("training")
+        if isinstance(saved, Mapping):  # loaded from a model folder
+            return PrivacyCard.from_dict(saved).training
+        return None
+
+    def _per_class_training(self) -> tuple[ClassTraining, ...]:
         per_class = getattr(self.generator_, "results", None)
-        if per_class:
-            target = self.transformer_.encoders_[self.generator_.cond_columns[0]]
-            assert isinstance(target, CategoricalEncoder)  # conditioning columns are categorical by construction
-            labels = [
-                *target.categories,
-                *(["<other>"] if target.has_other else []),
-                *(["(missing)"] if target.nullable else []),
-            ]
-            card["per_class_training"] = [
-                {
-                    "class": str(labels[c]),
-                    "noise_multiplier": r.noise_multiplier,
-                    "sample_rate": r.sample_rate,
-                    "steps": r.steps,
-                    **({"batch_size": r.plan.batch_size, "epochs": r.plan.epochs} if r.plan is not None else {}),
-                }
-                for c, r in sorted(per_class.items())
-            ]
-        return card
+        if not per_class:
+            return ()
+        target = self.transformer_.encoders_[self.generator_.cond_columns[0]]
+        assert isinstance(target, CategoricalEncoder)  # conditioning columns are categorical by construction
+        labels = [
+            *target.categories,
+            *(["<other>"] if target.has_other else []),
+            *(["(missing)"] if target.nullable else []),
+        ]
+        return tuple(
+            ClassTraining(
+                label=str(labels[c]),
+                noise_multiplier=r.noise_multiplier,
+                sample_rate=r.sample_rate,
+                steps=r.steps,
+                batch_size=r.plan.batch_size if r.plan is not None else None,
+                epochs=r.plan.epochs if r.plan is not None else None,
+            )
+            for c, r in sorted(per_class.items())
+        )
 
     # ---- persistence -------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

@@ -13,8 +13,10 @@ Undeclared bounds come from a DP range over a fine public grid (:func:`noisy_ran
 of a power of two per cell), never from a whole power of two. Everything else is estimated from
 one Gaussian histogram over a public grid inside those bounds, sized so that a typical cell
 stands out of the noise; the range is then narrowed to the cells that hold DP evidence, so
-integer codes and scores stay inside what the data supports. Integers are handled in a shifted
-coordinate ``v + 0.5`` so that an integer value round-trips exactly through its interval.
+integer codes and scores stay inside what the data supports. For continuous grids a run of
+weak cells counts as evidence when its sum does (a sparse tail), so thin tails are kept.
+Integers are handled in a shifted coordinate ``v + 0.5`` so that an integer value round-trips
+exactly through its interval.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = ["NumericEncoder", "fit_numeric"]
 MAX_UNIT_CELLS = {True: 128, False: 2048}  # integer ranges up to this size: one cell per integer
 N_CELLS = {True: 64, False: 1024}  # otherwise this many equal cells (plus an exact-zero cell)
 RANGE_FALSE_POSITIVE = 0.001  # chance that an empty cell widens the DP range of a column
+RUN_Z = 1.0  # a run of weak cells of a continuous column keeps its mass past this many sigma sqrt(k)
 NULL_FALSE_POSITIVE = 0.001  # chance that a column without missing values gets a missing slot under DP
 
 
@@ -243,7 +246,9 @@ def fit_numeric(
     floors = np.append(np.full(len(counts) - 1, floor), sd * NormalDist().inv_cdf(1.0 - NULL_FALSE_POSITIVE))
     clean = np.where(noisy >= floors, noisy, 0.0) if ledger.is_dp else noisy.astype(float)
     null_mass, clean = float(clean[-1]), clean[:-1]
-    if ledger.is_dp:
+    if ledger.is_dp and not grid.unit:
+        clean[:n_grid] = _run_merged_mass(noisy[:n_grid].astype(float), floor, sd)
+    elif ledger.is_dp:
         clean = _drop_isolated_ends(clean, noisy[:-1], n_grid, sd * NormalDist().inv_cdf(1 - RANGE_FALSE_POSITIVE))
     has_null_slot = spec.nullable and null_mass > 0  # DP evidence of missing values (exact count without DP)
     if clean.sum() <= 0:
@@ -292,6 +297,33 @@ def fit_numeric(
         time_unit=time_unit,
         out_dtype=out_dtype,
     )
+
+
+def _run_merged_mass(noisy: np.ndarray, floor: float, sigma: float) -> np.ndarray:
+    """Cell masses of a continuous grid under DP (post-processing of the noisy counts).
+
+    A cell that clears ``floor`` keeps its noisy count. A run of weak cells between them (or at
+    an end) is judged as a whole: a sparse tail is many cells of a few rows each, none of which
+    clears the noise alone, while together they do. A run whose sum clears ``RUN_Z sigma sqrt(k)``
+    for its ``k`` cells keeps its sum, spread evenly over the run; any other run is taken as
+    empty. Judging each cell alone (as for integer codes) cut the upper 5% of a skewed balance
+    column, and with it most rows of the rare class that lived there.
+    """
+    strong = noisy >= floor
+    mass = np.where(strong, noisy, 0.0)
+    i, n = 0, len(noisy)
+    while i < n:
+        if strong[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and not strong[j]:
+            j += 1
+        total = float(noisy[i:j].sum())
+        if total >= RUN_Z * sigma * np.sqrt(j - i):
+            mass[i:j] = total / (j - i)
+        i = j
+    return mass
 
 
 def _drop_isolated_ends(clean: np.ndarray, noisy: np.ndarray, n_grid: int, strict: float) -> np.ndarray:
