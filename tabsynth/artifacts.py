@@ -27,7 +27,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ._version import __version__
-from .exceptions import IncompatibleModelError
+from .entity import RowsPerEntity
+from .exceptions import IncompatibleModelError, SchemaError
 from .io import sha256_file
 from .marginals import MarginalSet
 from .privacy import PrivacyError, PrivacyLedger
@@ -107,6 +108,13 @@ def _manifest(synth: Synthesizer, weights_sha256: str) -> dict[str, Any]:
         "weights": {"file": WEIGHTS, "sha256": weights_sha256},
         # DP outputs of the quality filter (issue 17); absent in older folders and without the filter.
         **({"marginals": m.to_dict()} if (m := getattr(synth, "marginals_", None)) is not None else {}),
+        # Entity-level DP (issue 18): the entity column's name (public: the curator's declaration)
+        # and the DP rows-per-entity distribution; absent without an entity.
+        **(
+            {"entity": {"column": synth.entity_, "rows_per_entity": synth.rows_per_entity_.to_dict()}}
+            if getattr(synth, "entity_", None) is not None and synth.rows_per_entity_ is not None
+            else {}
+        ),
     }
 
 
@@ -193,6 +201,12 @@ def load_synthesizer(cls: type[Synthesizer], path: Path, *, device: str = "auto"
     synth.restore_fitted(transformer, model, ledger, None, torch_device, manifest=manifest)
     # DP outputs of the quality filter (issue 17); older folders have none
     synth.marginals_ = MarginalSet.from_dict(manifest["marginals"]) if "marginals" in manifest else None
+    entity = manifest.get("entity")
+    try:
+        synth.entity_ = str(entity["column"]) if entity else None
+        synth.rows_per_entity_ = RowsPerEntity.from_dict(entity["rows_per_entity"]) if entity else None
+    except (KeyError, TypeError, ValueError, SchemaError) as exc:
+        raise IncompatibleModelError(f"The manifest in {path} has an unreadable entity section ({exc}).") from None
     return synth
 
 

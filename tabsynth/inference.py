@@ -144,7 +144,9 @@ def infer_schema_dp(
         for name in names
     }
     n_rows = float(np.mean([np.clip(h, 0, None).sum() for h in hists.values()]))
-    if n_rows < MIN_ROWS_PER_SIGMA * sigma:
+    # The noise std in counts: sigma per row, k * sigma per entity of at most k rows (one entity
+    # moves one cell of each histogram, and the distinct count, by up to k).
+    if n_rows < MIN_ROWS_PER_SIGMA * sigma * ledger.sensitivity:
         raise SchemaError(
             "The table is too small to infer its schema under DP at this budget (the noisy row count is "
             f"under {MIN_ROWS_PER_SIGMA:g} times the noise). Declare the schema instead: run "
@@ -179,12 +181,13 @@ def _decide(
     name: str, hist: np.ndarray, col: pd.Series, *, sigma: float, n_rows: float, ledger: PrivacyLedger
 ) -> tuple[ColumnSpec | None, DPInferenceNote | None]:
     present = float(np.clip(hist[1:], 0, None).sum())
-    if present < MIN_ROWS_PER_SIGMA * sigma or present < 0.02 * n_rows:
+    sd = sigma * ledger.sensitivity  # bars are in counts
+    if present < MIN_ROWS_PER_SIGMA * sd or present < 0.02 * n_rows:
         return None, DPInferenceNote(name, "looks empty at this budget: left out (declare it to keep it)")
     keyish = bool(_ID_NAME.search(name))
     if _share(hist, _NUMERIC) >= MAJORITY:
         fractional = max(hist[ValueClass.FRACTIONAL], 0)
-        kind = ColumnKind.CONTINUOUS if fractional > 3 * sigma else ColumnKind.INTEGER
+        kind = ColumnKind.CONTINUOUS if fractional > 3 * sd else ColumnKind.INTEGER
         if kind is ColumnKind.INTEGER and keyish and _distinct(name, col, sigma, ledger) > 0.2 * present:
             return _identifier(name, "sequence")
         return ColumnSpec(name=name, kind=kind), None
@@ -206,7 +209,7 @@ def _decide(
 
 
 def _distinct(name: str, col: pd.Series, sigma: float, ledger: PrivacyLedger) -> float:
-    """Noisy number of distinct non-missing values (sensitivity 1 under add/remove one row)."""
+    """Noisy number of distinct non-missing values (sensitivity 1 per row, k per entity of k rows)."""
     exact = np.array([int(col.dropna().astype(str).nunique())])
     noisy = noisy_histogram(
         exact, noise_multiplier=sigma, ledger=ledger, label=f"schema:{name}:distinct", rng=np.random.default_rng()

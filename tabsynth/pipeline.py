@@ -17,6 +17,7 @@ release is never replaced unless ``overwrite`` is set.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -36,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ._version import __version__
 from .audit import AuditConfig, AuditReport, run_audit
+from .entity import DEFAULT_MAX_ROWS_PER_ENTITY
 from .exceptions import ConfigError, InputError
 from .io import read_table, read_yaml_mapping, sha256_file, write_table
 from .policy import GateDecision, Outcome, ReleasePolicy, evaluate_policy, load_policy
@@ -83,6 +85,13 @@ class ReleaseConfig(BaseModel):
     table_schema: Path | None = Field(default=None, alias="schema")
     target: str | None = None
     sensitive: tuple[str, ...] = ()
+    entity: str | None = Field(
+        default=None, description="column naming the person of each row: the guarantee protects whole entities"
+    )
+    max_rows_per_entity: int | str = Field(
+        default=DEFAULT_MAX_ROWS_PER_ENTITY,
+        description="with entity: rows kept per entity (1..1000), or 'auto' (chosen with DP)",
+    )
     holdout: float = Field(default=0.2, gt=0, lt=1, description="expected share of rows held out for the audit")
     max_input_rows: int | None = Field(
         default=None, gt=0, description="use a keyed-hash subsample of about this many rows (each row kept on its own)"
@@ -196,8 +205,13 @@ class ReleaseResult:
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-def _split(frame: pd.DataFrame, holdout: float, min_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _split(
+    frame: pd.DataFrame, holdout: float, min_rows: int, entity: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train / holdout by a keyed hash of each row under a fresh secret key (:func:`tabsynth.split_holdout`).
+
+    With an ``entity`` column the hash is of the entity id alone, so all of an entity's rows land
+    on the same side (an entity is never half trained on, half audited against).
 
     Each row's side depends only on that row, so one added or removed row moves no other row
     between train and holdout. The holdout is internal (the audit's unseen rows); the key is
@@ -208,7 +222,11 @@ def _split(frame: pd.DataFrame, holdout: float, min_rows: int) -> tuple[pd.DataF
             f"holdout must be a share in (0, 1), got {holdout:g}: the split draws each row's side on its own "
             "(a fixed number of rows would make one row's side depend on the others)."
         )
-    train, held = split_holdout(frame, holdout)
+    if entity is not None and entity in frame.columns:
+        train_ids, held_ids = split_holdout(frame[[entity]].astype("string").fillna(""), holdout)
+        train, held = frame.loc[train_ids.index], frame.loc[held_ids.index]
+    else:
+        train, held = split_holdout(frame, holdout)
     if min(len(train), len(held)) < min_rows:
         raise ConfigError(
             f"holdout={holdout:g} leaves too few rows on one side: the audit needs at least {min_rows} holdout rows "
@@ -366,6 +384,8 @@ def _manifest(
             "epsilon": privacy.epsilon,
             "delta": privacy.delta,
             "is_dp": privacy.is_dp,
+            "unit": privacy.unit,  # issue 18: what (epsilon, delta) protects
+            "max_rows_per_entity": privacy.max_rows_per_entity,
             "ledger": privacy.to_dict(),
         },
         # Pass/fail per rule only: the judged values are exact statistics of the real rows (audit.json).
@@ -448,15 +468,30 @@ def _run_release(
     progress.at(1, f"reading {config.input}")
     frame = read_table(config.input)
     input_digest = _input_digest(config)
-    if config.max_input_rows is not None and len(frame) > config.max_input_rows:
-        frame = subsample_rows(frame, config.max_input_rows).reset_index(drop=True)
     declared = _declared_schema(config)
+    entity = config.entity if config.entity is not None else (declared.entity if declared is not None else None)
+    if entity is not None:
+        from .entity import check_entity
+
+        check_entity(
+            list(frame.columns),
+            entity,
+            target=config.target if declared is None else declared.target,
+            sensitive=config.sensitive if declared is None else declared.sensitive,
+            max_rows_per_entity=config.max_rows_per_entity,
+        )
+    if config.max_input_rows is not None and len(frame) > config.max_input_rows:
+        if entity is not None and entity in frame.columns:  # whole entities: the hash of the entity id alone
+            kept = subsample_rows(frame[[entity]].astype("string").fillna(""), config.max_input_rows)
+            frame = frame.loc[kept.index].reset_index(drop=True)
+        else:
+            frame = subsample_rows(frame, config.max_input_rows).reset_index(drop=True)
     target = config.target if declared is None else declared.target
     if target is None:
         raise ConfigError(
             "A release audits utility against a target column: set 'target' in the release config or the schema."
         )
-    train, holdout = _split(frame, config.holdout, audit_config.min_holdout_rows)
+    train, holdout = _split(frame, config.holdout, audit_config.min_holdout_rows, entity)
     seconds["read"] = time.perf_counter() - started
 
     from .inference import coerce_frame
@@ -473,7 +508,8 @@ def _run_release(
         batch_size=config.batch_size,
         device=config.device,
         stratify=config.stratify,
-    ).fit(train, declared, target=config.target, sensitive=config.sensitive, callback=progress.epoch)
+        max_rows_per_entity=config.max_rows_per_entity,
+    ).fit(train, declared, target=config.target, sensitive=config.sensitive, callback=progress.epoch, entity=entity)
     schema = synth.transformer_.schema_
     privacy = synth.privacy_card()
     seconds["fit"] = time.perf_counter() - t
@@ -488,9 +524,11 @@ def _run_release(
     # the model's schema is the one constraints transformed for training (merged, derived columns dropped);
     # the audit reads the tables as declared, and checks the declared constraints on them
     audited = declared if declared is not None and declared.constraints else schema
+    if entity is not None and audited is declared:  # the entity column is never modelled, so never audited
+        audited = dataclasses.replace(audited, entity=entity).without_entity()
     audit = run_audit(
         coerce_frame(train, audited),
-        synthetic,
+        synthetic.drop(columns=[entity]) if entity is not None else synthetic,  # fake ids: nothing to audit
         holdout=coerce_frame(holdout, audited),
         target=target,
         sensitive=schema.sensitive,

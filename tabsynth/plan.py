@@ -19,11 +19,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
+from .entity import (
+    AUTO,
+    DEFAULT_MAX_ROWS_PER_ENTITY,
+    PLAN_MAX_ROWS_PER_ENTITY,
+    check_entity,
+    entity_warning,
+    looks_like_key_name,
+)
 from .exceptions import ConfigError
 from .privacy.calibration import split_budget, threshold_for
 from .schema import ColumnKind, ColumnSpec, TableSchema
@@ -142,6 +150,7 @@ def _plan_column(
     threshold_delta: float,
     min_count: float,
     n_rows: int | None,
+    k: int = 1,
 ) -> ColumnPlan:
     mine = {label: sd for label, sd in sigmas.items() if label.split(":", 1)[1] == spec.name}
     slot = NormalDist().inv_cdf(1 - SLOT_FALSE_POSITIVE)
@@ -166,7 +175,8 @@ def _plan_column(
         return ColumnPlan(spec.name, spec.kind.value, role, mine, keeps, collapses, advice)
     if spec.kind is ColumnKind.CATEGORICAL and spec.categories is None:
         sd = mine[f"categories:{spec.name}"]
-        threshold = max(threshold_for(sd, threshold_delta), min_count)
+        # threshold_for(sigma) = 1 + sigma c per row; one entity holds up to k rows of a key: k + k sigma c
+        threshold = max(threshold_for(sd, threshold_delta) + (k - 1), min_count)
         survive = threshold + _Z95 * sd
         n_cand = max(len(CODE_CANDIDATES), len(candidate_values()))
         cand = max(sd * NormalDist().inv_cdf(1 - CANDIDATE_FALSE_POSITIVE / n_cand), min_count) + _Z95 * sd
@@ -237,8 +247,13 @@ def plan_table(
     min_category_count: float = 10.0,
     n_rows: int | None = None,
     assumptions: Sequence[str] = (),
+    max_rows_per_entity: int | None = None,
 ) -> TablePlan:
     """Plan the DP preprocessing of ``schema`` at ``epsilon`` (public inputs only; see the module doc).
+
+    With ``max_rows_per_entity`` (entity-level DP, issue 18) every histogram's noise and every
+    discovery threshold, in rows, is that many times the row-level one (one entity can move one
+    cell by k rows).
 
     Example:
         >>> print(plan_table(schema, epsilon=1.0, target="income").to_text())  # doctest: +SKIP
@@ -251,11 +266,18 @@ def plan_table(
         schema = schema.with_roles(target=target, sensitive=sensitive)
     pre = split_budget(epsilon, {"pre": preprocessing_share, "train": 1 - preprocessing_share})["pre"]
     base, threshold_delta, sigmas = DPTableTransformer.noise_levels(schema, epsilon=pre, delta=delta)
+    k = 1 if max_rows_per_entity is None else max_rows_per_entity
+    base, sigmas = base * k, {label: sd * k for label, sd in sigmas.items()}
     columns = [
-        _plan_column(spec, _role(schema, spec.name), sigmas, threshold_delta, min_category_count, n_rows)
+        _plan_column(spec, _role(schema, spec.name), sigmas, threshold_delta, min_category_count, n_rows, k)
         for spec in schema.modelled
     ]
     notes = [*assumptions, f"the row count is released with noise ±{base:.0f} rows (1 sd)"]
+    if max_rows_per_entity is not None:
+        notes.append(
+            f"entity-level DP: at most {k} rows per entity, so every count's noise and threshold above is {k}x "
+            "the row-level one (DP-SGD's noise is not)"
+        )
     if not mechanism_weights(schema):
         notes.append("no modelled column")
     return TablePlan(float(epsilon), float(delta), pre, tuple(columns), assumptions=tuple(notes))
@@ -268,6 +290,8 @@ def plan_command_text(
     delta: float,
     target: str | None,
     sensitive: Sequence[str],
+    entity: str | None = None,
+    max_rows_per_entity: int | str = DEFAULT_MAX_ROWS_PER_ENTITY,
 ) -> str:
     """The text ``tabsynth plan`` prints (the CLI stays a thin wrapper)."""
     if schema_path is not None:
@@ -279,7 +303,39 @@ def plan_command_text(
         if not Path(data).exists():
             raise ConfigError(f"File not found: {data}.")
         schema, notes = public_schema_of(data, target=target, sensitive=sensitive)
+    entity = entity if entity is not None else schema.entity
+    warning = ""
+    if entity is not None:
+        check_entity(
+            [*schema.names, entity],
+            entity,
+            target=target or schema.target,
+            sensitive=tuple(sensitive) or schema.sensitive,
+            max_rows_per_entity=max_rows_per_entity,
+        )
+        schema = replace(schema, entity=entity).without_entity()
+        if max_rows_per_entity == AUTO:
+            notes = (
+                *notes,
+                "max_rows_per_entity=auto: the bound is chosen at fit time from a DP histogram of rows per entity "
+                f"(often 2 to 5 on tables of 1-2 rows per person); the figures assume {PLAN_MAX_ROWS_PER_ENTITY} "
+                "and scale with the bound",
+            )
+    else:
+        keyish = [n for n in schema.names if looks_like_key_name(n)]
+        if keyish:
+            warning = entity_warning(keyish) + "\n\n"
     plan = plan_table(
-        schema, epsilon=epsilon, delta=delta, target=target, sensitive=tuple(sensitive) or None, assumptions=notes
+        schema,
+        epsilon=epsilon,
+        delta=delta,
+        target=target,
+        sensitive=tuple(sensitive) or None,
+        assumptions=notes,
+        max_rows_per_entity=None if entity is None else _planned_bound(max_rows_per_entity),
     )
-    return plan.to_text()
+    return warning + plan.to_text()
+
+
+def _planned_bound(max_rows_per_entity: int | str) -> int:
+    return PLAN_MAX_ROWS_PER_ENTITY if max_rows_per_entity == AUTO else int(max_rows_per_entity)

@@ -232,6 +232,9 @@ class TableSchema:
     target: str | None = None
     sensitive: tuple[str, ...] = field(default_factory=tuple)
     constraints: tuple[Any, ...] = ()  # tabsynth.constraints objects (public knowledge, enforced at fit/sample)
+    #: The column naming the person each row belongs to (issue 18): the guarantee then protects
+    #: whole entities. Never modelled; it need not be among ``columns``.
+    entity: str | None = None
 
     def __post_init__(self) -> None:
         errors = [p for c in self.columns for p in c.problems()]
@@ -253,6 +256,11 @@ class TableSchema:
                 errors.append(
                     f"The {role} column {col!r} is an {self[col].kind.value} column, which is never modelled."
                 )
+        if self.entity is not None and (self.entity == self.target or self.entity in self.sensitive):
+            errors.append(
+                f"The entity column {self.entity!r} is also the target or a sensitive column: the entity key is "
+                "never modelled. Choose another column for one of the roles."
+            )
         if errors:
             raise SchemaError(errors)
 
@@ -281,6 +289,7 @@ class TableSchema:
             target=self.target if target is None else target,
             sensitive=self.sensitive if sensitive is None else tuple(sensitive),
             constraints=self.constraints,
+            entity=self.entity,
         )
 
     def with_categories(self, column: str, categories: Sequence[Any]) -> TableSchema:
@@ -296,7 +305,22 @@ class TableSchema:
             replace(c, categories=tuple(_category_key(v) for v in categories)) if c.name == column else c
             for c in self.columns
         )
-        return TableSchema(columns=columns, target=self.target, sensitive=self.sensitive, constraints=self.constraints)
+        return TableSchema(
+            columns=columns,
+            target=self.target,
+            sensitive=self.sensitive,
+            constraints=self.constraints,
+            entity=self.entity,
+        )
+
+    def without_entity(self) -> TableSchema:
+        """The schema of the modelled table: the entity column (if listed) and the entity role removed."""
+        return TableSchema(
+            columns=tuple(c for c in self.columns if c.name != self.entity),
+            target=self.target,
+            sensitive=self.sensitive,
+            constraints=self.constraints,
+        )
 
     # ---- validation against data ---------------------------------------------------
     def validate_frame(self, frame: pd.DataFrame, *, private: bool = False) -> None:
@@ -329,6 +353,8 @@ class TableSchema:
         }
         if self.constraints:  # tabsynth.constraints hook
             out["constraints"] = [c.to_dict() for c in self.constraints]
+        if self.entity is not None:
+            out["entity"] = self.entity
         return out
 
     @classmethod
@@ -336,11 +362,16 @@ class TableSchema:
         if not isinstance(data, Mapping) or not isinstance(data.get("columns"), Mapping):
             raise SchemaError("A schema must be a mapping with a 'columns' mapping (name -> {kind: ...}).")
         errors: list[str] = []
-        unknown = sorted(set(data) - {"version", "target", "sensitive", "columns", "constraints"})
+        unknown = sorted(set(data) - {"version", "target", "sensitive", "columns", "constraints", "entity"})
         if unknown:
             errors.append(
-                f"Unknown top-level schema keys {unknown}; allowed: version, target, sensitive, columns, constraints."
+                f"Unknown top-level schema keys {unknown}; allowed: version, target, sensitive, entity, columns, "
+                "constraints."
             )
+        entity = data.get("entity")
+        if entity is not None and not isinstance(entity, str):
+            errors.append(f"'entity' must be a column name, got {entity!r}.")
+            entity = None
         from .constraints import parse_constraints  # tabsynth.constraints hook
 
         constraints = parse_constraints(data.get("constraints") or [], errors)
@@ -358,6 +389,7 @@ class TableSchema:
             target=data.get("target"),
             sensitive=tuple(str(s) for s in sensitive),
             constraints=constraints,
+            entity=entity,
         )
 
     def to_yaml(self) -> str:

@@ -67,6 +67,7 @@ def _privacy_line(card: dict[str, Any]) -> str:
     return (
         f"(epsilon={card['epsilon']:.4g}, delta={card['delta']:.3g})-DP, {card['accountant']} accountant, "
         f"{card['neighboring']} neighbouring, unit: {card.get('unit', 'row')}"
+        + (f" (at most {card['max_rows_per_entity']} rows each)" if card.get("unit") == "entity" else "")
     )
 
 

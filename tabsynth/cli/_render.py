@@ -46,7 +46,10 @@ def render_schema(schema: TableSchema, out: Path) -> None:
 def _privacy_line(spent: dict[str, Any]) -> str:
     if not spent["is_dp"]:
         return "[bold red]NOT differentially private[/bold red] (epsilon=none): do not share this output."
-    return f"privacy spent: epsilon = {spent['epsilon']:.4g}, delta = {spent['delta']:.3g} (RDP accountant)"
+    line = f"privacy spent: epsilon = {spent['epsilon']:.4g}, delta = {spent['delta']:.3g} (RDP accountant)"
+    if spent.get("unit") == "entity":
+        return f"{line}, per entity (at most {spent.get('max_rows_per_entity')} rows each)"
+    return f"{line}, per row"
 
 
 def render_fit(synth: Any, out: Path) -> None:
@@ -75,6 +78,7 @@ def render_budget(spent: dict[str, Any], *, as_json: bool) -> None:
                     "delta": spent["delta"],
                     "is_dp": spent["is_dp"],
                     "unit": spent.get("unit", "row"),
+                    "max_rows_per_entity": spent.get("max_rows_per_entity"),
                     "secure_randomness": spent.get("secure_randomness"),
                     "entries": spent["entries"],
                 }

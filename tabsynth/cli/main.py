@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .._version import __version__
+from ..entity import DEFAULT_MAX_ROWS_PER_ENTITY
 from ._audit import audit_command
 from ._audit_dp import audit_dp_command
 from ._augment import augment_command
@@ -70,6 +71,9 @@ def schema_infer(
     out: Annotated[Path, typer.Option("--out", help="Where to write the schema YAML.")],
     target: Annotated[str | None, typer.Option("--target", help="Target (label) column.")] = None,
     sensitive: Annotated[list[str] | None, typer.Option("--sensitive", help="Sensitive column (repeatable).")] = None,
+    entity: Annotated[
+        str | None, typer.Option("--entity", help="Entity column, recorded as 'entity:' (never modelled).")
+    ] = None,
     sep: Sep = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out file.")] = False,
 ) -> None:
@@ -78,13 +82,18 @@ def schema_infer(
     The draft reads the private rows exactly: it is for you, the curator, to review. Once passed
     with --schema it is a declaration (public, no budget spent on it).
     """
+    from ..entity import entity_key_candidates, entity_warning, infer_schema_with_entity
     from ..io import check_output, read_table
-    from ..schema import infer_schema
 
     check_output(out, overwrite=overwrite, table=False)
-    schema = infer_schema(read_table(data, sep=sep), target=target, sensitive=sensitive or ())
+    frame = read_table(data, sep=sep)
+    schema = infer_schema_with_entity(frame, target=target, sensitive=sensitive or (), entity=entity)
     schema.save(out)
     render_schema(schema, out)
+    if entity is None and (
+        keyish := entity_key_candidates(frame, exclude=[c for c in (target, *(sensitive or ())) if c])
+    ):
+        console.print(f"[yellow]{escape(entity_warning(keyish))}[/yellow]", soft_wrap=True)
 
 
 @schema_app.command("check")
@@ -118,6 +127,18 @@ def _parse_epsilon(raw: str) -> float | None:
         return parse_epsilon(raw)
     except ValueError as exc:  # PrivacyError: shown as a bad --epsilon (exit 2)
         raise ConfigError(f"--{exc}") from None
+
+
+def _parse_bound(raw: str) -> int | str:
+    """``--max-rows-per-entity``: a positive integer or 'auto'."""
+    from ..exceptions import ConfigError
+
+    if raw.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"--max-rows-per-entity must be an integer or 'auto', got {raw!r}.") from None
 
 
 def _check_model_out(out: Path, overwrite: bool) -> None:
@@ -157,6 +178,16 @@ def fit(
             help="One DP generator per target class, dp-tvae only (default: when the smallest class is under 10%).",
         ),
     ] = None,
+    entity: Annotated[
+        str | None,
+        typer.Option("--entity", help="Column naming the person of each row: protect whole entities, not rows."),
+    ] = None,
+    max_rows_per_entity: Annotated[
+        str,
+        typer.Option(
+            "--max-rows-per-entity", help="With --entity: rows kept per entity (public setting), or 'auto' (DP choice)."
+        ),
+    ] = str(DEFAULT_MAX_ROWS_PER_ENTITY),
     sep: Sep = None,
     overwrite: Overwrite = False,
 ) -> None:
@@ -181,6 +212,7 @@ def fit(
             device=device,
             max_physical_batch_size=max_physical_batch_size,
             stratify="auto" if stratify is None else stratify,
+            max_rows_per_entity=_parse_bound(max_rows_per_entity),
         )
         declared = load_schema(schema) if schema is not None else None
         with warnings.catch_warnings():
@@ -188,7 +220,7 @@ def fit(
             frame = read_table(data, sep=sep, show_values=eps is None)
             bar = EpochBar(enabled=dist is None or dist.is_main)
             try:
-                synth.fit(frame, declared, target=target, sensitive=sensitive or (), callback=bar)
+                synth.fit(frame, declared, target=target, sensitive=sensitive or (), callback=bar, entity=entity)
             finally:
                 bar.close()
         if dist is None or dist.is_main:  # every rank holds the same model; rank 0 alone writes
@@ -209,11 +241,19 @@ def plan_command(
     target: Annotated[str | None, typer.Option("--target", help="Target (label) column.")] = None,
     sensitive: Annotated[list[str] | None, typer.Option("--sensitive", help="Sensitive column (repeatable).")] = None,
     delta: Annotated[float, typer.Option("--delta", help="Total delta.")] = 1e-6,
+    entity: Annotated[
+        str | None, typer.Option("--entity", help="Entity column (plan entity-level DP: noise per entity).")
+    ] = None,
+    max_rows_per_entity: Annotated[
+        str, typer.Option("--max-rows-per-entity", help="With --entity: rows kept per entity, or 'auto'.")
+    ] = str(DEFAULT_MAX_ROWS_PER_ENTITY),
 ) -> None:
     """Before spending anything: what DP preprocessing at this epsilon keeps or collapses, per column."""
     from ..plan import plan_command_text
 
-    console.print(escape(plan_command_text(data, schema, epsilon, delta, target, sensitive or ())), soft_wrap=True)
+    bound = _parse_bound(max_rows_per_entity)
+    text = plan_command_text(data, schema, epsilon, delta, target, sensitive or (), entity, bound)
+    console.print(escape(text), soft_wrap=True)
 
 
 @app.command("sample")

@@ -1,5 +1,10 @@
 """The privacy ledger: one (epsilon, delta) budget, an append-only list of spends.
 
+The ledger also fixes the *unit* the guarantee protects: one row (``"unit": "row"``), or one
+entity with at most ``max_rows_per_entity`` rows (``"unit": "entity"``, issue 18); the
+mechanisms read :attr:`PrivacyLedger.sensitivity` from it, so every histogram is calibrated to
+the unit without each caller having to know.
+
 Every statistic of private data that tabsynth releases goes through :meth:`PrivacyLedger.spend`,
 which composes the would-be total first and raises :class:`BudgetExceededError` *before*
 recording anything when the budget would be exceeded. The ledger travels with models and
@@ -18,7 +23,7 @@ from .errors import BudgetExceededError, PrivacyError
 from .events import DPEvent, DPSGDEvent, event_from_dict, event_to_dict
 from .randomness import NoiseSource
 
-__all__ = ["LedgerEntry", "PrivacyLedger", "check_budget"]
+__all__ = ["LedgerEntry", "PrivacyLedger", "check_budget", "check_contribution_bound"]
 
 LEDGER_FORMAT = 1
 _SLACK = 1e-9  # float round-off allowed when comparing a spend with the budget
@@ -39,6 +44,16 @@ def check_budget(epsilon: float | None, delta: float) -> None:
     if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not (0 < delta < 1):
         raise PrivacyError(
             f"delta must be a number in (0, 1), got {delta!r}. Use a value well below 1/n_rows, e.g. 1e-6."
+        )
+
+
+def check_contribution_bound(max_rows_per_entity: int | None) -> None:
+    """Validate a public per-entity row bound (``None``: row-level privacy)."""
+    k = max_rows_per_entity
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 1000):
+        raise PrivacyError(
+            f"max_rows_per_entity must be an integer in [1, 1000], got {k!r}. It is a public setting: "
+            "pick it from what you know about the table (e.g. 10 tests per patient), not from the data."
         )
 
 
@@ -71,10 +86,19 @@ class PrivacyLedger:
         True
     """
 
-    def __init__(self, epsilon: float | None, delta: float, *, noise: NoiseSource | None = None) -> None:
+    def __init__(
+        self,
+        epsilon: float | None,
+        delta: float,
+        *,
+        noise: NoiseSource | None = None,
+        max_rows_per_entity: int | None = None,
+    ) -> None:
         check_budget(epsilon, delta)
+        check_contribution_bound(max_rows_per_entity)
         self.epsilon = math.inf if epsilon is None else float(epsilon)
         self.delta = float(delta)
+        self.max_rows_per_entity = max_rows_per_entity
         self.noise = NoiseSource.fresh() if noise is None else noise
         self._secure = self.noise.is_secure
         self._entries: list[LedgerEntry] = []
@@ -84,6 +108,36 @@ class PrivacyLedger:
     def is_dp(self) -> bool:
         """Whether spends are accounted (a finite budget); see :attr:`guarantees_dp` for the claim."""
         return math.isfinite(self.epsilon)
+
+    @property
+    def unit(self) -> str:
+        """The protected unit: ``"entity"`` when each entity's rows are bounded, else ``"row"``."""
+        return "row" if self.max_rows_per_entity is None else "entity"
+
+    @property
+    def sensitivity(self) -> int:
+        """L2 sensitivity of a histogram of rows (each row in one cell) under this ledger's unit.
+
+        One entity holds at most ``max_rows_per_entity`` rows, and all of them may fall in the
+        same cell, so adding or removing it moves one cell by up to ``k``: the L2 norm of the
+        change is at most ``k`` (not ``sqrt(k)``). Under row-level neighbouring it is 1.
+        """
+        return 1 if self.max_rows_per_entity is None else self.max_rows_per_entity
+
+    def tighten_contribution_bound(self, max_rows_per_entity: int) -> None:
+        """Lower the per-entity row bound (entity-level ledgers only; never raise it).
+
+        Safe at any time: every event already spent was noised for the larger bound, so it stays
+        valid for entities of at most the new bound. Used when the bound is chosen from a DP
+        histogram of rows per entity (``max_rows_per_entity="auto"``).
+        """
+        check_contribution_bound(max_rows_per_entity)
+        if self.max_rows_per_entity is None or max_rows_per_entity > self.max_rows_per_entity:
+            raise PrivacyError(
+                f"A contribution bound can only be lowered: the ledger's is {self.max_rows_per_entity!r}, "
+                f"got {max_rows_per_entity!r}."
+            )
+        self.max_rows_per_entity = max_rows_per_entity
 
     @property
     def is_secure(self) -> bool:
@@ -105,7 +159,7 @@ class PrivacyLedger:
         The caller records the branches' new events in this ledger as one
         :class:`~tabsynth.privacy.events.ParallelEvent`.
         """
-        child = PrivacyLedger(epsilon, self.delta, noise=self.noise)
+        child = PrivacyLedger(epsilon, self.delta, noise=self.noise, max_rows_per_entity=self.max_rows_per_entity)
         child._secure = self._secure
         for entry in self._entries:
             child._entries.append(entry)
@@ -173,6 +227,8 @@ class PrivacyLedger:
             "format": LEDGER_FORMAT,
             "accountant": "rdp",
             "neighboring": "add_or_remove_one",
+            "unit": self.unit,
+            "max_rows_per_entity": self.max_rows_per_entity,
             "budget": {"epsilon": self.epsilon if self.is_dp else None, "delta": self.delta},
             "epsilon": eps if self.is_dp else None,
             "delta": self.delta,
@@ -189,7 +245,11 @@ class PrivacyLedger:
         """Rebuild a ledger; the spent epsilon is recomputed, never trusted from the file."""
         try:
             budget = data["budget"]
-            ledger = cls(epsilon=budget["epsilon"], delta=budget["delta"])
+            ledger = cls(
+                epsilon=budget["epsilon"],
+                delta=budget["delta"],
+                max_rows_per_entity=data.get("max_rows_per_entity"),  # absent in ledgers before issue 18: rows
+            )
             entries = data["entries"]
             # Ledgers written before secret randomness existed drew their noise from a stored seed.
             ledger._secure = bool(data.get("secure_randomness", False))
@@ -214,5 +274,6 @@ class PrivacyLedger:
     def __repr__(self) -> str:
         eps, _ = self.spent()
         return (
-            f"PrivacyLedger(spent={eps:.4g}, epsilon={self.epsilon}, delta={self.delta}, entries={len(self._entries)})"
+            f"PrivacyLedger(spent={eps:.4g}, epsilon={self.epsilon}, delta={self.delta}, unit={self.unit!r}, "
+            f"entries={len(self._entries)})"
         )

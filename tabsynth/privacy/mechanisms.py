@@ -1,8 +1,15 @@
 """The DP mechanisms the data transformer needs, each spending through a ledger first.
 
-All of them are Gaussian mechanisms on histograms (L2 sensitivity 1 under add/remove one
-record: one record falls in exactly one cell), so they compose tightly with DP-SGD under
-RDP. Each function takes the *true* counts, spends the event in the ledger (which refuses
+All of them are Gaussian mechanisms on histograms, so they compose tightly with DP-SGD under
+RDP. Under add/remove one *row* a histogram of rows has L2 sensitivity 1 (one row falls in
+exactly one cell). Under add/remove one *entity* with at most k rows (issue 18) it is k: all k
+rows may fall in the same cell. Each function reads that sensitivity from the ledger
+(:attr:`PrivacyLedger.sensitivity`) unless told otherwise (``sensitivity=1`` for a histogram of
+entities, where each entity lies in one cell), draws noise of std ``noise_multiplier *
+sensitivity`` and records ``noise_multiplier`` (std / sensitivity) in the event. Thresholds are
+given in counts; the event records them in units of the sensitivity.
+
+Each function takes the *true* counts, spends the event in the ledger (which refuses
 before anything is released if the budget would be exceeded), and returns noisy counts.
 When the ledger is not DP (epsilon=None) they return the exact counts and record nothing.
 
@@ -47,14 +54,29 @@ def noisy_histogram(
     ledger: PrivacyLedger,
     label: str,
     rng: np.random.Generator,
+    sensitivity: int | None = None,
 ) -> np.ndarray:
-    """Gaussian noisy counts over a public set of cells (zero cells included)."""
+    """Gaussian noisy counts over a public set of cells (zero cells included).
+
+    The noise std is ``noise_multiplier * sensitivity`` (default: the ledger's unit, see the
+    module docstring).
+    """
     counts = np.asarray(counts)
     if not ledger.is_dp:
         return counts.astype(float)
+    scale = _sensitivity(ledger, sensitivity)
     ledger.spend(label, GaussianEvent(noise_multiplier=noise_multiplier))
-    noisy: np.ndarray = _integer_counts(counts) + ledger.noise.discrete_gaussian(noise_multiplier, counts.shape)
+    noisy: np.ndarray = _integer_counts(counts) + ledger.noise.discrete_gaussian(noise_multiplier * scale, counts.shape)
     return noisy
+
+
+def _sensitivity(ledger: PrivacyLedger, sensitivity: int | None) -> int:
+    """The L2 sensitivity of a histogram of rows under the ledger's unit, or the caller's."""
+    if sensitivity is None:
+        return ledger.sensitivity
+    if isinstance(sensitivity, bool) or not isinstance(sensitivity, int) or sensitivity < 1:
+        raise ValueError(f"sensitivity must be a positive integer, got {sensitivity!r}.")
+    return sensitivity
 
 
 def _integer_counts(counts: np.ndarray) -> np.ndarray:
@@ -91,18 +113,20 @@ def noisy_categories(
 
     Two spends: the thresholded histogram over the observed keys, then a Gaussian histogram
     over the public cells {not released, missing} (each row is in at most one of them).
+    ``threshold`` is in counts; the event records it over the ledger's sensitivity.
     """
     counts = np.asarray(counts, dtype=float)
     if not ledger.is_dp:
         keep = counts >= 1
         kept = tuple(k for k, m in zip(keys, keep, strict=True) if m)
         return NoisyCategories(kept, counts[keep], 0.0, float(null_count))
-    ledger.spend(label, ThresholdedGaussianEvent(noise_multiplier=noise_multiplier, threshold=threshold))
+    scale = ledger.sensitivity
+    ledger.spend(label, ThresholdedGaussianEvent(noise_multiplier=noise_multiplier, threshold=threshold / scale))
     ledger.spend(f"{label}:other+missing", GaussianEvent(noise_multiplier=noise_multiplier))
-    noisy = _integer_counts(counts) + ledger.noise.discrete_gaussian(noise_multiplier, counts.shape)
+    noisy = _integer_counts(counts) + ledger.noise.discrete_gaussian(noise_multiplier * scale, counts.shape)
     keep = noisy >= threshold
     rest = _integer_counts(np.array([counts[~keep].sum(), null_count])) + ledger.noise.discrete_gaussian(
-        noise_multiplier, 2
+        noise_multiplier * scale, 2
     )
     released = tuple(k for k, m in zip(keys, keep, strict=True) if m)
     return NoisyCategories(released, noisy[keep], float(rest[0]), float(rest[1]))
@@ -161,8 +185,9 @@ def noisy_bounds(
     n_exp = _MAX_EXP - _MIN_EXP + 1
     counts = np.bincount(magnitude_buckets(values), minlength=2 * n_exp + 1)
     noisy = noisy_histogram(counts, noise_multiplier=noise_multiplier, ledger=ledger, label=label, rng=rng)
-    floor = min_count if min_count is not None else (2.0 * noise_multiplier if ledger.is_dp else 1.0)
-    high = noise_multiplier * NormalDist().inv_cdf(1 - 0.01 / len(noisy)) if ledger.is_dp else floor
+    sd = noise_multiplier * ledger.sensitivity  # the noise std in counts
+    floor = min_count if min_count is not None else (2.0 * sd if ledger.is_dp else 1.0)
+    high = sd * NormalDist().inv_cdf(1 - 0.01 / len(noisy)) if ledger.is_dp else floor
     core = np.flatnonzero(noisy >= max(floor, high))
     if core.size == 0:
         return None
@@ -205,10 +230,11 @@ def discover_categories(
     the entries of public vocabularies) and the missing-value cell: their noisy counts are all
     released, zero counts included, so they cost a plain Gaussian mechanism. ``keys`` (which must
     not contain any candidate) are values seen only in the private rows: one is released only when
-    its noisy count clears ``threshold``. Each row lies in exactly one cell (L2 sensitivity 1 under
-    add/remove one row); a key held by a single row is released with probability
-    ``P(1 + N(0, sigma^2) >= threshold)``, which :class:`ThresholdedGaussianEvent` adds to delta.
-    One spend in all.
+    its noisy count clears ``threshold`` (in counts). Each row lies in exactly one cell (L2
+    sensitivity 1 under add/remove one row, ``k`` under add/remove one entity of at most ``k``
+    rows); a key held by a single row (entity) is released with probability
+    ``P(k + N(0, (k sigma)^2) >= threshold) = P(1 + N(0, sigma^2) >= threshold / k)``, which
+    :class:`ThresholdedGaussianEvent` adds to delta (it records ``threshold / k``). One spend in all.
     """
     counts = np.asarray(counts, dtype=float)
     cand = np.zeros(len(candidates)) if candidate_counts is None else np.asarray(candidate_counts, dtype=float)
@@ -218,12 +244,12 @@ def discover_categories(
         keep = counts >= 1
         kept = tuple(k for k, m in zip(keys, keep, strict=True) if m)
         return DiscoveredCategories(kept, counts[keep], tuple(candidates), cand.copy(), float(null_count))
-    ledger.spend(label, ThresholdedGaussianEvent(noise_multiplier=noise_multiplier, threshold=threshold))
-    noisy = _integer_counts(counts) + ledger.noise.discrete_gaussian(noise_multiplier, counts.shape)
-    noisy_cand = _integer_counts(cand) + ledger.noise.discrete_gaussian(noise_multiplier, cand.shape)
-    noisy_null = float(
-        _integer_counts(np.array([null_count]))[0] + ledger.noise.discrete_gaussian(noise_multiplier, 1)[0]
-    )
+    scale = ledger.sensitivity
+    ledger.spend(label, ThresholdedGaussianEvent(noise_multiplier=noise_multiplier, threshold=threshold / scale))
+    sd = noise_multiplier * scale
+    noisy = _integer_counts(counts) + ledger.noise.discrete_gaussian(sd, counts.shape)
+    noisy_cand = _integer_counts(cand) + ledger.noise.discrete_gaussian(sd, cand.shape)
+    noisy_null = float(_integer_counts(np.array([null_count]))[0] + ledger.noise.discrete_gaussian(sd, 1)[0])
     keep = noisy >= threshold
     released = tuple(k for k, m in zip(keys, keep, strict=True) if m)
     return DiscoveredCategories(released, noisy[keep], tuple(candidates), noisy_cand, noisy_null)
@@ -297,7 +323,7 @@ def noisy_range(
     if not ledger.is_dp:
         occupied = np.flatnonzero(noisy > 0)
         return (float(lower_ends[occupied[0]]), float(upper_ends[occupied[-1]])) if occupied.size else None
-    sigma = noise_multiplier
+    sigma = noise_multiplier * ledger.sensitivity  # the noise std in counts
     n_exp = _MAX_EXP - _MIN_EXP + 1
     zero = n_exp * sub_cells  # index of the exact-zero cell
     # Cells of exponent g (0 = smallest magnitude), outer cells last within each exponent.

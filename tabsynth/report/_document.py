@@ -37,6 +37,8 @@ _PRIVACY_KEYS = (
     "is_dp",
     "accountant",
     "neighboring",
+    "unit",  # issue 18: "row" or "entity"
+    "max_rows_per_entity",
     "noise_multiplier",
     "max_grad_norm",
     "sampling",

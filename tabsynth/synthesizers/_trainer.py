@@ -23,7 +23,16 @@ Privacy argument, in the order the code runs:
    accumulated and the noise is added and the optimizer steps *once* per logical batch, so the
    release, and its accounting, do not change (Opacus's ``BatchMemoryManager`` protocol:
    ``signal_skip_step`` before every micro-batch but the last).
-8. Across processes (``torchrun``, see :mod:`tabsynth.distributed`) each rank Poisson-samples
+8. Entity-level DP (issue 18, ``entities`` given): the Poisson sample is over *entities*, each
+   included with probability ``sample_rate`` together with all its kept rows, and each row's
+   gradient is clipped to ``max_grad_norm / n_e``, where ``n_e <= max_rows_per_entity`` is the
+   number of kept rows of its entity. One entity's summed contribution then has norm at most
+   ``max_grad_norm`` whatever its rows are, so the noise (std ``noise_multiplier *
+   max_grad_norm``) and the accountant's subsampled Gaussian (rate ``sample_rate``, multiplier
+   ``noise_multiplier``) are exactly those of row-level DP-SGD with the entity as the record
+   (user-level DP-SGD; the argument is in docs/privacy.md). ``n_e`` is a function of the entity's
+   own rows, so it may set that entity's clipping bound.
+9. Across processes (``torchrun``, see :mod:`tabsynth.distributed`) each rank Poisson-samples
    its own shard of the rows at the same rate with its own random stream, so the union is a
    Poisson sample of the table; Opacus's distributed optimizer adds the noise on rank 0 only
    and sums the ranks' clipped sums, so each step releases exactly the single-process update.
@@ -52,6 +61,7 @@ __all__ = [
     "TrainingPlan",
     "TrainResult",
     "dp_batch_size",
+    "entity_row_weights",
     "epochs_for_min_steps",
     "plan_training",
     "physical_batch_size",
@@ -228,6 +238,20 @@ def _poisson_batch(rows: torch.Tensor, sample_rate: float, generator: torch.Gene
     return rows[mask]
 
 
+def _entity_batch(
+    entities: torch.Tensor, n_entities: int, sample_rate: float, generator: torch.Generator
+) -> torch.Tensor:
+    """The rows of a Poisson sample of entities: each entity with probability ``sample_rate``, all its rows with it."""
+    chosen = torch.rand(n_entities, generator=generator, device=entities.device) < sample_rate
+    return torch.nonzero(chosen[entities], as_tuple=False).flatten()
+
+
+def entity_row_weights(entities: torch.Tensor, n_entities: int) -> torch.Tensor:
+    """``1 / n_e`` for each row, where ``n_e`` is the number of rows of the row's entity."""
+    sizes = torch.bincount(entities, minlength=n_entities).to(torch.float32)
+    return 1.0 / sizes[entities]
+
+
 def _rank_generator(generator: torch.Generator, rank: int, device: torch.device) -> torch.Generator:
     """An independent stream per rank, derived from the shared one (ranks must not share Poisson draws)."""
     base = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
@@ -251,6 +275,7 @@ def train(
     progress: bool = False,
     label: str = "training",
     distributed: DistributedInfo | None = None,
+    entities: torch.Tensor | None = None,
 ) -> TrainResult:
     """Train ``module`` with DP-SGD (or plainly when the ledger is not DP).
 
@@ -263,6 +288,9 @@ def train(
             must only read the model, never the data (post-processing).
         distributed: this rank's place when training data-parallel across processes; every
             rank must call ``train`` with the same table, ledger state and config.
+        entities: entity-level DP: the entity code (0..E-1) of every row, on ``device``. The
+            Poisson sample is then over entities (``sample_rate`` is each entity's inclusion
+            probability) and each entity's summed gradient is bounded by ``max_grad_norm``.
     """
     from opacus.validators import ModuleValidator
 
@@ -271,6 +299,11 @@ def train(
         raise ConfigError(
             "Data-parallel training (torchrun) does not support a separate post-processing step such as "
             "dp-ctgan's generator step: use dp-tvae under torchrun, or train dp-ctgan in one process."
+        )
+    if distributed is not None and entities is not None:
+        raise ConfigError(
+            "Entity-level DP (entity=...) trains in one process: its Poisson sample is over entities, which "
+            "the data-parallel shards (by row) would split. Run without torchrun."
         )
     plan = plan_training(config, n_rows_estimate)
     sample_rate, planned_steps = plan.sample_rate, plan.steps
@@ -283,9 +316,13 @@ def train(
     physical = physical_batch_size(config, device)
     optimizer = torch.optim.Adam(module.parameters(), lr=config.learning_rate)
     criterion = _Criterion(loss)
+    n_entities = int(entities.max().item()) + 1 if entities is not None and len(entities) else 0
+    weights = None if entities is None else entity_row_weights(entities, n_entities)
     if ledger.is_dp:
         sigma = noise_multiplier_for(ledger, sample_rate=sample_rate, steps=planned_steps)
-        model, optimizer, criterion = _make_private(module, optimizer, criterion, sigma, config, generator, distributed)
+        model, optimizer, criterion = _make_private(
+            module, optimizer, criterion, sigma, config, generator, distributed, entity_level=entities is not None
+        )
     else:
         warnings.warn(
             "Training without DP (epsilon=None): the model is NOT differentially private.", PrivacyWarning, stacklevel=3
@@ -308,8 +345,11 @@ def train(
                         stopped = True
                         logger.warning("Privacy budget reached after %d steps; training stops here.", steps)
                         break
-                rows_idx = _poisson_batch(own_rows, sample_rate, sampler)
-                losses.append(_step(model, optimizer, criterion, forward, rows_idx, physical, distributed))
+                if entities is None:
+                    rows_idx = _poisson_batch(own_rows, sample_rate, sampler)
+                else:
+                    rows_idx = _entity_batch(entities, n_entities, sample_rate, sampler)
+                losses.append(_step(model, optimizer, criterion, forward, rows_idx, physical, distributed, weights))
                 if after_step is not None:  # e.g. a GAN's generator step (post-processing)
                     after_step(model)
                 rows += len(rows_idx)
@@ -357,13 +397,16 @@ def _make_private(
     config: TrainingConfig,
     generator: torch.Generator,
     distributed: DistributedInfo | None = None,
+    *,
+    entity_level: bool = False,
 ) -> tuple[nn.Module, Any, Any]:
     from opacus.grad_sample import GradSampleModuleFastGradientClipping
     from opacus.optimizers import DistributedDPOptimizerFastGradientClipping, DPOptimizerFastGradientClipping
     from opacus.utils.fast_gradient_clipping_utils import DPLossFastGradientClipping
 
     wrapped = module if distributed is None else _broadcast_parameters(module)
-    model = GradSampleModuleFastGradientClipping(
+    grad_sample_cls = _entity_clipping_class() if entity_level else GradSampleModuleFastGradientClipping
+    model = grad_sample_cls(
         wrapped, batch_first=True, loss_reduction="mean", max_grad_norm=config.max_grad_norm, use_ghost_clipping=True
     )
     optimizer_cls: type[Any] = DPOptimizerFastGradientClipping
@@ -385,6 +428,30 @@ def _make_private(
     return model, dp_optimizer, DPLossFastGradientClipping(model, dp_optimizer, criterion, "mean")
 
 
+def _entity_clipping_class() -> type[Any]:
+    """Opacus's ghost-clipping module with a per-row clipping bound ``max_grad_norm * row_weights``.
+
+    A subclass, not a patch: only :meth:`get_clipping_coef` changes. ``row_weights`` is set by
+    the trainer before each micro-batch (``1 / n_e`` per real row, see the module docstring);
+    samples past the real rows (a GAN's fake rows, which hold no record) keep the plain bound.
+    """
+    from opacus.grad_sample import GradSampleModuleFastGradientClipping
+
+    class EntityClippingModule(GradSampleModuleFastGradientClipping):  # type: ignore[misc]
+        row_weights: torch.Tensor | None = None
+
+        def get_clipping_coef(self) -> torch.Tensor:
+            norm = self.get_norm_sample()
+            bound = torch.full_like(norm, float(self.max_grad_norm))
+            if self.row_weights is not None:
+                n = min(len(self.row_weights), len(norm))
+                bound[:n] = bound[:n] * self.row_weights[:n].to(norm.device)
+            coef: torch.Tensor = (bound / (norm + 1e-6)).clamp(max=1.0)
+            return coef
+
+    return EntityClippingModule
+
+
 def _step(
     model: nn.Module,
     optimizer: Any,
@@ -393,9 +460,11 @@ def _step(
     rows: torch.Tensor,
     physical: int | None = None,
     distributed: DistributedInfo | None = None,
+    row_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """One logical step on the Poisson batch ``rows``, in micro-batches of at most ``physical`` rows.
 
+    ``row_weights`` (entity-level DP): each row's share of its entity's clipping bound.
     Returns the batch's mean loss as a (detached) tensor, so the loop does not sync the device.
     """
     dp = hasattr(optimizer, "noise_multiplier")
@@ -406,6 +475,8 @@ def _step(
     chunks = torch.split(rows, physical) if physical is not None and len(rows) > physical else (rows,)
     total = torch.zeros((), device=rows.device)
     for i, chunk in enumerate(chunks):
+        if dp and row_weights is not None:
+            model.row_weights = row_weights[chunk]
         outputs = forward(model, chunk)
         if dp:
             if i < len(chunks) - 1:  # accumulate the clipped sums; noise and step after the last one

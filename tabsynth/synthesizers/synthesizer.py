@@ -6,6 +6,7 @@ sampling, persistence); generators implement the small protocol of :mod:`.regist
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import warnings
@@ -20,6 +21,17 @@ import torch
 from ..constraints import apply_constraints, restore_constraints
 from ..distributed import DistributedInfo
 from ..distributed import current as current_distributed
+from ..entity import (
+    AUTO_CELLS,
+    DEFAULT_MAX_ROWS_PER_ENTITY,
+    RowsPerEntity,
+    assign_entities,
+    bound_contribution,
+    check_entity,
+    choose_contribution_bound,
+    entity_noise_for,
+    measure_rows_per_entity,
+)
 from ..exceptions import ConfigError, DataError, NotFittedError, PrivacyWarning, SchemaError
 from ..inference import DPInferenceNote, coerce_frame, infer_schema_dp
 from ..privacy import PrivacyLedger, RDPAccountant, check_budget
@@ -111,6 +123,9 @@ class Synthesizer:
             ``n_rows`` whose marginals best match them (post-processing, see :mod:`tabsynth.marginals`).
             ``None``: no filter.
         pool_factor: size of the filter's pool, in multiples of the rows asked for.
+        max_rows_per_entity: with ``fit(..., entity=COLUMN)``, the most rows one entity contributes
+            (a public setting; entities with more keep a secret random subset). Every histogram's
+            noise scales with it; DP-SGD's does not. See :mod:`tabsynth.entity`.
 
     Example:
         >>> synth = Synthesizer(epsilon=1.0, random_state=0).fit(frame, target="income")
@@ -140,6 +155,7 @@ class Synthesizer:
         deterministic: bool = False,
         filter: str | None = None,  # noqa: A002  (the quality filter, issue 17)
         pool_factor: int = 4,
+        max_rows_per_entity: int | str = DEFAULT_MAX_ROWS_PER_ENTITY,
     ) -> None:
         self.model = model
         self.epsilon = epsilon
@@ -159,6 +175,7 @@ class Synthesizer:
         self.deterministic = deterministic
         self.filter = filter
         self.pool_factor = pool_factor
+        self.max_rows_per_entity = max_rows_per_entity
 
     # ---- configuration -----------------------------------------------------------------
     def _training_config(self, n_rows_estimate: int | None = None) -> TrainingConfig:
@@ -209,9 +226,16 @@ class Synthesizer:
         target: str | None = None,
         sensitive: Sequence[str] = (),
         callback: Callable[[EpochInfo], None] | None = None,
+        entity: str | None = None,
     ) -> Synthesizer:
-        """Fit the DP transformer and the generator; every statistic is spent from one ledger."""
+        """Fit the DP transformer and the generator; every statistic is spent from one ledger.
+
+        ``entity`` (or the schema's ``entity:`` key) names the column of the person each row
+        belongs to: the guarantee then protects whole entities of up to ``max_rows_per_entity``
+        rows, the column is never modelled, and ``sample`` groups its rows into fake entities.
+        """
         self._validate_params()
+        entity = entity if entity is not None else (schema.entity if schema is not None else None)
         if not (isinstance(self.stratify, bool) or self.stratify == AUTO):
             raise ConfigError(f"stratify must be True, False or 'auto', got {self.stratify!r}.")
         if self.stratify is True and not MODELS[self.model].stratifiable:
@@ -222,11 +246,19 @@ class Synthesizer:
             )
         self._training_config()  # validates the training options before any privacy is spent
         self._check_frame(frame, target, sensitive)
+        if entity is not None:
+            self._check_entity(frame, entity, schema, target, sensitive)
         if self.epsilon is None:
             warnings.warn("epsilon=None: this synthesizer is NOT differentially private.", PrivacyWarning, stacklevel=2)
         dist = current_distributed()
-        ledger = PrivacyLedger(self.epsilon, self.delta, noise=self._noise_source(dist))
+        ledger = PrivacyLedger(
+            self.epsilon,
+            self.delta,
+            noise=self._noise_source(dist),
+            max_rows_per_entity=None if entity is None else self._initial_bound(),
+        )
         np_rng = np.random.default_rng(self._shared_seed(dist))
+        frame, schema, entity_codes = self._bound_entities(frame, schema, entity, ledger)
         plan = plan_budget(
             self.epsilon,
             self.delta,
@@ -266,6 +298,7 @@ class Synthesizer:
         )
         if isinstance(model, StratifiedModel):  # per-class sizes from the target's DP marginal (already paid for)
             model.class_shares = list(transformer.encoders_[cond_columns[0]].marginal)
+        entity_args = {} if entity_codes is None else {"entities": torch.as_tensor(entity_codes, device=device)}
         result = model.fit(
             table,
             generator=generator,
@@ -275,10 +308,66 @@ class Synthesizer:
             callback=callback,
             progress=self.verbose and (dist is None or dist.is_main),
             distributed=dist,
+            **entity_args,
         )
         self.restore_fitted(transformer, model, ledger, result, device)
         self.marginals_ = marginals
         return self
+
+    def _check_entity(
+        self, frame: pd.DataFrame, entity: str, schema: TableSchema | None, target: str | None, sensitive: Sequence[str]
+    ) -> None:
+        """Refuse an unusable entity declaration before anything is spent."""
+        roles_target = target if target is not None else (schema.target if schema is not None else None)
+        roles_sensitive = tuple(sensitive) or (schema.sensitive if schema is not None else ())
+        check_entity(
+            list(frame.columns),
+            entity,
+            target=roles_target,
+            sensitive=roles_sensitive,
+            max_rows_per_entity=self.max_rows_per_entity,
+        )
+        if self.stratify is True:
+            raise ConfigError(
+                "stratify=True cannot be combined with entity=...: one entity's rows may fall in several target "
+                "classes, so per-class training would not be a parallel composition over entities. Use stratify=False."
+            )
+        if current_distributed() is not None:
+            raise ConfigError("Entity-level DP (entity=...) trains in one process: run without torchrun.")
+
+    def _bound_entities(
+        self, frame: pd.DataFrame, schema: TableSchema | None, entity: str | None, ledger: PrivacyLedger
+    ) -> tuple[pd.DataFrame, TableSchema | None, np.ndarray | None]:
+        """Bound each entity's rows, drop the entity column and measure rows per entity (DP).
+
+        Without an entity: the frame and schema unchanged, no codes.
+        """
+        self.entity_: str | None = entity
+        self.rows_per_entity_: RowsPerEntity | None = None
+        if entity is None:
+            return frame, schema, None
+        sigma = entity_noise_for(self.epsilon, self.delta) if self.epsilon is not None else 1.0
+        if self.max_rows_per_entity == AUTO:  # the bound from a DP histogram, then the rows bounded to it
+            wide = bound_contribution(frame, entity, max_rows_per_entity=AUTO_CELLS[-1], noise=ledger.noise)
+            k, self.rows_per_entity_ = choose_contribution_bound(wide.codes, ledger=ledger, noise_multiplier=sigma)
+            ledger.tighten_contribution_bound(k)
+            bounded = bound_contribution(frame, entity, max_rows_per_entity=k, noise=ledger.noise)
+        else:
+            k = int(self.max_rows_per_entity)
+            bounded = bound_contribution(frame, entity, max_rows_per_entity=k, noise=ledger.noise)
+            self.rows_per_entity_ = measure_rows_per_entity(
+                bounded.codes, max_rows_per_entity=k, ledger=ledger, noise_multiplier=sigma
+            )
+        modelled = None if schema is None else dataclasses.replace(schema, entity=entity).without_entity()
+        return bounded.frame, modelled, bounded.codes
+
+    def _initial_bound(self) -> int:
+        """The ledger's bound before any spend: the setting, or the widest cell under ``"auto"``."""
+        if self.max_rows_per_entity == AUTO:
+            return AUTO_CELLS[-1]
+        if isinstance(self.max_rows_per_entity, str):
+            raise ConfigError(f"max_rows_per_entity must be an integer or 'auto', got {self.max_rows_per_entity!r}.")
+        return self.max_rows_per_entity
 
     def _noise_source(self, dist: DistributedInfo | None) -> NoiseSource:
         """The secret randomness of this fit (rank 0's key on every rank under torchrun, in memory only)."""
@@ -352,6 +441,8 @@ class Synthesizer:
                 raise ConfigError("stratify=True trains one model per target class: fit with a categorical target.")
             return bool(self.stratify)
         if not cond_columns or dist is not None or not MODELS[self.model].stratifiable:
+            return False
+        if getattr(self, "entity_", None) is not None:  # classes are not disjoint in entities
             return False
         target = transformer.encoders_[cond_columns[0]]
         assert isinstance(target, CategoricalEncoder)  # cond columns are categorical by construction
@@ -464,7 +555,17 @@ class Synthesizer:
             encoded = self._generate(int(n_rows), fixed, fair, gen)
         # --- end quality filter hook ---
         frame = self.transformer_.inverse_transform(encoded, random_state=int(rng.integers(2**62)))
-        return restore_constraints(self.transformer_.schema_, frame)  # constraints hook: invert the transforms
+        frame = restore_constraints(self.transformer_.schema_, frame)  # constraints hook: invert the transforms
+        return self._with_entities(frame, rng)
+
+    def _with_entities(self, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+        """Fake entity ids (1..E) in front, in groups sized by the DP rows-per-entity distribution."""
+        entity, distribution = getattr(self, "entity_", None), getattr(self, "rows_per_entity_", None)
+        if entity is None or distribution is None:
+            return frame
+        ids = assign_entities(len(frame), distribution, rng) + 1
+        frame.insert(0, entity, ids.astype(np.int64))
+        return frame
 
     def _generate(self, n_rows: int, fixed: dict[int, int], fair: bool, gen: torch.Generator) -> EncodedTable:
         """``n_rows`` encoded rows from the generator, meeting the fixed condition slots."""
@@ -640,7 +741,8 @@ class Synthesizer:
             "epsilon": data["epsilon"],
             "delta": data["delta"],
             "is_dp": data["is_dp"],
-            "unit": "row",
+            "unit": data["unit"],
+            "max_rows_per_entity": data["max_rows_per_entity"],
             "secure_randomness": data["secure_randomness"],
             "entries": data["entries"],
         }
@@ -667,7 +769,8 @@ class Synthesizer:
         ledger = self.ledger_.to_dict()
         return PrivacyCard(
             generator=self.model,
-            unit="row",
+            unit=ledger["unit"],  # issue 18: "entity" when fitted with entity=...
+            max_rows_per_entity=ledger["max_rows_per_entity"],
             epsilon=ledger["epsilon"],
             delta=ledger["delta"],
             is_dp=ledger["is_dp"],
@@ -761,6 +864,7 @@ class Synthesizer:
                 "deterministic",
                 "filter",
                 "pool_factor",
+                "max_rows_per_entity",
             )
         }
 

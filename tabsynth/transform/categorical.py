@@ -248,6 +248,9 @@ def fit_categorical(
     DP threshold. The share of undiscovered rows is estimated as post-processing, the DP row
     count (``n_rows_estimate``, noise ``rows_sigma``) minus the released counts.
     """
+    # Bars on noisy counts are in counts: the noise std is sigma times the ledger's sensitivity
+    # (1 per row, k per entity of at most k rows; see tabsynth.privacy.mechanisms).
+    sd = sigma * ledger.sensitivity
     row_codes, keys, originals = _factorize(values)
     key_counts = np.bincount(row_codes[row_codes >= 0], minlength=len(keys))
     n_null = int((row_codes < 0).sum())
@@ -267,7 +270,7 @@ def fit_categorical(
             )
         cells = np.append(counts, n_null) if spec.nullable else counts
         noisy = noisy_histogram(cells, noise_multiplier=sigma, ledger=ledger, label=f"counts:{spec.name}", rng=rng)
-        has_null = spec.nullable and (noisy[-1] >= slot_bar * sigma if ledger.is_dp else n_null > 0)
+        has_null = spec.nullable and (noisy[-1] >= slot_bar * sd if ledger.is_dp else n_null > 0)
         if spec.nullable and not has_null:
             noisy = noisy[:-1]
         return CategoricalEncoder(
@@ -284,7 +287,7 @@ def fit_categorical(
     by_key = dict(zip(keys, key_counts, strict=True))
     cand_counts = np.array([by_key.get(k, 0) for k in pool_keys], dtype=float)
     private = [i for i, k in enumerate(keys) if k not in pool_keys]
-    threshold = max(threshold_for(sigma, threshold_delta), min_count) if ledger.is_dp else 1.0
+    threshold = max(ledger.sensitivity * threshold_for(sigma, threshold_delta), min_count) if ledger.is_dp else 1.0
     released = discover_categories(
         [originals[i] for i in private],
         key_counts[private],
@@ -298,7 +301,7 @@ def fit_categorical(
         rng=rng,
     )
     if ledger.is_dp:
-        cand_bar = max(sigma * NormalDist().inv_cdf(1.0 - CANDIDATE_FALSE_POSITIVE / max(1, len(pool))), min_count)
+        cand_bar = max(sd * NormalDist().inv_cdf(1.0 - CANDIDATE_FALSE_POSITIVE / max(1, len(pool))), min_count)
     else:
         cand_bar = 1.0
     kept = released.candidate_counts >= cand_bar
@@ -308,11 +311,11 @@ def fit_categorical(
     categories = tuple(found[i] for i in order)
     counts_out = found_counts[order] if len(order) else np.zeros(0)
     null_count = released.null_count
-    has_null = spec.nullable and (null_count >= slot_bar * sigma if ledger.is_dp else n_null > 0)
+    has_null = spec.nullable and (null_count >= slot_bar * sd if ledger.is_dp else n_null > 0)
     # Undiscovered rows: DP row count minus everything released (post-processing).
     if ledger.is_dp and n_rows_estimate is not None:
         other = float(n_rows_estimate - counts_out.sum() - null_count)
-        std = float(np.hypot(rows_sigma or sigma, sigma * np.sqrt(len(categories) + 1)))
+        std = float(np.hypot((rows_sigma or sigma) * ledger.sensitivity, sd * np.sqrt(len(categories) + 1)))
         other = other if other >= slot_bar * std else 0.0
     else:
         other = 0.0 if ledger.is_dp else float(key_counts.sum() - counts_out.sum())

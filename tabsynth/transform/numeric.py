@@ -226,8 +226,9 @@ def fit_numeric(
         spec, finite, sigma=sigma if bounds_sigma is None else bounds_sigma, ledger=ledger, rng=rng
     )
     n_cells = None
+    sd = sigma * ledger.sensitivity  # the noise std in counts (k per entity of at most k rows)
     if ledger.is_dp and n_rows_estimate is not None:
-        n_cells = int(np.clip(n_rows_estimate / (4.0 * sigma), 8, N_CELLS[True]))
+        n_cells = int(np.clip(n_rows_estimate / (4.0 * sd), 8, N_CELLS[True]))
     grid = _make_grid(lower, upper, is_integer, ledger.is_dp, n_cells)
     clipped = np.clip(finite, lower, upper)
     if is_integer:
@@ -239,16 +240,16 @@ def fit_numeric(
     noisy = noisy_histogram(counts, noise_multiplier=sigma, ledger=ledger, label=f"bins:{spec.name}", rng=rng)
     # Post-processing: drop cells indistinguishable from noise (threshold set so that, over all
     # cells, about half an empty cell is expected to pass), so empty cells add no mass.
-    floor = sigma * NormalDist().inv_cdf(1.0 - 0.5 / len(counts))
+    floor = sd * NormalDist().inv_cdf(1.0 - 0.5 / len(counts))
     # The missing cell gets a stricter bar (a column without missing values gains a missing slot
     # with probability 0.1%).
-    floors = np.append(np.full(len(counts) - 1, floor), sigma * NormalDist().inv_cdf(1.0 - NULL_FALSE_POSITIVE))
+    floors = np.append(np.full(len(counts) - 1, floor), sd * NormalDist().inv_cdf(1.0 - NULL_FALSE_POSITIVE))
     clean = np.where(noisy >= floors, noisy, 0.0) if ledger.is_dp else noisy.astype(float)
     null_mass, clean = float(clean[-1]), clean[:-1]
     if ledger.is_dp and not grid.unit:
-        clean[:n_grid] = _run_merged_mass(noisy[:n_grid].astype(float), floor, sigma)
+        clean[:n_grid] = _run_merged_mass(noisy[:n_grid].astype(float), floor, sd)
     elif ledger.is_dp:
-        clean = _drop_isolated_ends(clean, noisy[:-1], n_grid, sigma * NormalDist().inv_cdf(1 - RANGE_FALSE_POSITIVE))
+        clean = _drop_isolated_ends(clean, noisy[:-1], n_grid, sd * NormalDist().inv_cdf(1 - RANGE_FALSE_POSITIVE))
     has_null_slot = spec.nullable and null_mass > 0  # DP evidence of missing values (exact count without DP)
     if clean.sum() <= 0:
         clean = np.ones_like(clean)

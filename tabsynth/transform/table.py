@@ -275,7 +275,7 @@ class DPTableTransformer:
         seconds = _seconds(col)
         timed = np.array([np.count_nonzero(np.mod(seconds[np.isfinite(seconds)], 86_400))])
         noisy = noisy_histogram(timed, noise_multiplier=sigma, ledger=ledger, label=f"resolution:{spec.name}", rng=rng)
-        bar = sigma * NormalDist().inv_cdf(0.999) if ledger.is_dp else 0.5
+        bar = sigma * ledger.sensitivity * NormalDist().inv_cdf(0.999) if ledger.is_dp else 0.5
         return "s" if float(noisy[0]) >= bar else "D"
 
     @staticmethod
