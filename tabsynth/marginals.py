@@ -139,9 +139,7 @@ def measure_marginals(
     return MarginalSet(names, sigma, counts)
 
 
-def _targets(
-    marginals: MarginalSet, fixed: Mapping[int, int]
-) -> list[tuple[tuple[int, ...], np.ndarray]]:
+def _targets(marginals: MarginalSet, fixed: Mapping[int, int]) -> list[tuple[tuple[int, ...], np.ndarray]]:
     """The (key, target distribution) pairs the filter rakes to, given fixed condition slots."""
     out: list[tuple[tuple[int, ...], np.ndarray]] = []
     for key, noisy in marginals.counts.items():

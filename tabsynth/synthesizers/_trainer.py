@@ -265,7 +265,7 @@ def train(
     forward: Callable[[nn.Module, torch.Tensor], Any],
     loss: Callable[[Any, torch.Tensor], torch.Tensor],
     n_rows: int,
-    n_rows_estimate: int,
+    n_rows_estimate: float,
     ledger: PrivacyLedger,
     config: TrainingConfig,
     generator: torch.Generator,

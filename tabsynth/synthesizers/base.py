@@ -20,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch import nn
 
+from ..distributed import DistributedInfo
 from ..privacy import PrivacyLedger
 from ._data import TensorTable
 from ._trainer import EpochInfo, TrainingConfig, TrainResult
@@ -54,7 +55,8 @@ class GeneratorModel(Protocol):
         config: TrainingConfig,
         callback: Callable[[EpochInfo], None] | None = None,
         progress: bool = False,
-        distributed: Any = None,
+        distributed: DistributedInfo | None = None,
+        entities: torch.Tensor | None = None,
     ) -> TrainResult: ...
 
     def sample(

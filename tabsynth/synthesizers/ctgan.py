@@ -34,6 +34,7 @@ distribution under conditions drawn from the marginal itself (as at sampling tim
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -41,10 +42,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..distributed import DistributedInfo
 from ..exceptions import ConfigError
+from ..privacy import PrivacyLedger
 from ._data import Layout, TensorTable
 from ._nn import gumbel_argmax, init_linear_layers
-from ._trainer import TrainResult, train
+from ._trainer import EpochInfo, TrainingConfig, TrainResult, train
 
 __all__ = ["CTGANConfig", "CTGANModel"]
 
@@ -230,11 +233,23 @@ class CTGANModel:
         return torch.cat([dense, outer.flatten(1)], 1)  # (the condition is the row's own target block)
 
     # ---- training ---------------------------------------------------------------------------
-    def fit(self, table: TensorTable, *, generator: torch.Generator, config: Any, **train_args: Any) -> TrainResult:
+    def fit(
+        self,
+        table: TensorTable,
+        *,
+        generator: torch.Generator,
+        n_rows_estimate: float,
+        ledger: PrivacyLedger,
+        config: TrainingConfig,
+        callback: Callable[[EpochInfo], None] | None = None,
+        progress: bool = False,
+        distributed: DistributedInfo | None = None,
+        entities: torch.Tensor | None = None,
+    ) -> TrainResult:
         device = table.device
         self.generator_net.to(device)
         self.discriminator.to(device)
-        dp = train_args["ledger"].is_dp
+        dp = ledger.is_dp
         st = self.config.straight_through
         self._straight_through = dp if st is None else st
         g_lr = self.config.generator_lr
@@ -305,9 +320,14 @@ class CTGANModel:
             n_rows=len(table),
             generator=generator,
             device=device,
-            config=config,
             after_step=generator_steps,
-            **train_args,
+            n_rows_estimate=n_rows_estimate,
+            ledger=ledger,
+            config=config,
+            callback=callback,
+            progress=progress,
+            distributed=distributed,
+            entities=entities,
         )
 
     # ---- sampling ---------------------------------------------------------------------------

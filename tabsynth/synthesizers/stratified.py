@@ -28,10 +28,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..distributed import DistributedInfo
 from ..exceptions import ConfigError, PrivacyError
 from ..privacy import DPSGDEvent, ParallelEvent, PrivacyLedger, noise_multiplier_for
 from ._data import Layout, TensorTable
-from ._trainer import TrainingConfig, TrainResult, dp_batch_size, plan_training
+from ._trainer import EpochInfo, TrainingConfig, TrainResult, dp_batch_size, plan_training
 
 __all__ = ["StratifiedConfig", "StratifiedModel", "class_training_config"]
 
@@ -116,11 +117,15 @@ class StratifiedModel:
         n_rows_estimate: float,
         ledger: PrivacyLedger,
         config: TrainingConfig,
-        distributed: Any = None,
-        **train_args: Any,
+        callback: Callable[[EpochInfo], None] | None = None,
+        progress: bool = False,
+        distributed: DistributedInfo | None = None,
+        entities: torch.Tensor | None = None,
     ) -> TrainResult:
         if distributed is not None:
             raise ConfigError("stratify=True is not supported under torchrun; train it in one process.")
+        if entities is not None:
+            raise ConfigError("stratify=True is not supported with an entity column; use stratify=False.")
         if self.class_shares is None or len(self.class_shares) != len(self.parts):
             raise ConfigError("The stratified model needs the target's DP class shares before fitting.")
         sizes = [max(1.0, share * n_rows_estimate) for share in self.class_shares]
@@ -144,7 +149,8 @@ class StratifiedModel:
                 n_rows_estimate=sizes[c],
                 ledger=branch,
                 config=configs[c],
-                **train_args,
+                callback=callback,
+                progress=progress,
             )
             if ledger.is_dp:
                 events = [e.event for e in branch.entries[before:]]

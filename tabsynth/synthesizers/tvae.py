@@ -15,6 +15,7 @@ given is also written into the output, so counts by condition are exact.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -22,9 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..distributed import DistributedInfo
+from ..privacy import PrivacyLedger
 from ._data import Layout, TensorTable
 from ._nn import gumbel_argmax, init_linear_layers
-from ._trainer import TrainResult, train
+from ._trainer import EpochInfo, TrainingConfig, TrainResult, train
 
 __all__ = ["TVAEConfig", "TVAEModel"]
 
@@ -242,7 +245,19 @@ class TVAEModel:
         return slots, positions
 
     # ---- the generator protocol (fit / state) ------------------------------------------
-    def fit(self, table: TensorTable, *, generator: torch.Generator, **train_args: Any) -> TrainResult:
+    def fit(
+        self,
+        table: TensorTable,
+        *,
+        generator: torch.Generator,
+        n_rows_estimate: float,
+        ledger: PrivacyLedger,
+        config: TrainingConfig,
+        callback: Callable[[EpochInfo], None] | None = None,
+        progress: bool = False,
+        distributed: DistributedInfo | None = None,
+        entities: torch.Tensor | None = None,
+    ) -> TrainResult:
         """Train encoder and decoder together under DP-SGD (both see records)."""
         self.net.to(table.device)
         return train(
@@ -252,7 +267,13 @@ class TVAEModel:
             n_rows=len(table),
             generator=generator,
             device=table.device,
-            **train_args,
+            n_rows_estimate=n_rows_estimate,
+            ledger=ledger,
+            config=config,
+            callback=callback,
+            progress=progress,
+            distributed=distributed,
+            entities=entities,
         )
 
     def modules(self) -> dict[str, nn.Module]:
