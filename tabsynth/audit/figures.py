@@ -12,7 +12,8 @@ of figure id to figure, and every figure says which side of the data it shows::
 * ``dp_released``: statistics released under differential privacy (none is made here; the
   value is reserved for the release pipeline).
 
-What is never stored, so that no real record can be read back from a report:
+What is never stored, so that no real record can be read back from a report (the rules live in
+:mod:`tabsynth.audit.disclosure`, shared with the report's fairness tables):
 
 * no row and no per-row value: only counts, shares and summary statistics;
 * numeric histogram edges lie on a "nice" grid (multiples of 1, 2, 2.5 or 5 times a power
@@ -36,7 +37,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -45,9 +45,16 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ._data import MISSING_LABEL, AuditData, Kind
+from ._data import AuditData, Kind
 from ._distance import nearest
 from .config import AuditConfig
+from .disclosure import (
+    category_labels,
+    kept_categories,
+    merge_sparse,
+    missing_share,
+    public_group_labels,
+)
 from .privacy import MembershipScores, PrivacySamples
 from .results import MetricResult
 
@@ -57,7 +64,6 @@ logger = logging.getLogger(__name__)
 
 OTHER_LABEL = "(other)"
 _N_BINS = 20
-_MAX_CATEGORIES = 25
 _MAX_ASSOCIATION_COLUMNS = 30
 _DCR_PLOT_ROWS = 2_000
 _DCR_BINS = 30
@@ -100,33 +106,6 @@ def nice_edges(lo: float, hi: float, n_bins: int = _N_BINS, *, integer: bool = F
     return np.round(start + step * np.arange(n + 1), 12)
 
 
-def _merge_sparse(edges: FloatArray, counts: list[NDArray[np.int64]], min_count: int) -> tuple[FloatArray, list[Any]]:
-    """Merge bins so that the first series (the real rows) has 0 or >= ``min_count`` rows in each.
-
-    Left to right, a group of bins grows until it holds ``min_count`` real rows; a run of
-    bin with no real row stays as it is. A sparse last group joins the one before it.
-    """
-    real = counts[0]
-    groups: list[list[int]] = []
-    current: list[int] = []
-    for i in range(len(real)):
-        if current and real[current].sum() == 0:
-            groups.append(current)
-            current = []
-        current.append(i)
-        if real[current].sum() >= min_count:
-            groups.append(current)
-            current = []
-    if current:
-        groups.append(current)
-    while len(groups) > 1 and 0 < real[groups[-1]].sum() < min_count:
-        last = groups.pop()
-        groups[-1].extend(last)
-    new_edges = np.array([edges[g[0]] for g in groups] + [edges[-1]])
-    merged = [np.array([series[g].sum() for g in groups], dtype=np.int64) for series in counts]
-    return new_edges, merged
-
-
 def _shares(counts: NDArray[np.int64], total: int) -> list[float]:
     return [round(float(c) / total, 6) if total else 0.0 for c in counts]
 
@@ -135,12 +114,6 @@ def _robust_range(arrays: Sequence[FloatArray]) -> tuple[float, float]:
     lows = [float(np.quantile(a, 0.005)) for a in arrays if len(a)]
     highs = [float(np.quantile(a, 0.995)) for a in arrays if len(a)]
     return (min(lows), max(highs)) if lows else (0.0, 1.0)
-
-
-def _missing_share(n_missing: int, n_total: int, min_count: int, *, guarded: bool) -> float | None:
-    if guarded and 0 < n_missing < min_count:
-        return None
-    return n_missing / n_total if n_total else 0.0
 
 
 def _histogram(
@@ -155,7 +128,7 @@ def _histogram(
     counts = [np.histogram(np.clip(v, edges[0], edges[-1]), bins=edges)[0].astype(np.int64) for v in finite.values()]
     n_before = len(edges) - 1
     if guarded_first:
-        edges, counts = _merge_sparse(edges, counts, min_count)
+        edges, counts = merge_sparse(edges, counts, min_count)
     return {
         "type": "histogram",
         "side": side,
@@ -165,7 +138,7 @@ def _histogram(
         "series": {name: _shares(c, len(finite[name])) for name, c in zip(series, counts, strict=True)},
         "n_rows": {name: int(len(v)) for name, v in values.items()},
         "missing": {
-            name: _missing_share(int(len(values[name]) - len(finite[name])), len(values[name]), min_count, guarded=True)
+            name: missing_share(int(len(values[name]) - len(finite[name])), len(values[name]), min_count, guarded=True)
             for name in series
         },
         "merged_bins": n_before - (len(edges) - 1),
@@ -175,20 +148,6 @@ def _histogram(
 
 
 # ---- categorical bars ----------------------------------------------------------------------------
-def _labels(s: pd.Series) -> pd.Series:
-    return s.astype(object).where(s.notna(), MISSING_LABEL).astype(str)
-
-
-def kept_categories(reference: pd.Series, other: pd.Series | None, min_count: int) -> list[str]:
-    """Categories shown by name: at least ``min_count`` reference rows (or none there and that many in ``other``)."""
-    ref_counts = _labels(reference).value_counts()
-    kept = [str(c) for c, n in ref_counts.items() if n >= min_count]
-    if other is not None:
-        other_counts = _labels(other).value_counts()
-        kept += [str(c) for c, n in other_counts.items() if c not in ref_counts.index and n >= min_count]
-    return kept[:_MAX_CATEGORIES]
-
-
 def _bars(column: str, series: Mapping[str, pd.Series], min_count: int, side: str) -> dict[str, Any]:
     """Category shares; the first series decides which categories are named, the rest go to ``(other)``."""
     names = list(series)
@@ -196,7 +155,7 @@ def _bars(column: str, series: Mapping[str, pd.Series], min_count: int, side: st
     kept = kept_categories(series[names[0]], others, min_count)
     shares: dict[str, list[float | None]] = {}
     for i, name in enumerate(names):
-        labels = _labels(series[name])
+        labels = category_labels(series[name])
         mapped = labels.where(labels.isin(kept), OTHER_LABEL)
         counts = mapped.value_counts()
         total = len(labels)
@@ -242,7 +201,7 @@ def _distributions(data: AuditData, min_count: int) -> dict[str, dict[str, Any]]
 
 # ---- associations --------------------------------------------------------------------------------
 def _codes(s: pd.Series, kept: Sequence[str]) -> NDArray[np.int64]:
-    labels = _labels(s)
+    labels = category_labels(s)
     index = pd.Index([*kept, OTHER_LABEL])
     codes = index.get_indexer(labels.where(labels.isin(kept), OTHER_LABEL))
     return np.asarray(codes, dtype=np.int64)
@@ -402,51 +361,6 @@ def _mia(scores: MembershipScores, metrics: Mapping[str, MetricResult]) -> dict[
 
 
 # ---- per-group risks ---------------------------------------------------------------------------
-_INTERVAL = re.compile(r"\[(?P<lo>[^,\[\]()]+), (?P<hi>[^,\[\]()]+)[\])]")
-
-
-def public_group_labels(labels: Sequence[str]) -> dict[str, str]:
-    """Drop the outer edges of interval labels: ``[17, 28)`` -> ``< 28`` and ``[48, 90]`` -> ``>= 48``.
-
-    The lowest and highest edges of quartile bins are the training minimum and maximum, which
-    are one person's values; inner edges are quartiles. Intervals are compared by their place
-    in the label, so an intersection label such as ``F & [17, 28)`` is handled too. Labels
-    without intervals are kept as they are.
-
-    Example:
-        >>> public_group_labels(["[17, 28)", "[28, 90]"])
-        {'[17, 28)': '< 28', '[28, 90]': '>= 28'}
-    """
-    found = {label: list(_INTERVAL.finditer(label)) for label in labels}
-    lows: dict[int, float] = {}
-    highs: dict[int, float] = {}
-    try:
-        for matches in found.values():
-            for k, m in enumerate(matches):
-                lows[k] = min(lows.get(k, math.inf), float(m["lo"]))
-                highs[k] = max(highs.get(k, -math.inf), float(m["hi"]))
-    except ValueError:
-        return {label: label for label in labels}
-    out: dict[str, str] = {}
-    for label, matches in found.items():
-        text, shift = label, 0
-        for k, m in enumerate(matches):
-            lo, hi = float(m["lo"]), float(m["hi"])
-            if lo == lows[k] and hi == highs[k]:
-                new = "all"
-            elif lo == lows[k]:
-                new = f"< {m['hi']}"
-            elif hi == highs[k]:
-                new = f">= {m['lo']}"
-            else:
-                continue
-            start, end = m.start() + shift, m.end() + shift
-            text = text[:start] + new + text[end:]
-            shift += len(new) - (m.end() - m.start())
-        out[label] = text
-    return out
-
-
 def _group_entry(metric: str, entry: Mapping[str, Any]) -> tuple[float | None, list[float] | None]:
     if metric == "privacy.mia_auc":
         best = max(entry.values(), key=lambda a: a.get("auc") or 0.0, default=None)

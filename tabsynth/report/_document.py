@@ -15,7 +15,8 @@ from typing import Any
 
 from .._version import __version__
 from ..audit.catalog import CATALOG
-from ..audit.figures import OTHER_LABEL, Side, public_group_labels
+from ..audit.disclosure import fairness_groups, public_group_labels
+from ..audit.figures import OTHER_LABEL, Side
 from ..audit.results import AuditReport, MetricResult, to_jsonable
 from ..exceptions import ConfigError
 from ..policy.gate import OUTCOME_ORDER, rule_lines
@@ -287,83 +288,6 @@ def _constraints(audit: AuditReport) -> dict[str, Any]:
 
 
 # ---- fairness --------------------------------------------------------------------------------
-def _count_ok(row: Mapping[str, Any], n_train: int | None, min_count: int) -> bool:
-    """Whether a group may be named: no training row (nobody to point at) or at least ``min_count``."""
-    raw = row.get("real_share")
-    if raw is None or n_train is None:
-        return False
-    share = float(raw)
-    return share == 0 or share * n_train >= min_count - 1e-9
-
-
-def _empty(row: Mapping[str, Any]) -> bool:
-    return row.get("real_share") == 0 and row.get("synthetic_share") == 0
-
-
-def _fairness_groups(
-    audit: AuditReport, n_train: int | None, min_count: int
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Representation and label-rate rows for the internal report; small groups lose their numbers.
-
-    A small group is named only when at least ``min_count`` training rows hold it; rarer
-    groups are counted, not named (a rare category's name alone can point at a person).
-    """
-    rep = audit["fairness.representation"] if "fairness.representation" in audit else None
-    rate = audit["fairness.label_rate_gap"] if "fairness.label_rate_gap" in audit else None
-    rep_rows = list(rep.details.get("groups") or ()) if rep is not None and rep.is_ok else []
-    rate_rows = list(rate.details.get("groups") or ()) if rate is not None and rate.is_ok else []
-    empty = {(r.get("attribute"), r.get("group")) for r in rep_rows if _empty(r)}
-    rep_rows = [r for r in rep_rows if not _empty(r)]
-    rate_rows = [r for r in rate_rows if (r.get("attribute"), r.get("group")) not in empty]
-    nameable = {(r.get("attribute"), r.get("group")) for r in rep_rows if _count_ok(r, n_train, min_count)}
-    nameable |= {(r.get("attribute"), r.get("group")) for r in rate_rows if not r.get("small")}
-    nameable |= {(r.get("attribute"), r.get("group")) for r in rep_rows if not r.get("small")}
-    out: dict[str, dict[str, Any]] = {}
-    for kind, rows, keys in (
-        ("representation", rep_rows, ("real_share", "synthetic_share", "ratio")),
-        ("label_rate", rate_rows, ("real_rate", "synthetic_rate", "gap")),
-    ):
-        by_attr: dict[str, list[Mapping[str, Any]]] = {}
-        for r in rows:
-            by_attr.setdefault(str(r.get("attribute")), []).append(r)
-        for attribute, group_rows in by_attr.items():
-            public = public_group_labels([str(r.get("group")) for r in group_rows])
-            entry = out.setdefault(
-                attribute,
-                {
-                    "attribute": attribute,
-                    "representation": [],
-                    "label_rate": [],
-                    "unnamed_small_groups": {"representation": 0, "label_rate": 0},
-                },
-            )
-            for r in group_rows:
-                key = (r.get("attribute"), r.get("group"))
-                if key not in nameable:
-                    entry["unnamed_small_groups"][kind] += 1
-                    continue
-                row: dict[str, Any] = {"group": public[str(r.get("group"))], "small": bool(r.get("small"))}
-                if not row["small"]:
-                    row.update({k: r.get(k) for k in keys})
-                    if r.get("ci") is not None:
-                        row["ci"] = r.get("ci")
-                entry[kind].append(row)
-    for entry in out.values():
-        for kind, (real_key, synth_key) in (
-            ("representation", ("real_share", "synthetic_share")),
-            ("label_rate", ("real_rate", "synthetic_rate")),
-        ):
-            big = [r for r in entry[kind] if not r["small"]]
-            entry[f"{kind}_chart"] = {
-                "categories": [r["group"] for r in big],
-                "real": [r.get(real_key) for r in big],
-                "synthetic": [r.get(synth_key) for r in big],
-                "small_groups": [r["group"] for r in entry[kind] if r["small"]],
-            }
-    positive = rate.details.get("positive_label") if rate is not None and rate.is_ok else None
-    return list(out.values()), ({"positive_label": positive} if positive is not None else None)
-
-
 def _downstream(audit: AuditReport) -> list[dict[str, Any]]:
     rows = []
     for name in ("fairness.downstream_dp_gap", "fairness.downstream_eo_gap"):
@@ -387,7 +311,7 @@ def _fairness(audit: AuditReport, audience: Audience, min_count: int) -> dict[st
     out: dict[str, Any] = {"present": present, "downstream": _downstream(audit), "groups": []}
     if present and audience is Audience.INTERNAL:
         n_train = (audit.meta.get("n_rows") or {}).get("train")
-        out["groups"], extra = _fairness_groups(audit, n_train, min_count)
+        out["groups"], extra = fairness_groups(audit, n_train, min_count)
         if extra:
             out.update(extra)
     return out

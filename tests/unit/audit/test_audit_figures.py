@@ -10,15 +10,8 @@ import pytest
 
 from tabsynth.audit import AuditConfig, AuditReport, MetricResult, run_audit
 from tabsynth.audit._data import prepare
-from tabsynth.audit.figures import (
-    OTHER_LABEL,
-    Side,
-    _merge_sparse,
-    figure_data,
-    kept_categories,
-    nice_edges,
-    public_group_labels,
-)
+from tabsynth.audit.disclosure import kept_categories, merge_sparse, public_group_labels
+from tabsynth.audit.figures import OTHER_LABEL, Side, figure_data, nice_edges
 from tabsynth.audit.privacy import PrivacySamples
 
 SMALL = AuditConfig(n_attacks=100, singling_out_max_attempts=5_000, n_bootstrap=20, detection_rows=200, mia_rows=60)
@@ -38,17 +31,17 @@ def test_sparse_real_bins_are_merged_until_each_holds_none_or_min_count() -> Non
     edges = np.arange(7, dtype=float)
     real = np.array([3, 4, 12, 0, 5, 2])
     synth = np.array([1, 1, 1, 1, 1, 1])
-    new_edges, (r, s) = _merge_sparse(edges, [real, synth], 10)
+    new_edges, (r, s) = merge_sparse(edges, [real, synth], 10)
     assert list(r) == [26]  # 3+4+12 closes a bin, but the sparse tail (0, 5, 2) must join it
     assert r.sum() == real.sum() and s.sum() == synth.sum()
     assert list(new_edges) == [0, 6]
-    new_edges, (r,) = _merge_sparse(edges, [np.array([0, 10, 4, 9, 0, 0])], 10)
+    new_edges, (r,) = merge_sparse(edges, [np.array([0, 10, 4, 9, 0, 0])], 10)
     assert list(r) == [0, 10, 13, 0, 0] and list(new_edges) == [0, 1, 2, 4, 5, 6]
 
 
 def test_merging_keeps_empty_bins_and_joins_a_sparse_tail() -> None:
     edges = np.arange(6, dtype=float)
-    new_edges, (r,) = _merge_sparse(edges, [np.array([10, 0, 12, 4, 3])], 10)
+    new_edges, (r,) = merge_sparse(edges, [np.array([10, 0, 12, 4, 3])], 10)
     assert list(r) == [10, 0, 19]
     assert list(new_edges) == [0, 1, 2, 5]
 
