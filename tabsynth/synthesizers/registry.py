@@ -27,6 +27,8 @@ class ModelEntry:
     stratifiable: bool = True
     #: Under DP, default epochs are raised until training takes at least this many steps (small tables).
     dp_min_steps: int = 0
+    #: Whether it trains data-parallel under torchrun (every update inside DP-SGD's step).
+    distributed: bool = True
 
     def training_defaults(self, *, dp: bool) -> dict[str, Any]:
         return dict(self.dp_defaults if dp else self.plain_defaults)
@@ -45,6 +47,8 @@ MODELS: dict[str, ModelEntry] = {
         # 20 epochs are 137 steps and the minority conditional is not learned (TSTR 0.375 at
         # epsilon 3, mean of 6 seeds); at 1,000 steps 0.713 (benchmarks/ctgan_seeds.py).
         dp_min_steps=1000,
+        # Its generator steps run outside DP-SGD's step, which the data-parallel trainer does not sync.
+        distributed=False,
     ),
     "dp-tvae": ModelEntry(
         TVAEConfig,

@@ -392,7 +392,7 @@ class Synthesizer:
         """
         if dist is None:
             return self.random_state
-        if self.model != "dp-tvae":
+        if not MODELS[self.model].distributed:
             raise ConfigError(
                 f"{self.model} cannot train data-parallel (its generator steps outside DP-SGD): use dp-tvae "
                 "under torchrun, or run dp-ctgan in one process."
