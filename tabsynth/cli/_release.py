@@ -20,10 +20,14 @@ __all__ = ["gate_command", "release_command", "render_decision"]
 def _blocked(decision: dict[str, Any]) -> GateFailedError:
     from ..exceptions import GateFailedError
 
-    failing = [r["metric"] for r in decision["rules"] if r["outcome"] in ("fail", "unknown", "insufficient")]
+    hard = [r for r in decision["rules"] if r.get("hard", True)]
+    failing = [r["metric"] for r in hard if r["outcome"] == "fail"]
+    undecided = [r["metric"] for r in hard if r["outcome"] in ("unknown", "insufficient")]
+    tail = f"; could not be decided: {undecided}" if undecided else ""
     return GateFailedError(
         f"Release blocked by policy {decision['policy']['name']!r} (verdict {decision['verdict']}): "
-        f"failing rules {failing}. Nothing was released; see the advice above and the report."
+        f"failing rules {failing or undecided}{tail if failing else ''}. Nothing was released; see the "
+        "advice above and the report."
     )
 
 
