@@ -2,7 +2,7 @@
 the mechanisms the data transformer uses. Depends on nothing else in tabsynth."""
 
 from .accountant import RDPAccountant
-from .calibration import DEFAULT_SPLIT, gaussian_noise_for, noise_multiplier_for, split_budget, threshold_for
+from .calibration import gaussian_noise_for, noise_multiplier_for, split_budget, threshold_for
 from .errors import BudgetExceededError, PrivacyError
 from .events import (
     DPEvent,
@@ -18,7 +18,6 @@ from .events import (
 from .ledger import LedgerEntry, PrivacyLedger, check_budget
 
 __all__ = [
-    "DEFAULT_SPLIT",
     "BudgetExceededError",
     "DPEvent",
     "DPSGDEvent",

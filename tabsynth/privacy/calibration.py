@@ -16,23 +16,19 @@ from .events import DPSGDEvent, GaussianEvent
 from .ledger import PrivacyLedger
 
 __all__ = [
-    "DEFAULT_SPLIT",
     "gaussian_noise_for",
     "noise_multiplier_for",
     "split_budget",
     "threshold_for",
 ]
 
-DEFAULT_SPLIT: Mapping[str, float] = {"preprocessing": 0.1, "training": 0.9}
-
-
-def split_budget(epsilon: float, weights: Mapping[str, float] | None = None) -> dict[str, float]:
-    """Split ``epsilon`` by ``weights`` (default 10% preprocessing / 90% training).
+def split_budget(epsilon: float, weights: Mapping[str, float]) -> dict[str, float]:
+    """Split ``epsilon`` by ``weights`` (the shares of :func:`tabsynth.privacy.plan.plan_budget`).
 
     The shares are targets for calibration; the ledger still checks the composed total, which
     under RDP is at most the sum of the parts.
     """
-    weights = dict(DEFAULT_SPLIT if weights is None else weights)
+    weights = dict(weights)
     if not weights or any((not isinstance(w, (int, float))) or w < 0 for w in weights.values()):
         raise PrivacyError(f"Budget weights must be non-negative numbers, got {weights!r}.")
     total = float(sum(weights.values()))

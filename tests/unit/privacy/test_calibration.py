@@ -15,8 +15,7 @@ from tabsynth.privacy import (
 )
 
 
-def test_split_budget_default_and_custom() -> None:
-    assert split_budget(1.0) == pytest.approx({"preprocessing": 0.1, "training": 0.9})
+def test_split_budget_by_weights() -> None:
     assert split_budget(2.0, {"a": 1, "b": 3}) == pytest.approx({"a": 0.5, "b": 1.5})
 
 
