@@ -22,6 +22,7 @@ __all__ = [
     "threshold_for",
 ]
 
+
 def split_budget(epsilon: float, weights: Mapping[str, float]) -> dict[str, float]:
     """Split ``epsilon`` by ``weights`` (the shares of :func:`tabsynth.privacy.plan.plan_budget`).
 

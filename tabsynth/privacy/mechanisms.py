@@ -135,6 +135,7 @@ def noisy_categories(
 # ---- numeric bounds over a public grid of magnitudes ------------------------------------
 _MIN_EXP = -20  # 2**-20 ~ 1e-6: smaller magnitudes share the lowest bucket
 _MAX_EXP = 62  # 2**62 ~ 4.6e18
+RANGE_APART_FALSE_POSITIVE = 1e-5  # chance that noise adds a power of two apart from the data's to a DP range
 
 
 def magnitude_bucket_edges() -> tuple[np.ndarray, np.ndarray]:
@@ -332,18 +333,25 @@ def noisy_range(
     mags = noisy[pos].sum(axis=1) + noisy[neg].sum(axis=1)
     group_sigma = sigma * np.sqrt(2 * sub_cells)
     high = group_sigma * NormalDist().inv_cdf(1 - 0.01 / n_exp)
-    core = np.flatnonzero(mags >= high)
     zero_strong = bool(noisy[zero] >= sigma * NormalDist().inv_cdf(1 - 0.01 / n_exp))
-    if core.size == 0:
+    anchor = int(np.argmax(mags))
+    if mags[anchor] < high:
         return (0.0, 0.0) if zero_strong else None
-    g_lo, g_hi = int(core[0]), int(core[-1])
-    # An adjacent power of two joins when its sum, or one of its fine cells, stands out of the noise.
+    # The block of powers of two around the strongest one: a neighbour joins when it clears the
+    # high bar, its sum or one of its fine cells stands out of the noise. A power of two apart
+    # from that block (data at two scales) must clear a far stricter bar: with the high bar
+    # alone, one pure-noise magnitude in a hundred stretched the range to 2**50.
     peak = np.maximum(noisy[pos].max(axis=1), noisy[neg].max(axis=1))
-    joins = (mags >= 2 * group_sigma) | (peak >= 3.0 * sigma)
+    joins = (mags >= high) | (mags >= 2 * group_sigma) | (peak >= 3.0 * sigma)
+    g_lo = g_hi = anchor
     while g_lo > 0 and joins[g_lo - 1]:
         g_lo -= 1
     while g_hi + 1 < n_exp and joins[g_hi + 1]:
         g_hi += 1
+    apart = np.flatnonzero(mags >= group_sigma * NormalDist().inv_cdf(1 - RANGE_APART_FALSE_POSITIVE / n_exp))
+    if apart.size:
+        g_lo, g_hi = min(g_lo, int(apart[0])), max(g_hi, int(apart[-1]))
+    core = g_lo + np.flatnonzero(mags[g_lo : g_hi + 1] >= high)
     below = float(mags[:g_lo].sum() + noisy[zero])
     to_zero = zero_strong or below >= 2.0 * sigma * np.sqrt(2 * sub_cells * g_lo + 1)
     ends: dict[str, float | None] = {}

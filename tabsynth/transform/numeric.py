@@ -40,6 +40,13 @@ MAX_UNIT_CELLS = {True: 128, False: 2048}  # integer ranges up to this size: one
 N_CELLS = {True: 64, False: 1024}  # otherwise this many equal cells (plus an exact-zero cell)
 RANGE_FALSE_POSITIVE = 0.001  # chance that an empty cell widens the DP range of a column
 RUN_Z = 1.0  # a run of weak cells of a continuous column keeps its mass past this many sigma sqrt(k)
+# A continuous column's support is first the cells between the outermost cells strong on their own
+# (pure noise makes one with probability END_CELL_FALSE_POSITIVE over all cells); a run of weak
+# cells beyond one of them (a tail) must sum past END_RUN_Z sigma sqrt(k) for its k cells (0.02%
+# for noise) and then reaches out to the outermost cell whose outer tail clears TAIL_Z sigma sqrt(t).
+END_CELL_FALSE_POSITIVE = 0.001
+END_RUN_Z = 3.5
+TAIL_Z = 1.5
 NULL_FALSE_POSITIVE = 0.001  # chance that a column without missing values gets a missing slot under DP
 
 
@@ -302,27 +309,58 @@ def fit_numeric(
 def _run_merged_mass(noisy: np.ndarray, floor: float, sigma: float) -> np.ndarray:
     """Cell masses of a continuous grid under DP (post-processing of the noisy counts).
 
-    A cell that clears ``floor`` keeps its noisy count. A run of weak cells between them (or at
-    an end) is judged as a whole: a sparse tail is many cells of a few rows each, none of which
-    clears the noise alone, while together they do. A run whose sum clears ``RUN_Z sigma sqrt(k)``
-    for its ``k`` cells keeps its sum, spread evenly over the run; any other run is taken as
-    empty. Judging each cell alone (as for integer codes) cut the upper 5% of a skewed balance
-    column, and with it most rows of the rare class that lived there.
+    A cell that clears ``floor`` keeps its noisy count; a run of weak cells is judged as a whole:
+    a sparse tail is many cells of a few rows each, none of which clears the noise alone, while
+    together they do. Judging each cell alone (as for integer codes) cut the upper 5% of a skewed
+    balance column, and with it most rows of the rare class that lived there.
+
+    * Between the outermost cells that are strong on their own (:func:`_core`), a run whose sum
+      clears ``RUN_Z sigma sqrt(k)`` for its ``k`` cells keeps its sum, spread evenly; a false
+      positive there only adds a little mass inside the range.
+    * Beyond them a run widens the range, so it needs ``END_RUN_Z`` (:func:`_tail`). Judging
+      tails like inner runs, with noise cells that pass ``floor`` by chance splitting them,
+      stretched one fit in three of a five-year date column to the end of its 22-year DP range.
     """
+    lo, hi = _core(noisy, sigma)
     strong = noisy >= floor
-    mass = np.where(strong, noisy, 0.0)
-    i, n = 0, len(noisy)
-    while i < n:
+    mass = np.zeros(len(noisy))
+    mass[lo:hi] = np.where(strong[lo:hi], noisy[lo:hi], 0.0)
+    i = lo
+    while i < hi:
         if strong[i]:
             i += 1
             continue
         j = i
-        while j < n and not strong[j]:
+        while j < hi and not strong[j]:
             j += 1
         total = float(noisy[i:j].sum())
         if total >= RUN_Z * sigma * np.sqrt(j - i):
             mass[i:j] = total / (j - i)
         i = j
+    mass[:lo] = _tail(noisy[:lo][::-1], sigma)[::-1]
+    mass[hi:] = _tail(noisy[hi:], sigma)
+    return mass
+
+
+def _core(noisy: np.ndarray, sigma: float) -> tuple[int, int]:
+    """Cells ``[lo, hi)`` from the first to the last cell that is strong on its own (all if none is)."""
+    bar = sigma * NormalDist().inv_cdf(1.0 - END_CELL_FALSE_POSITIVE / len(noisy))
+    alone = np.flatnonzero(noisy >= bar)
+    return (int(alone[0]), int(alone[-1]) + 1) if alone.size else (0, len(noisy))
+
+
+def _tail(run: np.ndarray, sigma: float) -> np.ndarray:
+    """Masses of the cells of a tail, inner cell first: its sum spread evenly up to its outer end.
+
+    The tail counts when its sum clears ``END_RUN_Z sigma sqrt(k)``; it ends at the outermost
+    cell whose outer tail (it and every cell beyond) clears ``TAIL_Z sigma sqrt(t)``.
+    """
+    mass = np.zeros(len(run))
+    if not len(run) or float(run.sum()) < END_RUN_Z * sigma * np.sqrt(len(run)):
+        return mass
+    hits = np.flatnonzero(np.cumsum(run[::-1]) >= TAIL_Z * sigma * np.sqrt(np.arange(1, len(run) + 1)))
+    kept = len(run) - int(hits[0]) if hits.size else len(run)
+    mass[:kept] = float(run[:kept].sum()) / kept
     return mass
 
 

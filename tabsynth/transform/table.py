@@ -36,6 +36,9 @@ __all__ = ["Activation", "DPTableTransformer", "EncodedTable", "OutputSpan", "me
 
 Encoder = NumericEncoder | CategoricalEncoder
 THRESHOLD_DELTA_SHARE = 0.1  # share of delta reserved for thresholded category discovery
+# Chance that a column of dates only is taken for date-times under DP (a timed column has a time
+# of day in most rows, so a strict bar costs nothing).
+TIMED_FALSE_POSITIVE = 1e-5
 # Budget units per mechanism: a mechanism of weight w gets noise sigma / sqrt(w). Category
 # discovery weighs more (a lost category is lost for good), and most on the target and the
 # sensitive columns, whose classes and groups the audit and conditional sampling need.
@@ -275,7 +278,7 @@ class DPTableTransformer:
         seconds = _seconds(col)
         timed = np.array([np.count_nonzero(np.mod(seconds[np.isfinite(seconds)], 86_400))])
         noisy = noisy_histogram(timed, noise_multiplier=sigma, ledger=ledger, label=f"resolution:{spec.name}", rng=rng)
-        bar = sigma * ledger.sensitivity * NormalDist().inv_cdf(0.999) if ledger.is_dp else 0.5
+        bar = sigma * ledger.sensitivity * NormalDist().inv_cdf(1.0 - TIMED_FALSE_POSITIVE) if ledger.is_dp else 0.5
         return "s" if float(noisy[0]) >= bar else "D"
 
     @staticmethod

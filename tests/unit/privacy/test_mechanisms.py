@@ -11,6 +11,7 @@ from tabsynth.privacy.mechanisms import (
     noisy_categories,
     noisy_histogram,
 )
+from tabsynth.privacy.randomness import NoiseSource
 
 
 def test_histogram_noise_has_the_calibrated_scale(rng: np.random.Generator) -> None:
@@ -119,6 +120,32 @@ def test_noisy_range_under_dp_does_not_snap_to_powers_of_two(rng: np.random.Gene
     lo, hi = noisy_range(values, noise_multiplier=5.0, ledger=ledger, label="r", rng=rng, sub_cells=4)
     assert (lo, hi) == (16.0, 112.0)  # the fine cells of 17 and 96; noisy_bounds gave (16, 128)
     assert [e.label for e in ledger.entries] == ["r"]  # one Gaussian spend
+
+
+class _SpikeNoise(NoiseSource):
+    """Zero noise except one fixed value in one cell: the post-processing made deterministic."""
+
+    def __init__(self, cell: int, value: int) -> None:
+        super().__init__(b"spike-noise-for-tests-only", is_secure=False)
+        self._cell, self._value = cell, value
+
+    def discrete_gaussian(self, sigma: float, size: int | tuple[int, ...]) -> np.ndarray:
+        out = np.zeros(size, dtype=np.int64)
+        out.flat[self._cell] = self._value
+        return out
+
+
+def test_noisy_range_ignores_one_noise_magnitude_far_from_the_data() -> None:
+    # noise_multiplier 5, two cells per power of two: a power of two's sum has sigma 10. A count
+    # of 45 in one cell of [2**40, 2**41) clears the 1% bar (36.7) but not the bar for a power of
+    # two apart from the data's (10 inv_cdf(1 - 1e-5 / 83) = 51.6): the range stays the data's.
+    # Before, the strongest-anywhere rule took it and returned an upper end of 1.5 * 2**40 (the end of the fine cell).
+    far = int(fine_buckets(np.array([1.2 * 2.0**40]), 2)[0])
+    values = np.concatenate([np.full(2000, 17.0), np.full(2000, 60.0), np.full(2000, 96.0)])
+    for spike, expected_hi in ((45, 128.0), (60, 1.5 * 2.0**40)):  # past the far bar it is data at two scales
+        ledger = PrivacyLedger(epsilon=1e6, delta=1e-6, noise=_SpikeNoise(far, spike))
+        lo, hi = noisy_range(values, noise_multiplier=5.0, ledger=ledger, label="r", rng=np.random.default_rng(0))
+        assert (lo, hi) == (16.0, expected_hi), spike
 
 
 def test_noisy_range_spans_zero_for_centred_data(rng: np.random.Generator) -> None:

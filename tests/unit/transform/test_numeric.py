@@ -97,18 +97,37 @@ def test_run_merged_mass_hand_computed() -> None:
     assert _run_merged_mass(noisy, floor=50.0, sigma=1.0).tolist() == [100.0, 5.0, 5.0, 5.0, 100.0, 0.0, 0.0, 0.0]
 
 
+def test_run_merged_mass_judges_tails_as_a_whole() -> None:
+    from tabsynth.transform.numeric import _run_merged_mass
+
+    # sigma 1, 10 cells: a cell is strong on its own past inv_cdf(1 - 0.001 / 10) = 3.72, so the
+    # core is the two 100s. The tail [3, 3, 3, 3, 0, 0, 1, -1] sums to 12 >= 3.5 sqrt(8) = 9.90:
+    # kept. Its outer tails, outermost first, sum to -1, 0, 0, 0, 3, 6, ... against
+    # 1.5 sqrt(t) = 1.5, 2.12, 2.60, 3.00, 3.35, 3.67: the first to clear is the sixth from
+    # outside (the third 3), so the tail's 9 rows spread over its first three cells.
+    noisy = np.array([100.0, 100.0, 3.0, 3.0, 3.0, 3.0, 0.0, 0.0, 1.0, -1.0])
+    assert _run_merged_mass(noisy, floor=2.5, sigma=1.0).tolist() == [100.0, 100.0, 3.0, 3.0, 3.0] + [0.0] * 5
+    # One noise cell past `floor` far out in an empty tail no longer widens the range: the tail
+    # [0, 0, 0, 3, 0, 0, 0, 0] sums to 3 < 3.5 sqrt(8).
+    noisy = np.array([100.0, 100.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0])
+    assert _run_merged_mass(noisy, floor=2.5, sigma=1.0).tolist() == [100.0, 100.0] + [0.0] * 8
+    # The lower end is the mirror image.
+    assert _run_merged_mass(noisy[::-1].copy(), floor=2.5, sigma=1.0).tolist() == [0.0] * 8 + [100.0, 100.0]
+
+
 def test_dp_fit_keeps_a_sparse_tail() -> None:
     # 10% of the rows spread thin over the upper half of the range: no tail cell clears the noise
-    # alone (about 22 rows a cell against a bar of about 49), the tail as a whole does by 6 sigma.
-    # Judging cells one by one cut the range near 1000 and the rare rows living there.
+    # alone (about 22 rows a cell against a bar of about 36), the tail as a whole does by 8 sigma
+    # (the tail rule asks for 3.5). Judging cells one by one cut the range near 1000 and the rare
+    # rows living there.
     rng = np.random.default_rng(0)
     values = np.concatenate([rng.uniform(0, 1000, 6300), rng.uniform(1000, 2000, 700)])
     spec = ColumnSpec(name="x", kind=ColumnKind.CONTINUOUS, bounds=(0.0, 2000.0))
     ledger = PrivacyLedger(epsilon=50.0, delta=1e-6)
     enc = fit_numeric(
-        spec, values, n_bins=20, sigma=20.0, ledger=ledger, rng=np.random.default_rng(0), n_rows_estimate=7000
+        spec, values, n_bins=20, sigma=15.0, ledger=ledger, rng=np.random.default_rng(0), n_rows_estimate=7000
     )
-    assert enc.upper >= 1600.0  # 200 fits: min 1719, median 2000
+    assert enc.upper >= 1600.0  # 3000 fits: min 1687, median 2000
     edges = np.asarray(enc.edges)
     share = np.asarray(enc.marginal)[len(enc.atoms) :][: len(edges) - 1]
-    assert share[edges[:-1] >= 1000.0 - 1e-9].sum() >= 0.04  # true share 0.10; 200 fits: min 0.046
+    assert share[edges[:-1] >= 1000.0 - 1e-9].sum() >= 0.04  # true share 0.10; 3000 fits: min 0.047
