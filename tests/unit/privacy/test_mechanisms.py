@@ -115,11 +115,16 @@ def test_noisy_range_without_dp_is_the_occupied_fine_cells(rng: np.random.Genera
 
 
 def test_noisy_range_under_dp_does_not_snap_to_powers_of_two(rng: np.random.Generator) -> None:
-    ledger = PrivacyLedger(epsilon=1e6, delta=1e-6)
     values = np.concatenate([np.full(2000, 17.0), np.full(2000, 60.0), np.full(2000, 96.0)])
-    lo, hi = noisy_range(values, noise_multiplier=5.0, ledger=ledger, label="r", rng=rng, sub_cells=4)
-    assert (lo, hi) == (16.0, 112.0)  # the fine cells of 17 and 96; noisy_bounds gave (16, 128)
-    assert [e.label for e in ledger.entries] == ["r"]  # one Gaussian spend
+    ranges = []
+    for _ in range(100):
+        ledger = PrivacyLedger(epsilon=1e6, delta=1e-6)
+        ranges.append(noisy_range(values, noise_multiplier=5.0, ledger=ledger, label="r", rng=rng, sub_cells=4))
+        assert [e.label for e in ledger.entries] == ["r"]  # one Gaussian spend
+    # The fine cells of 17 and 96; noisy_bounds gave (16, 128). Under secret noise an end sometimes
+    # overshoots by a cell or a power of two (2,000 fits: exact in 92%, (16, 128) 2.9%, (0, 112) 2.3%),
+    # so the test asks for 80 exact of 100 (binomial tail 4e-5) instead of one exact draw (8% flaky).
+    assert sum(r == (16.0, 112.0) for r in ranges) >= 80
 
 
 class _SpikeNoise(NoiseSource):
@@ -151,7 +156,10 @@ def test_noisy_range_ignores_one_noise_magnitude_far_from_the_data() -> None:
 def test_noisy_range_spans_zero_for_centred_data(rng: np.random.Generator) -> None:
     ledger = PrivacyLedger(epsilon=1e6, delta=1e-6)
     lo, hi = noisy_range(rng.normal(size=20_000), noise_multiplier=5.0, ledger=ledger, label="r", rng=rng)
-    assert lo < -2.0 and hi > 2.0 and lo >= -6.0 and hi <= 6.0
+    # 1,000 fits: (-6, 6) in 98.9%, one power of two further out at one end in 1% (a noise-driven join),
+    # (-12, 16) once; before the anchored core, 0.3% were wild (up to +-3.5e18). The bound allows a few
+    # such joins so that the test is not flaky under secret noise.
+    assert -64.0 <= lo < -2.0 and 2.0 < hi <= 64.0
 
 
 def test_discover_categories_one_spend_public_cells_always_released(rng: np.random.Generator) -> None:
