@@ -137,6 +137,8 @@ def _run(name: str, folder: Path, epsilon: str) -> dict[str, Any]:
             "synth.csv",
             "--target",
             target,
+            "--model",
+            "model",
             "--out",
             "audit.json",
         ],

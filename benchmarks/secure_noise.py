@@ -70,7 +70,7 @@ def main() -> None:
     frame = pd.read_csv(DATA)
     runs: dict[str, list[float]] = {"secure": [], "plain": [], "preprocessing": []}
     for i in range(args.repeats):
-        for mode in (("secure", "plain") if i % 2 == 0 else ("plain", "secure")):
+        for mode in ("secure", "plain") if i % 2 == 0 else ("plain", "secure"):
             seconds = _fit_seconds(frame, mode == "secure")
             runs[mode].append(seconds)
             print(json.dumps({"repeat": i, "noise": mode, "fit_seconds": round(seconds, 2)}), flush=True)

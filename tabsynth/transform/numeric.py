@@ -42,11 +42,10 @@ RANGE_FALSE_POSITIVE = 0.001  # chance that an empty cell widens the DP range of
 RUN_Z = 1.0  # a run of weak cells of a continuous column keeps its mass past this many sigma sqrt(k)
 # A continuous column's support is first the cells between the outermost cells strong on their own
 # (pure noise makes one with probability END_CELL_FALSE_POSITIVE over all cells); a run of weak
-# cells beyond one of them (a tail) must sum past END_RUN_Z sigma sqrt(k) for its k cells (0.02%
-# for noise) and then reaches out to the outermost cell whose outer tail clears TAIL_Z sigma sqrt(t).
+# cells beyond one of them (a tail) reaches out to its longest inner part that sums past
+# END_RUN_Z sigma sqrt(k) for its k cells (a scan; 1.5% for pure noise over 64 cells).
 END_CELL_FALSE_POSITIVE = 0.001
-END_RUN_Z = 3.5
-TAIL_Z = 1.5
+END_RUN_Z = 3.0
 NULL_FALSE_POSITIVE = 0.001  # chance that a column without missing values gets a missing slot under DP
 
 
@@ -317,7 +316,8 @@ def _run_merged_mass(noisy: np.ndarray, floor: float, sigma: float) -> np.ndarra
     * Between the outermost cells that are strong on their own (:func:`_core`), a run whose sum
       clears ``RUN_Z sigma sqrt(k)`` for its ``k`` cells keeps its sum, spread evenly; a false
       positive there only adds a little mass inside the range.
-    * Beyond them a run widens the range, so it needs ``END_RUN_Z`` (:func:`_tail`). Judging
+    * Beyond them a run widens the range, so it is scanned from the inside at ``END_RUN_Z``
+      (:func:`_tail`). Judging
       tails like inner runs, with noise cells that pass ``floor`` by chance splitting them,
       stretched one fit in three of a five-year date column to the end of its 22-year DP range.
     """
@@ -350,17 +350,26 @@ def _core(noisy: np.ndarray, sigma: float) -> tuple[int, int]:
 
 
 def _tail(run: np.ndarray, sigma: float) -> np.ndarray:
-    """Masses of the cells of a tail, inner cell first: its sum spread evenly up to its outer end.
+    """Masses of the cells of a tail, inner cell first (post-processing of its noisy counts).
 
-    The tail counts when its sum clears ``END_RUN_Z sigma sqrt(k)``; it ends at the outermost
-    cell whose outer tail (it and every cell beyond) clears ``TAIL_Z sigma sqrt(t)``.
+    The tail reaches out to its longest inner part whose sum clears ``END_RUN_Z sigma sqrt(k)``
+    for its ``k`` cells (a scan: pure noise over 64 cells clears it for some ``k`` with
+    probability 1.5%, simulated); that part keeps its sum, shared in proportion to the cells'
+    positive noisy counts, and the cells beyond get nothing. Judging the whole tail at once
+    diluted a dense start with a long empty end, and trimming it from outside cut thin tails that
+    reach the range's end: both lost more of credit_default's balance tail (where the default
+    rows live) than the rule before, which stretched one date column in three by years. At
+    ``END_RUN_Z = 3`` the balance tail is kept as before (100 fits at sigma 50: 20.6% of default
+    rows above the DP upper end, 20.4% before) and 1.2% of date fits overshoot by 3 years.
     """
+    k = np.arange(1, len(run) + 1)
+    passed = np.flatnonzero(np.cumsum(run) >= END_RUN_Z * sigma * np.sqrt(k))
     mass = np.zeros(len(run))
-    if not len(run) or float(run.sum()) < END_RUN_Z * sigma * np.sqrt(len(run)):
+    if not passed.size:
         return mass
-    hits = np.flatnonzero(np.cumsum(run[::-1]) >= TAIL_Z * sigma * np.sqrt(np.arange(1, len(run) + 1)))
-    kept = len(run) - int(hits[0]) if hits.size else len(run)
-    mass[:kept] = float(run[:kept].sum()) / kept
+    n = int(passed[-1]) + 1
+    total, weights = float(run[:n].sum()), np.clip(run[:n], 0.0, None)
+    mass[:n] = total * weights / weights.sum() if weights.sum() > 0 else total / n
     return mass
 
 
