@@ -7,8 +7,9 @@ Every problem with the inputs is collected and raised once, as one line, as a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -247,6 +248,8 @@ class AuditData:
     ranges: Mapping[str, tuple[float, float]]
     numeric_gaps: frozenset[str]
     max_categories: int
+    # columns of only one side, left out: {"absent_from_synthetic": [...], "only_in_synthetic": [...]}
+    unmatched: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -340,6 +343,27 @@ def _check_exclude(real: pd.DataFrame, exclude: Sequence[str], *, target: str, s
         raise DataError("Cannot audit: " + "; ".join(problems) + ".")
 
 
+def _common_columns(
+    real: Any, holdout: Any, synthetic: Any, *, target: str, sensitive: Sequence[str]
+) -> tuple[Any, Any, Any, dict[str, tuple[str, ...]]]:
+    """The three tables on the columns the real and synthetic tables share, and what was left out.
+
+    A generator may drop columns on purpose (an identifier, an entity key) or a user may add one to
+    the synthetic table; the audit compares what both have and says what it skipped. The target and
+    the sensitive columns are never skipped (their absence stays an error), nor is a column the
+    holdout lacks (the holdout must be real rows of the same table).
+    """
+    if not all(isinstance(t, pd.DataFrame) for t in (real, holdout, synthetic)):
+        return real, holdout, synthetic, {}
+    keep = {target, *sensitive}
+    absent = tuple(str(c) for c in real.columns if c not in synthetic.columns and c not in keep)
+    extra = tuple(str(c) for c in synthetic.columns if c not in real.columns and c not in keep)
+    unmatched = {k: v for k, v in (("absent_from_synthetic", absent), ("only_in_synthetic", extra)) if v}
+    real = real.drop(columns=list(absent))
+    holdout = holdout.drop(columns=[c for c in absent if c in holdout.columns])
+    return real, holdout, synthetic.drop(columns=list(extra)), unmatched
+
+
 def prepare(
     real: pd.DataFrame,
     synthetic: pd.DataFrame,
@@ -362,6 +386,7 @@ def prepare(
         t.drop(columns=list(config.exclude), errors="ignore") if isinstance(t, pd.DataFrame) else t
         for t in (real, holdout, synthetic)
     )
+    real, holdout, synthetic, unmatched = _common_columns(real, holdout, synthetic, target=target, sensitive=sensitive)
     tables = {Role.TRAIN: real, Role.HOLDOUT: holdout, Role.SYNTHETIC: synthetic}
     check_inputs(tables, target=target, sensitive=sensitive, config=config)
     kinds, excluded = column_kinds(real, target=target, sensitive=sensitive, schema=schema)
@@ -377,6 +402,7 @@ def prepare(
         target=target,
         sensitive=sensitive,
         excluded=tuple(excluded),
+        unmatched=unmatched,
         vocab={c: _vocabulary(frames, c) for c, k in kinds.items() if k is Kind.CATEGORICAL},
         ranges=_ranges(frames, [c for c, k in kinds.items() if k is Kind.NUMERIC]),
         numeric_gaps=frozenset(

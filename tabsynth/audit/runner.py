@@ -144,6 +144,15 @@ def _notes(
         notes.append(f"Columns left out of the audit (identifier-like or empty): {list(data.excluded)}.")
     if config.exclude:
         notes.append(f"Columns left out of the audit on request (exclude): {list(config.exclude)}.")
+    if data.unmatched.get("absent_from_synthetic"):
+        notes.append(
+            "Columns the synthetic table lacks, left out of the audit (a generator drops identifiers and "
+            f"entity keys): {list(data.unmatched['absent_from_synthetic'])}."
+        )
+    if data.unmatched.get("only_in_synthetic"):
+        notes.append(
+            f"Columns only the synthetic table has, left out of the audit: {list(data.unmatched['only_in_synthetic'])}."
+        )
     eps = results.get(ATTACK_EPSILON)
     if (
         eps is not None
@@ -268,6 +277,7 @@ def run_audit(
         "n_rows": {"train": len(data.train), "holdout": len(data.holdout), "synthetic": len(data.synthetic)},
         "columns": {c: k.value for c, k in data.kinds.items()},
         "excluded_columns": list(data.excluded),
+        "unmatched_columns": {k: list(v) for k, v in data.unmatched.items()},
         "excluded_by_request": list(config.exclude),
         "target": target,
         "sensitive": list(data.sensitive),

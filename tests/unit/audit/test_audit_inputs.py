@@ -21,9 +21,19 @@ def _expect(match: str, *args: pd.DataFrame, **kwargs: object) -> DataError:
     return info.value
 
 
-def test_mismatched_columns(train: pd.DataFrame, holdout: pd.DataFrame) -> None:
+def test_columns_of_one_side_are_skipped_and_said(train: pd.DataFrame, holdout: pd.DataFrame) -> None:
+    # A generator drops identifiers and entity keys (issue 16): the audit compares what both have.
     synth = train.drop(columns=["hours"]).assign(extra=1)
-    _expect(r"synthetic table lacks columns \['hours'\].*has columns \['extra'\]", train, synth, holdout)
+    report = run_audit(train, synth, holdout=holdout, target="label")
+    assert "hours" not in report.meta["columns"] and "extra" not in report.meta["columns"]
+    assert report.meta["unmatched_columns"] == {"absent_from_synthetic": ["hours"], "only_in_synthetic": ["extra"]}
+    assert any("lacks" in n and "['hours']" in n for n in report.notes)
+    assert any("only the synthetic" in n and "['extra']" in n for n in report.notes)
+
+
+def test_a_missing_target_or_holdout_column_is_still_an_error(train: pd.DataFrame, holdout: pd.DataFrame) -> None:
+    _expect(r"holdout table lacks columns \['hours'\]", train, train, holdout.drop(columns=["hours"]))
+    _expect(r"target column 'label' is missing from the synthetic table", train, train.drop(columns=["label"]), holdout)
 
 
 def test_mismatched_dtypes(train: pd.DataFrame, holdout: pd.DataFrame) -> None:
