@@ -81,11 +81,18 @@ def test_missing_slot_only_with_dp_evidence() -> None:
             _spec("city", ColumnKind.CATEGORICAL),
         )
     )  # every column nullable: true, as inferred
-    t = _fit(frame, schema, epsilon=0.2)
-    assert not t.encoder("full").nullable and not t.encoder("city").nullable
-    assert t.encoder("holes").nullable
-    out = t.inverse_transform(_every_slot(t))
-    assert out["full"].notna().all() and out["city"].notna().all()
+    # A numeric column without missing values gains a missing slot in NULL_FALSE_POSITIVE = 0.1% of
+    # DP fits (by design; categorical slots: 1e-6), more than one run in 10,000: "full" is asked to
+    # stay whole in 2 of 3 fits (P(2 or 3 of 3 gain the slot) = 3e-6); the rest in every fit.
+    whole = 0
+    for _ in range(3):
+        t = _fit(frame, schema, epsilon=0.2)
+        assert not t.encoder("city").nullable and t.encoder("holes").nullable
+        out = t.inverse_transform(_every_slot(t))
+        assert out["city"].notna().all()
+        assert out["full"].notna().all() == (not t.encoder("full").nullable)
+        whole += not t.encoder("full").nullable
+    assert whole >= 2
 
 
 def test_placeholder_only_in_text_columns_and_only_when_rare() -> None:
