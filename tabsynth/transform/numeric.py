@@ -112,6 +112,13 @@ class NumericEncoder:
         value = lo + frac * (hi - lo)
         if self.is_integer:
             value = np.clip(np.floor(value), lo, hi - 1)
+        else:
+            # A float32 position can round a value near an interval's edge onto the edge: keep it in
+            # [lo, hi) (hi starts the next interval; the last one keeps its upper bound) and off the
+            # atoms, so that it encodes back to the same slot.
+            value = np.where(interval == n_int - 1, value, np.minimum(value, np.nextafter(hi, lo)))
+            if n_atoms:
+                value = np.where(np.isin(value, atoms), np.nextafter(value, (lo + hi) / 2.0), value)
         if n_atoms:
             value = np.where(slot < n_atoms, atoms[np.clip(slot, 0, n_atoms - 1)], value)
         value = np.clip(value, self.lower, self.upper)

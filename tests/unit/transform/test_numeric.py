@@ -64,6 +64,31 @@ def test_round_trip_stays_in_its_bin(values: np.ndarray) -> None:
     assert np.allclose(back, np.clip(values, enc.lower, enc.upper), rtol=1e-5, atol=1e-6 * (1 + np.ptp(values)))
 
 
+def test_a_value_just_past_an_atom_stays_in_its_interval() -> None:
+    # Found by the property above (about one run in 20): 0.001 in the interval [0, 67109) gets the
+    # float32 position -1.0 exactly, which decoded to 0.0, the atom, and encoded back as the atom.
+    values = np.array([0.0, 0.0, 1e-3] + [67108.0] * 7)
+    enc = _fit(values, ColumnKind.CONTINUOUS, bounds=(0.0, 67109.0))
+    assert enc.atoms == (0.0,) and enc.edges[0] == 0.0
+    slots, pos = enc.transform(values)
+    assert slots[2] == 1 and pos[2] == -1.0
+    back = enc.inverse_transform(slots, pos)
+    assert 0.0 < back[2] < 1e-300 and back[0] == 0.0
+    assert np.array_equal(enc.transform(back)[0], slots)
+
+
+def test_a_value_just_below_an_inner_edge_stays_in_its_interval() -> None:
+    # Also found by the property: 0.96875 in [-699050, 1) gets the float32 position 0.99999994,
+    # which decoded to 1.0, the next interval's lower edge.
+    values = np.array([-700418.0, 700419.0, 0.96875, 0.96875, 0.96875])
+    enc = _fit(values, ColumnKind.CONTINUOUS, bounds=(-700418.0, 700420.0))
+    slots, pos = enc.transform(values)
+    assert enc.edges[2] == 1.0 and slots[2] == 1
+    back = enc.inverse_transform(slots, pos)
+    assert enc.edges[1] <= back[2] < 1.0
+    assert np.array_equal(enc.transform(back)[0], slots)
+
+
 @settings(max_examples=40, deadline=None)
 @given(hnp.arrays(np.int64, st.integers(5, 200), elements=st.integers(-5000, 5000)))
 def test_integers_round_trip_exactly(values: np.ndarray) -> None:

@@ -81,11 +81,18 @@ def test_missing_slot_only_with_dp_evidence() -> None:
             _spec("city", ColumnKind.CATEGORICAL),
         )
     )  # every column nullable: true, as inferred
-    t = _fit(frame, schema, epsilon=0.2)
-    assert not t.encoder("full").nullable and not t.encoder("city").nullable
-    assert t.encoder("holes").nullable
-    out = t.inverse_transform(_every_slot(t))
-    assert out["full"].notna().all() and out["city"].notna().all()
+    # A numeric column without missing values gains a missing slot in NULL_FALSE_POSITIVE = 0.1% of
+    # DP fits (by design; categorical slots: 1e-6), more than one run in 10,000: "full" is asked to
+    # stay whole in 2 of 3 fits (P(2 or 3 of 3 gain the slot) = 3e-6); the rest in every fit.
+    whole = 0
+    for _ in range(3):
+        t = _fit(frame, schema, epsilon=0.2)
+        assert not t.encoder("city").nullable and t.encoder("holes").nullable
+        out = t.inverse_transform(_every_slot(t))
+        assert out["city"].notna().all()
+        assert out["full"].notna().all() == (not t.encoder("full").nullable)
+        whole += not t.encoder("full").nullable
+    assert whole >= 2
 
 
 def test_placeholder_only_in_text_columns_and_only_when_rare() -> None:
@@ -215,11 +222,23 @@ def test_scores_and_ages_stay_inside_the_dp_supported_range() -> None:
             _spec("height", ColumnKind.CONTINUOUS),
         )
     )
-    t = _fit(frame, schema, epsilon=0.2)
-    out = t.inverse_transform(_every_slot(t))
-    # int64, or Int64 in the rare fit whose noisy missing count clears its bar (a DP decision)
-    assert str(out["score"].dtype) in ("int64", "Int64") and out["score"].dropna().between(1, 10).all()
+    # Each end is a DP decision at epsilon 0.2, so one fit misses a bar now and then (400 fits: score
+    # up to 11 in 17, age under 16 in 7 and topping out under 60 in 5, height under 120 in 1: one
+    # fit in 13). The bars are asked of the median end over 11 fits: no end missed its bar in more
+    # than 4.25% of fits, and P(Bin(11, 0.0425) >= 6) = 2e-6 (2e-5 even at 6%) per end. The old
+    # bugs (bounds [16, 128], age cut at 64, height to 256) moved every fit's end, median included.
+    ends: dict[str, list[float]] = {f"{c} {e}": [] for c in ("score", "age", "height") for e in ("min", "max")}
+    for _ in range(11):
+        t = _fit(frame, schema, epsilon=0.2)
+        out = t.inverse_transform(_every_slot(t))
+        # int64, or Int64 in the rare fit whose noisy missing count clears its bar (a DP decision)
+        assert str(out["score"].dtype) in ("int64", "Int64")
+        for c in ("score", "age", "height"):
+            ends[f"{c} min"].append(float(out[c].min()))
+            ends[f"{c} max"].append(float(out[c].max()))
+    median = {k: float(np.median(v)) for k, v in ends.items()}
+    assert median["score min"] >= 1 and median["score max"] <= 10, ends
     # within a cell of the real range [17, 96] (the old bounds were [16, 128]), and not cut at 64
     # the top end lands near the 97th-99th percentile at this noise (old code: cut at 64 or open to 128)
-    assert out["age"].dropna().between(16, 96).all() and out["age"].max() >= 60
-    assert out["height"].dropna().between(120, 220).all()  # the old bounds reached 256
+    assert median["age min"] >= 16 and 60 <= median["age max"] <= 96, ends
+    assert median["height min"] >= 120 and median["height max"] <= 220, ends  # the old bounds reached 256
