@@ -262,6 +262,7 @@ def fit_numeric(
     if ledger.is_dp and not grid.unit:
         clean[:n_grid] = _run_merged_mass(noisy[:n_grid].astype(float), floor, sd)
     elif ledger.is_dp:
+        clean[:n_grid] = _unit_mass(noisy[:n_grid].astype(float), clean[:n_grid], sd)
         clean = _drop_isolated_ends(clean, noisy[:-1], n_grid, sd * NormalDist().inv_cdf(1 - RANGE_FALSE_POSITIVE))
     has_null_slot = spec.nullable and null_mass > 0  # DP evidence of missing values (exact count without DP)
     if clean.sum() <= 0:
@@ -377,6 +378,23 @@ def _tail(run: np.ndarray, sigma: float) -> np.ndarray:
     n = int(passed[-1]) + 1
     total, weights = float(run[:n].sum()), np.clip(run[:n], 0.0, None)
     mass[:n] = total * weights / weights.sum() if weights.sum() > 0 else total / n
+    return mass
+
+
+def _unit_mass(noisy: np.ndarray, floored: np.ndarray, sigma: float) -> np.ndarray:
+    """Cell masses of a one-cell-per-integer grid under DP (post-processing of the noisy counts).
+
+    Inside the core (:func:`_core`) each value keeps its count when it clears the per-cell floor
+    (``floored``); beyond it a tail is scanned as for continuous columns (:func:`_tail`). Judging
+    the cells past the data one by one at the floor let a 1..10 score reach 11 in one fit in 25
+    (an empty cell next to the data passes the floor by chance, and nothing cut it off).
+    """
+    lo, hi = _core(noisy, sigma)
+    mass = floored.copy()
+    if (lo, hi) == (0, len(noisy)):  # no cell strong on its own: the per-cell rule alone
+        return mass
+    mass[:lo] = _tail(noisy[:lo][::-1], sigma)[::-1]
+    mass[hi:] = _tail(noisy[hi:], sigma)
     return mass
 
 

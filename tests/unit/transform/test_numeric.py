@@ -140,6 +140,21 @@ def test_run_merged_mass_judges_tails_by_a_scan_from_the_core() -> None:
     assert _run_merged_mass(noisy[::-1].copy(), floor=2.5, sigma=1.0).tolist() == [0.0] * 8 + [100.0, 100.0]
 
 
+def test_unit_grid_ends_are_scanned_from_the_core() -> None:
+    from tabsynth.transform.numeric import _unit_mass
+
+    # sigma 1, 10 integer cells, per-cell floor 2.5, core bar 3.72: the core is the three 100s.
+    floored = lambda noisy: np.where(noisy >= 2.5, noisy, 0.0)  # noqa: E731
+    # An empty value next to the data passing the floor by chance (2.8) no longer widens the range:
+    # its tail's inner sums 2.8, 2.8, ... never clear 3 sqrt(k).
+    noisy = np.array([0.0, 100.0, 100.0, 100.0, 2.8, 0.0, 0.0, 0.0, 0.0, 0.0])
+    assert _unit_mass(noisy, floored(noisy), 1.0).tolist() == [0.0, 100.0, 100.0, 100.0] + [0.0] * 6
+    # A thin tail of values under the floor is kept: inner sums 2, 4, 6, 8, 10, 10 against 3, 4.24,
+    # 5.20, 6, 6.71, 7.35 clear from k = 3 on, so it reaches 6 cells and keeps its 10 rows.
+    noisy = np.array([0.0, 100.0, 100.0, 100.0, 2.0, 2.0, 2.0, 2.0, 2.0, 0.0])
+    assert _unit_mass(noisy, floored(noisy), 1.0).tolist() == noisy.tolist()
+
+
 def test_dp_fit_keeps_a_sparse_tail() -> None:
     # 10% of the rows spread thin over the upper half of the range: no tail cell clears the noise
     # alone (about 22 rows a cell against a bar of about 36), the tail as a whole does by 8 sigma
