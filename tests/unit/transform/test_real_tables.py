@@ -224,7 +224,8 @@ def test_scores_and_ages_stay_inside_the_dp_supported_range() -> None:
     )
     # Each end is a DP decision at epsilon 0.2, so one fit misses a bar now and then (400 fits: score
     # up to 11 in 17, age under 16 in 7 and topping out under 60 in 5, height under 120 in 1: one
-    # fit in 13; after the integer tail scan, 300 fits: score up to 11 in 2, age under 16 in 6). The bars are asked of the median end over 11 fits: no end missed its bar in more
+    # fit in 13; after the integer tail scan, 300 fits: score up to 11 in 2, age under 16 in 6).
+    # The bars are asked of the median end over 11 fits: no end missed its bar in more
     # than 4.25% of fits, and P(Bin(11, 0.0425) >= 6) = 2e-6 (2e-5 even at 6%) per end. The old
     # bugs (bounds [16, 128], age cut at 64, height to 256) moved every fit's end, median included.
     ends: dict[str, list[float]] = {f"{c} {e}": [] for c in ("score", "age", "height") for e in ("min", "max")}
