@@ -87,16 +87,25 @@ class RowsPerEntity:
 
     shares: tuple[float, ...]  # shares[i]: share of entities with i + 1 rows
     n_entities_estimate: float
+    rows_kept_share: float = 1.0  # "auto" only: DP estimate of the share of rows the bound keeps
 
     def to_dict(self) -> dict[str, object]:
-        return {"shares": list(self.shares), "n_entities_estimate": self.n_entities_estimate}
+        return {
+            "shares": list(self.shares),
+            "n_entities_estimate": self.n_entities_estimate,
+            "rows_kept_share": self.rows_kept_share,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> RowsPerEntity:
         shares = data.get("shares")
         if not isinstance(shares, list) or not shares:
             raise SchemaError("The model's rows-per-entity distribution is missing or empty.")
-        return cls(tuple(float(s) for s in shares), float(data.get("n_entities_estimate", 0.0)))  # type: ignore[arg-type]
+        return cls(
+            tuple(float(s) for s in shares),
+            float(data.get("n_entities_estimate", 0.0)),  # type: ignore[arg-type]
+            rows_kept_share=float(data.get("rows_kept_share", 1.0)),  # type: ignore[arg-type]
+        )
 
     @property
     def mean_rows(self) -> float:
@@ -240,6 +249,7 @@ def choose_contribution_bound(
         if float((clean * np.minimum(mids, end)).sum()) >= AUTO_ROW_SHARE * total_rows:
             k = int(end)
             break
+    kept_share = float((clean * np.minimum(mids, k)).sum()) / total_rows if total_rows > 0 else 1.0
     per_size = np.zeros(k)
     for lo, hi, count in zip(starts, ends, clean, strict=True):
         if lo > k:
@@ -250,7 +260,34 @@ def choose_contribution_bound(
         per_size[lo - 1 : top] += inside / (top - lo + 1)
         per_size[k - 1] += count - inside
     shares = per_size / per_size.sum()
-    return k, RowsPerEntity(tuple(float(x) for x in shares), float(clean.sum()))
+    return k, RowsPerEntity(tuple(float(x) for x in shares), float(clean.sum()), rows_kept_share=kept_share)
+
+
+@dataclass(frozen=True, slots=True)
+class BoundSuggestion:
+    """A DP suggestion for ``max_rows_per_entity`` (``tabsynth plan --suggest-bound EPS``)."""
+
+    max_rows_per_entity: int
+    rows_kept_share: float  # DP estimate of the share of rows the bound keeps (post-processing)
+    epsilon: float  # what the suggestion spent, on top of any fit's budget
+    delta: float
+
+
+def suggest_contribution_bound(entities: pd.Series, *, epsilon: float, delta: float) -> BoundSuggestion:
+    """One DP histogram of entities by their number of rows (the "auto" rule), released on its own.
+
+    Spends ``(epsilon, delta)`` from a ledger of its own: it is a separate release to the curator,
+    to be added to the dataset's total by basic composition. Entities above the last public cell
+    count in it (each entity is in one cell, so the sensitivity is 1 whatever its size); missing
+    entity values are left out. Everything after the histogram is post-processing.
+    """
+    codes, _ = pd.factorize(entities, use_na_sentinel=True)
+    sizes = np.bincount(codes[codes >= 0]) if (codes >= 0).any() else np.zeros(0, dtype=np.int64)
+    capped = np.repeat(np.arange(len(sizes)), np.minimum(sizes, AUTO_CELLS[-1]))
+    ledger = PrivacyLedger(epsilon, delta)
+    sigma = entity_noise_for(epsilon, delta, share=1.0)
+    bound, distribution = choose_contribution_bound(capped, ledger=ledger, noise_multiplier=sigma)
+    return BoundSuggestion(bound, distribution.rows_kept_share, epsilon, delta)
 
 
 def assign_entities(n_rows: int, distribution: RowsPerEntity, rng: np.random.Generator) -> np.ndarray:

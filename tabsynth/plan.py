@@ -28,9 +28,11 @@ from .entity import (
     AUTO,
     DEFAULT_MAX_ROWS_PER_ENTITY,
     PLAN_MAX_ROWS_PER_ENTITY,
+    BoundSuggestion,
     check_entity,
     entity_warning,
     looks_like_key_name,
+    suggest_contribution_bound,
 )
 from .exceptions import ConfigError
 from .privacy.calibration import split_budget, threshold_for
@@ -292,8 +294,15 @@ def plan_command_text(
     sensitive: Sequence[str],
     entity: str | None = None,
     max_rows_per_entity: int | str = DEFAULT_MAX_ROWS_PER_ENTITY,
+    suggest_bound_epsilon: float | None = None,
 ) -> str:
-    """The text ``tabsynth plan`` prints (the CLI stays a thin wrapper)."""
+    """The text ``tabsynth plan`` prints (the CLI stays a thin wrapper).
+
+    With ``suggest_bound_epsilon`` (and an entity) the entity column is read and one DP histogram
+    of rows per entity suggests ``max_rows_per_entity``: a separate release that spends that
+    epsilon on top of the planned fit's budget (the text says so). Everything else reads public
+    information only.
+    """
     if schema_path is not None:
         from .schema import load_schema
 
@@ -314,6 +323,11 @@ def plan_command_text(
             max_rows_per_entity=max_rows_per_entity,
         )
         schema = replace(schema, entity=entity).without_entity()
+        if suggest_bound_epsilon is not None:
+            suggestion = _suggest_bound(data, entity, suggest_bound_epsilon, delta)
+            notes = (*notes, _suggestion_note(suggestion))
+            if max_rows_per_entity == AUTO:
+                max_rows_per_entity = suggestion.max_rows_per_entity
         if max_rows_per_entity == AUTO:
             notes = (
                 *notes,
@@ -322,6 +336,8 @@ def plan_command_text(
                 "and scale with the bound",
             )
     else:
+        if suggest_bound_epsilon is not None:
+            raise ConfigError("--suggest-bound needs --entity (or 'entity:' in the schema): nothing to bound.")
         keyish = [n for n in schema.names if looks_like_key_name(n)]
         if keyish:
             warning = entity_warning(keyish) + "\n\n"
@@ -335,6 +351,26 @@ def plan_command_text(
         max_rows_per_entity=None if entity is None else _planned_bound(max_rows_per_entity),
     )
     return warning + plan.to_text()
+
+
+def _suggest_bound(data: str | Path, entity: str, epsilon: float, delta: float) -> BoundSuggestion:
+    if not (math.isfinite(epsilon) and epsilon > 0):
+        raise ConfigError(f"--suggest-bound must be a positive epsilon, got {epsilon!r}.")
+    from .io import read_table
+
+    frame = read_table(data)
+    if entity not in frame.columns:
+        raise ConfigError(f"Entity column {entity!r} is not in {data}; columns are {list(frame.columns)}.")
+    return suggest_contribution_bound(frame[entity], epsilon=epsilon, delta=delta)
+
+
+def _suggestion_note(s: BoundSuggestion) -> str:
+    return (
+        f"DP suggestion: max_rows_per_entity = {s.max_rows_per_entity} (keeps about {s.rows_kept_share:.0%} of the "
+        f"rows, DP estimate). It read the entity column and spent epsilon = {s.epsilon:g}, delta = {s.delta:g} "
+        "on one histogram of rows per entity, ON TOP of the fit's budget: add it to the dataset's total. The "
+        "figures below assume this bound; pass it to fit as --max-rows-per-entity to spend nothing more on it"
+    )
 
 
 def _planned_bound(max_rows_per_entity: int | str) -> int:

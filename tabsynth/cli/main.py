@@ -247,12 +247,23 @@ def plan_command(
     max_rows_per_entity: Annotated[
         str, typer.Option("--max-rows-per-entity", help="With --entity: rows kept per entity, or 'auto'.")
     ] = str(DEFAULT_MAX_ROWS_PER_ENTITY),
+    suggest_bound: Annotated[
+        float | None,
+        typer.Option(
+            "--suggest-bound",
+            help="With --entity: spend this epsilon (on top of the fit's) on a DP histogram of rows per entity "
+            "and suggest --max-rows-per-entity. Reads the entity column.",
+        ),
+    ] = None,
 ) -> None:
-    """Before spending anything: what DP preprocessing at this epsilon keeps or collapses, per column."""
+    """Before spending anything: what DP preprocessing at this epsilon keeps or collapses, per column.
+
+    Reads the header and storage types only, unless --suggest-bound asks for one DP statistic.
+    """
     from ..plan import plan_command_text
 
     bound = _parse_bound(max_rows_per_entity)
-    text = plan_command_text(data, schema, epsilon, delta, target, sensitive or (), entity, bound)
+    text = plan_command_text(data, schema, epsilon, delta, target, sensitive or (), entity, bound, suggest_bound)
     console.print(escape(text), soft_wrap=True)
 
 

@@ -365,3 +365,35 @@ def test_entity_fit_ledger_matches_an_independent_accountant() -> None:
     assert ledger.spent()[0] <= 3.0
     sample = synth.sample(200, random_state=0)
     assert list(sample.columns) == ["pid", "age", "y"] and sample["pid"].value_counts().max() <= 6
+
+
+# ---- tabsynth plan --suggest-bound: a DP-informed bound (issue 18) ----------------------
+def test_suggested_bound_follows_the_auto_rule_on_a_hand_made_table() -> None:
+    from tabsynth.entity import suggest_contribution_bound
+
+    # 900 entities of 1 row, 100 of 2 (1,100 rows): a bound of 1 keeps 1,000 / 1,100 = 91% < 95%, so
+    # the rule picks 2, which keeps every row. At epsilon 50 the histogram's noise is sigma 0.17
+    # against a 3-sigma bar of 0.5, so the noisy cells round to the true ones.
+    ids = pd.Series(np.r_[np.arange(900), np.repeat(np.arange(900, 1000), 2)])
+    s = suggest_contribution_bound(ids, epsilon=50.0, delta=1e-6)
+    assert s.max_rows_per_entity == 2 and s.rows_kept_share == pytest.approx(1.0, abs=0.01)
+    assert (s.epsilon, s.delta) == (50.0, 1e-6)
+    # One more entity of 200 rows lands in the last public cell (sensitivity 1, whatever its size).
+    assert suggest_contribution_bound(pd.concat([ids, pd.Series([5000] * 200)]), epsilon=50.0, delta=1e-6)
+
+
+def test_plan_suggests_a_bound_and_says_what_it_spent(tmp_path: object) -> None:
+    from tabsynth.plan import plan_command_text
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"patient": np.repeat(np.arange(2000), 2), "x": rng.normal(size=4000)})
+    frame = frame.assign(y=rng.choice(["a", "b"], len(frame)))
+    path = f"{tmp_path}/t.csv"
+    frame.to_csv(path, index=False)
+    # epsilon 50 for the suggestion: noise sigma 0.17, so the suggestion is the exact rule's (at a
+    # small epsilon a false cell of large entities, 0.13% per cell past its 3-sigma bar, moves it).
+    text = plan_command_text(path, None, 1.0, 1e-6, "y", (), "patient", "auto", 50.0)
+    assert "DP suggestion: max_rows_per_entity = 2" in text and "ON TOP of the fit's budget" in text
+    assert "epsilon = 50" in text
+    with pytest.raises(ConfigError, match="needs --entity"):
+        plan_command_text(path, None, 1.0, 1e-6, "y", (), None, "auto", 0.1)
