@@ -271,6 +271,7 @@ class BoundSuggestion:
     rows_kept_share: float  # DP estimate of the share of rows the bound keeps (post-processing)
     epsilon: float  # what the suggestion spent, on top of any fit's budget
     delta: float
+    noise_sd: float  # the histogram's noise, in entities per cell (public: a function of epsilon, delta)
 
 
 def suggest_contribution_bound(entities: pd.Series, *, epsilon: float, delta: float) -> BoundSuggestion:
@@ -287,7 +288,7 @@ def suggest_contribution_bound(entities: pd.Series, *, epsilon: float, delta: fl
     ledger = PrivacyLedger(epsilon, delta)
     sigma = entity_noise_for(epsilon, delta, share=1.0)
     bound, distribution = choose_contribution_bound(capped, ledger=ledger, noise_multiplier=sigma)
-    return BoundSuggestion(bound, distribution.rows_kept_share, epsilon, delta)
+    return BoundSuggestion(bound, distribution.rows_kept_share, epsilon, delta, sigma)
 
 
 def assign_entities(n_rows: int, distribution: RowsPerEntity, rng: np.random.Generator) -> np.ndarray:

@@ -350,7 +350,15 @@ def plan_command_text(
         assumptions=notes,
         max_rows_per_entity=None if entity is None else _planned_bound(max_rows_per_entity),
     )
-    return warning + plan.to_text()
+    text = plan.to_text()
+    if suggest_bound_epsilon is not None:
+        text = text.replace(
+            "Computed from public information only, nothing is spent:",
+            "Computed from public information only, except the DP suggestion for max_rows_per_entity below "
+            f"(which spent epsilon={suggest_bound_epsilon:g} on its own):",
+            1,
+        )
+    return warning + text
 
 
 def _suggest_bound(data: str | Path, entity: str, epsilon: float, delta: float) -> BoundSuggestion:
@@ -367,7 +375,9 @@ def _suggest_bound(data: str | Path, entity: str, epsilon: float, delta: float) 
 def _suggestion_note(s: BoundSuggestion) -> str:
     return (
         f"DP suggestion: max_rows_per_entity = {s.max_rows_per_entity} (keeps about {s.rows_kept_share:.0%} of the "
-        f"rows, DP estimate). It read the entity column and spent epsilon = {s.epsilon:g}, delta = {s.delta:g} "
+        f"rows the histogram sees: its cells carry noise ±{s.noise_sd:.0f} entities and count as empty under 3 sd, "
+        f"so rarer entity sizes are not seen). It read the entity column and spent epsilon = {s.epsilon:g}, "
+        f"delta = {s.delta:g} "
         "on one histogram of rows per entity, ON TOP of the fit's budget: add it to the dataset's total. The "
         "figures below assume this bound; pass it to fit as --max-rows-per-entity to spend nothing more on it"
     )
