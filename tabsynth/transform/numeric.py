@@ -325,9 +325,9 @@ def _run_merged_mass(noisy: np.ndarray, floor: float, sigma: float) -> np.ndarra
       clears ``RUN_Z sigma sqrt(k)`` for its ``k`` cells keeps its sum, spread evenly; a false
       positive there only adds a little mass inside the range.
     * Beyond them a run widens the range, so it is scanned from the inside at ``END_RUN_Z``
-      (:func:`_tail`). Judging
-      tails like inner runs, with noise cells that pass ``floor`` by chance splitting them,
-      stretched one fit in three of a five-year date column to the end of its 22-year DP range.
+      (:func:`_tail`). Judging tails like inner runs, with noise cells that pass ``floor`` by
+      chance splitting them, stretched one fit in three of a five-year date column to the end of
+      its 22-year DP range.
     """
     lo, hi = _core(noisy, sigma)
     strong = noisy >= floor
