@@ -210,7 +210,8 @@ def run_audit(
 
     Args:
         real: the real rows the generator was trained on.
-        synthetic: the synthetic table (same columns and types).
+        synthetic: the synthetic table (same types; columns only one of real and synthetic has are
+            left out and named in the notes and ``meta.unmatched_columns``).
         holdout: real rows from the same population that the generator never saw (at least
             ``config.min_holdout_rows``); every privacy metric is measured against it.
         target: the column predicted in the TSTR/TRTR utility metrics (categorical).
