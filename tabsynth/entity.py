@@ -185,6 +185,18 @@ def entity_noise_for(epsilon: float, delta: float, *, share: float = ENTITY_HIST
     return 1.0 / math.sqrt(2.0 * share * rho)
 
 
+def _entity_histogram(hist: np.ndarray, *, ledger: PrivacyLedger, noise_multiplier: float) -> np.ndarray:
+    """The one DP release about entity sizes: a histogram of entities, sensitivity 1 (each in one cell)."""
+    return noisy_histogram(
+        hist,
+        noise_multiplier=noise_multiplier,
+        ledger=ledger,
+        label="entities:rows_per_entity",
+        rng=np.random.default_rng(0),  # unused under DP: the ledger's secret stream draws the noise
+        sensitivity=1,
+    )
+
+
 def measure_rows_per_entity(
     codes: np.ndarray, *, max_rows_per_entity: int, ledger: PrivacyLedger, noise_multiplier: float
 ) -> RowsPerEntity:
@@ -196,14 +208,7 @@ def measure_rows_per_entity(
     k = max_rows_per_entity
     sizes = np.bincount(codes, minlength=0) if len(codes) else np.zeros(0, dtype=np.int64)
     hist = np.bincount(sizes[sizes > 0] - 1, minlength=k)[:k]
-    noisy = noisy_histogram(
-        hist,
-        noise_multiplier=noise_multiplier,
-        ledger=ledger,
-        label="entities:rows_per_entity",
-        rng=np.random.default_rng(0),
-        sensitivity=1,
-    )
+    noisy = _entity_histogram(hist, ledger=ledger, noise_multiplier=noise_multiplier)
     clean = np.clip(np.asarray(noisy, dtype=float), 0.0, None)
     total = float(clean.sum())
     shares = clean / total if total > 0 else np.r_[1.0, np.zeros(k - 1)]
@@ -228,14 +233,7 @@ def choose_contribution_bound(
     sizes = np.bincount(codes) if len(codes) else np.zeros(0, dtype=np.int64)
     sizes = sizes[sizes > 0]
     hist = np.bincount(np.searchsorted(ends, sizes), minlength=len(ends))[: len(ends)]
-    noisy = noisy_histogram(
-        hist,
-        noise_multiplier=noise_multiplier,
-        ledger=ledger,
-        label="entities:rows_per_entity",
-        rng=np.random.default_rng(0),
-        sensitivity=1,
-    )
+    noisy = _entity_histogram(hist, ledger=ledger, noise_multiplier=noise_multiplier)
     clean = np.asarray(noisy, dtype=float)
     if ledger.is_dp:
         clean = np.where(clean >= 3.0 * noise_multiplier, clean, 0.0)
@@ -271,7 +269,11 @@ class BoundSuggestion:
     rows_kept_share: float  # DP estimate of the share of rows the bound keeps (post-processing)
     epsilon: float  # what the suggestion spent, on top of any fit's budget
     delta: float
-    noise_sd: float  # the histogram's noise, in entities per cell (public: a function of epsilon, delta)
+
+    @property
+    def noise_sd(self) -> float:
+        """The histogram's noise in entities per cell (public: a function of epsilon and delta)."""
+        return entity_noise_for(self.epsilon, self.delta, share=1.0)
 
 
 def suggest_contribution_bound(entities: pd.Series, *, epsilon: float, delta: float) -> BoundSuggestion:
@@ -288,7 +290,7 @@ def suggest_contribution_bound(entities: pd.Series, *, epsilon: float, delta: fl
     ledger = PrivacyLedger(epsilon, delta)
     sigma = entity_noise_for(epsilon, delta, share=1.0)
     bound, distribution = choose_contribution_bound(capped, ledger=ledger, noise_multiplier=sigma)
-    return BoundSuggestion(bound, distribution.rows_kept_share, epsilon, delta, sigma)
+    return BoundSuggestion(bound, distribution.rows_kept_share, epsilon, delta)
 
 
 def assign_entities(n_rows: int, distribution: RowsPerEntity, rng: np.random.Generator) -> np.ndarray:

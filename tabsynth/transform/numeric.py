@@ -345,9 +345,7 @@ def _run_merged_mass(noisy: np.ndarray, floor: float, sigma: float) -> np.ndarra
         if total >= RUN_Z * sigma * np.sqrt(j - i):
             mass[i:j] = total / (j - i)
         i = j
-    mass[:lo] = _tail(noisy[:lo][::-1], sigma)[::-1]
-    mass[hi:] = _tail(noisy[hi:], sigma)
-    return mass
+    return _with_tails(mass, noisy, sigma, lo, hi)
 
 
 def _core(noisy: np.ndarray, sigma: float) -> tuple[int, int]:
@@ -355,6 +353,13 @@ def _core(noisy: np.ndarray, sigma: float) -> tuple[int, int]:
     bar = sigma * NormalDist().inv_cdf(1.0 - END_CELL_FALSE_POSITIVE / len(noisy))
     alone = np.flatnonzero(noisy >= bar)
     return (int(alone[0]), int(alone[-1]) + 1) if alone.size else (0, len(noisy))
+
+
+def _with_tails(mass: np.ndarray, noisy: np.ndarray, sigma: float, lo: int, hi: int) -> np.ndarray:
+    """``mass`` with the cells outside the core ``[lo, hi)`` replaced by the scanned tails (:func:`_tail`)."""
+    mass[:lo] = _tail(noisy[:lo][::-1], sigma)[::-1]
+    mass[hi:] = _tail(noisy[hi:], sigma)
+    return mass
 
 
 def _tail(run: np.ndarray, sigma: float) -> np.ndarray:
@@ -390,12 +395,7 @@ def _unit_mass(noisy: np.ndarray, floored: np.ndarray, sigma: float) -> np.ndarr
     (an empty cell next to the data passes the floor by chance, and nothing cut it off).
     """
     lo, hi = _core(noisy, sigma)
-    mass = floored.copy()
-    if (lo, hi) == (0, len(noisy)):  # no cell strong on its own: the per-cell rule alone
-        return mass
-    mass[:lo] = _tail(noisy[:lo][::-1], sigma)[::-1]
-    mass[hi:] = _tail(noisy[hi:], sigma)
-    return mass
+    return _with_tails(floored.copy(), noisy, sigma, lo, hi)
 
 
 def _drop_isolated_ends(clean: np.ndarray, noisy: np.ndarray, n_grid: int, strict: float) -> np.ndarray:
