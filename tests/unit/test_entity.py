@@ -397,3 +397,26 @@ def test_plan_suggests_a_bound_and_says_what_it_spent(tmp_path: object) -> None:
     assert "epsilon = 50" in text
     with pytest.raises(ConfigError, match="needs --entity"):
         plan_command_text(path, None, 1.0, 1e-6, "y", (), None, "auto", 0.1)
+
+
+def test_suggested_bound_neighbour_moves_one_cell_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Neighbours: the same entities plus one more of 200 rows (past the last public cell). The one
+    # histogram the suggestion releases must differ in one cell by one, under a secret-noise ledger.
+    import tabsynth.entity as entity_module
+
+    seen: list[tuple[np.ndarray, bool]] = []
+    real = entity_module.noisy_histogram
+
+    def spy(counts: np.ndarray, **kw: object) -> np.ndarray:
+        ledger = kw["ledger"]
+        assert isinstance(ledger, PrivacyLedger)
+        seen.append((np.asarray(counts).copy(), ledger.noise.is_secure))
+        return real(counts, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(entity_module, "noisy_histogram", spy)
+    ids = pd.Series(np.r_[np.arange(900), np.repeat(np.arange(900, 1000), 2)])
+    entity_module.suggest_contribution_bound(ids, epsilon=1.0, delta=1e-6)
+    entity_module.suggest_contribution_bound(pd.concat([ids, pd.Series([5000] * 200)]), epsilon=1.0, delta=1e-6)
+    (a, secure_a), (b, secure_b) = seen
+    assert secure_a and secure_b  # fresh secret keys: nothing written can replay the draw
+    assert np.abs(b - a).sum() == 1 and np.abs(b - a).max() == 1
