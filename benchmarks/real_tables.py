@@ -12,7 +12,8 @@ shared judge (TSTR AUC, sdmetrics quality) beside the same run without DP:
 
 * ``coded``: 6,000 rows, integer-coded categoricals (a 0/1 flag, a 1..6 code, a 1..10 score), a 0/1 target;
 * ``rare_class``: 7,000 rows, a 5% positive class;
-* ``wide_cats``: 3,500 rows, a 50-level state column, a 10%-share "yes", a 35-level grade;
+* ``wide_cats``: 3,500 rows, a 51-level state column (US state codes), a 10%-share "yes", a 35-level
+  sub-grade A1..G5 (an earlier version used made-up codes S00..S49 and G0..G34, in no vocabulary);
 * ``dates``: 5,000 rows, two date columns (2015-2020 visits, birth dates);
 * ``ids_missing``: 6,000 rows, a patient id repeating over 1-4 rows, a handful of clinic names, missing
   values in two columns only.
@@ -38,7 +39,10 @@ sys.path.insert(0, str(ROOT.parent / "shared" / "judge"))
 
 import score as judge  # noqa: E402
 
-STATES = [f"S{i:02d}" for i in range(50)]
+from tabsynth.vocab import VOCABULARIES  # noqa: E402
+
+STATES = list(VOCABULARIES["us_states"])
+GRADES = [f"{letter}{digit}" for letter in "ABCDEFG" for digit in range(1, 6)]
 
 
 def _coded(rng: np.random.Generator) -> tuple[pd.DataFrame, str, Any]:
@@ -62,12 +66,17 @@ def _rare_class(rng: np.random.Generator) -> tuple[pd.DataFrame, str, Any]:
 
 
 def _wide_cats(rng: np.random.Generator) -> tuple[pd.DataFrame, str, Any]:
+    # The shapes the issue reports: a 51-value state column written as US state codes (about 69
+    # rows a state here, as in a 3,333-row telecom churn table) and a 35-value sub-grade A1..G5
+    # with a lending book's skew.
     n = 3500
-    state = rng.choice(STATES, n, p=np.r_[np.full(10, 0.05), np.full(40, 0.0125)])
+    state = rng.choice(STATES, n)
     plan = rng.choice(["no", "yes"], n, p=[0.9, 0.1])
-    grade = rng.choice([f"G{i}" for i in range(35)], n)
+    letter_share = np.array([0.17, 0.29, 0.26, 0.15, 0.08, 0.035, 0.015])
+    grade = rng.choice(GRADES, n, p=np.repeat(letter_share / 5, 5))
     minutes = rng.normal(180, 50, n).clip(0).round(1)
-    logit = -1.5 + 1.5 * (plan == "yes") + 0.01 * (minutes - 180) + 0.5 * np.isin(state, STATES[:5])
+    risky = np.isin(state, STATES[:5]) | np.isin(grade, GRADES[20:])
+    logit = -1.5 + 1.5 * (plan == "yes") + 0.01 * (minutes - 180) + 0.5 * risky
     churn = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "True", "False")
     return (
         pd.DataFrame({"state": state, "plan": plan, "grade": grade, "minutes": minutes, "churn": churn}),

@@ -7,7 +7,9 @@ A schema can name one instead of listing categories::
 
 The lists are public facts (standards and common codings), never derived from any data. They
 also serve, under DP, as public *candidates* during category discovery: a candidate is released
-when its noisy count clears a false-positive bar, with no DP threshold (see
+when its noisy count clears a false-positive bar, with no DP threshold; and a column found to be
+written in one vocabulary (its entries' noisy counts sum to at least half the rows, well clear of
+their noise) gets every entry of it as a category, however rare each one is (see
 :func:`tabsynth.transform.categorical.fit_categorical`).
 """
 

@@ -1,5 +1,10 @@
 """Categorical and boolean columns: one-hot over a public or DP-discovered domain.
 
+Under DP, an undeclared domain is discovered from one noisy histogram: public candidates (small
+integer codes, the entries of the public vocabularies) clear a false-positive bar, other values a
+DP threshold, and a column written in one public vocabulary (US state codes, say) gets the whole
+vocabulary, its rare entries included (post-processing of the candidates' noisy counts).
+
 Slots, in order: the categories, then ``<other>`` (only when the DP evidence says rows hold
 categories that could not be released, and only in a text-valued column), then a missing slot
 (only when the column is nullable and the DP count of missing values clears the noise).
@@ -30,7 +35,7 @@ from ..privacy.calibration import threshold_for
 from ..privacy.ledger import PrivacyLedger
 from ..privacy.mechanisms import discover_categories, noisy_histogram
 from ..schema import ColumnKind, ColumnSpec, _category_key
-from ..vocab import candidate_values
+from ..vocab import VOCABULARIES, candidate_values
 
 __all__ = ["MAX_PLACEHOLDER_SHARE", "OTHER", "CategoricalEncoder", "fit_categorical"]
 
@@ -43,6 +48,12 @@ SLOT_FALSE_POSITIVE = 1e-6  # 0.001 let noise open slots in about 1 fit in 8 (me
 CODE_CANDIDATES = tuple(range(-1, 101))
 #: Chance, over all public candidates of a column, that one absent from the data is released.
 CANDIDATE_FALSE_POSITIVE = 0.001
+#: A public vocabulary is adopted whole when the sum of its entries' noisy counts clears this many
+#: noise standard deviations of that sum (about 3e-6 a test for a vocabulary absent from the column)...
+VOCABULARY_Z = 4.5
+#: ... and holds at least this share of the DP row count.
+VOCABULARY_COVERAGE = 0.5
+_SPELLINGS = (str, str.upper, str.lower, str.title)
 
 
 def _is_number(value: Any) -> bool:
@@ -224,6 +235,34 @@ def _declared_domain(spec: ColumnSpec) -> tuple[Any, ...] | None:
     return None
 
 
+def _adopted_vocabulary(
+    candidates: tuple[Any, ...], noisy: np.ndarray, *, sd: float, n_rows: float | None
+) -> np.ndarray:
+    """Mask of the candidates of the one public vocabulary (in one spelling) the column is written in.
+
+    Post-processing of the released candidate counts: a vocabulary ``V`` in a spelling is adopted
+    when the sum ``T`` of its entries' noisy counts clears :data:`VOCABULARY_Z` times its noise
+    (``sd * sqrt(|V|)``) and :data:`VOCABULARY_COVERAGE` of the DP row count; of those, the one
+    with the largest ``T``. Every entry of it becomes a category, also those too rare to clear the
+    per-candidate bar (a 51-value state column with 65 rows a state, say): the domain is public,
+    and the frequencies are learnt by the DP generator.
+    """
+    index = {c: i for i, c in enumerate(candidates)}
+    best, best_total = np.zeros(len(candidates), dtype=bool), -np.inf
+    for values in VOCABULARIES.values():
+        words = [v for v in values if isinstance(v, str)]
+        for spell in _SPELLINGS:
+            idx = sorted({index[w] for w in map(spell, words) if w in index})
+            if not idx:
+                continue
+            total = float(noisy[idx].sum())
+            enough = n_rows is None or total >= VOCABULARY_COVERAGE * n_rows
+            if total >= VOCABULARY_Z * sd * np.sqrt(len(idx)) and enough and total > best_total:
+                best, best_total = np.zeros(len(candidates), dtype=bool), total
+                best[idx] = True
+    return best
+
+
 def _sort_key(value: Any) -> tuple[int, float, str]:
     return (0, float(value), "") if _is_number(value) else (1, 0.0, str(value))
 
@@ -305,6 +344,8 @@ def fit_categorical(
     else:
         cand_bar = 1.0
     kept = released.candidate_counts >= cand_bar
+    if ledger.is_dp and not numeric_storage:
+        kept |= _adopted_vocabulary(released.candidates, released.candidate_counts, sd=sd, n_rows=n_rows_estimate)
     found = [*released.private, *(c for c, m in zip(released.candidates, kept, strict=True) if m)]
     found_counts = np.concatenate([released.private_counts, released.candidate_counts[kept]])
     order = sorted(range(len(found)), key=lambda i: _sort_key(found[i]))

@@ -17,6 +17,7 @@ from tabsynth.privacy import PrivacyLedger
 from tabsynth.schema import ColumnKind, ColumnSpec, TableSchema
 from tabsynth.transform import OTHER, DPTableTransformer, EncodedTable
 from tabsynth.transform.numeric import NumericEncoder
+from tabsynth.vocab import VOCABULARIES
 
 
 def _fit(frame: pd.DataFrame, schema: TableSchema, epsilon: float | None, seed: int = 0) -> DPTableTransformer:
@@ -249,3 +250,40 @@ def test_scores_and_ages_stay_inside_the_dp_supported_range() -> None:
     # the top end lands near the 97th-99th percentile at this noise (old code: cut at 64 or open to 128)
     assert median["age min"] >= 16 and 60 <= median["age max"] <= 96, ends
     assert median["height min"] >= 120 and median["height max"] <= 220, ends  # the old bounds reached 256
+
+
+def _state_frame(values: list[str], n: int, seed: int = 0) -> tuple[pd.DataFrame, TableSchema]:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"state": rng.choice(values, n), "x": rng.normal(size=n)})
+    schema = TableSchema(columns=(_spec("state", ColumnKind.CATEGORICAL), _spec("x", ColumnKind.CONTINUOUS)))
+    return frame, schema
+
+
+def test_a_column_written_in_a_public_vocabulary_keeps_every_entry() -> None:
+    # 5,000 rows over the 51 state codes (about 98 a code: under the per-candidate bar at this
+    # noise) in lower case. The vocabulary's summed noisy counts clear 4.5 times their noise and
+    # half the rows by a wide margin (over 10 noise standard deviations of the sum), so the whole
+    # vocabulary is adopted, in the column's spelling, with no placeholder.
+    states = [s.lower() for s in VOCABULARIES["us_states"]]
+    frame, schema = _state_frame(states, 5000)
+    t = _fit(frame, schema, epsilon=1.0)
+    enc = t.encoder("state")
+    assert enc.categories == tuple(sorted(states))
+    assert not enc.has_other
+    assert set(t.inverse_transform(_every_slot(t))["state"]) <= set(states)
+
+
+def test_no_vocabulary_for_codes_outside_every_vocabulary_or_a_minority_in_one() -> None:
+    # "S00".."S49" are in no vocabulary; a column where state codes are 30% of the rows does not
+    # reach half the rows (the coverage rule), so neither adopts one: no absent entry appears.
+    codes = [f"S{i:02d}" for i in range(50)]
+    frame, schema = _state_frame(codes, 5000)
+    assert set(_fit(frame, schema, epsilon=1.0).encoder("state").categories) <= set(codes)
+    rng = np.random.default_rng(1)
+    values = np.where(rng.random(5000) < 0.3, rng.choice(list(VOCABULARIES["us_states"]), 5000), "zz")
+    frame = pd.DataFrame({"state": values, "x": rng.normal(size=5000)})
+    cats = _fit(frame, schema, epsilon=1.0).encoder("state").categories
+    assert "zz" in cats and set(cats) <= {"zz", *VOCABULARIES["us_states"]}
+    # Adopted, it would hold all 51 codes; about 30 rows a state, each clears the per-candidate bar
+    # in about a third of fits (9 to 20 of 51 in 40 fits).
+    assert len(cats) < 45
