@@ -50,7 +50,7 @@ def _coded(rng: np.random.Generator) -> tuple[pd.DataFrame, str, Any]:
     flag, code, score = rng.choice([0, 1], n, p=[0.7, 0.3]), rng.integers(1, 7, n), rng.integers(1, 11, n)
     age = rng.integers(18, 91, n)
     income = rng.lognormal(10, 0.5, n).round(2)
-    logit = -2 + 1.2 * flag + 0.25 * score - 0.02 * (age - 50) + 0.3 * (code == 3)
+    logit = -3.2 + 2.0 * flag + 0.45 * score - 0.04 * (age - 50) + 0.8 * (code == 3)
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     return pd.DataFrame({"flag": flag, "code": code, "score": score, "age": age, "income": income, "y": y}), "y", 1
 
@@ -60,7 +60,7 @@ def _rare_class(rng: np.random.Generator) -> tuple[pd.DataFrame, str, Any]:
     amount = rng.gamma(2.0, 50.0, n).round(2)
     channel = rng.choice(["web", "store", "phone"], n, p=[0.5, 0.4, 0.1])
     hour = rng.integers(0, 24, n)
-    logit = -4.2 + 0.008 * amount + 1.0 * (channel == "phone") + 0.6 * ((hour < 6) | (hour > 22))
+    logit = -5.6 + 0.012 * amount + 2.0 * (channel == "phone") + 1.5 * ((hour < 6) | (hour > 22))
     fraud = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
     return pd.DataFrame({"amount": amount, "channel": channel, "hour": hour, "fraud": fraud}), "fraud", "yes"
 
@@ -76,7 +76,7 @@ def _wide_cats(rng: np.random.Generator) -> tuple[pd.DataFrame, str, Any]:
     grade = rng.choice(GRADES, n, p=np.repeat(letter_share / 5, 5))
     minutes = rng.normal(180, 50, n).clip(0).round(1)
     risky = np.isin(state, STATES[:5]) | np.isin(grade, GRADES[20:])
-    logit = -1.5 + 1.5 * (plan == "yes") + 0.01 * (minutes - 180) + 0.5 * risky
+    logit = -2.0 + 2.5 * (plan == "yes") + 0.025 * (minutes - 180) + 1.2 * risky
     churn = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "True", "False")
     return (
         pd.DataFrame({"state": state, "plan": plan, "grade": grade, "minutes": minutes, "churn": churn}),
@@ -91,7 +91,7 @@ def _dates(rng: np.random.Generator) -> tuple[pd.DataFrame, str, Any]:
     birth = pd.Timestamp("1930-01-01") + pd.to_timedelta(rng.integers(0, 70 * 365, n), unit="D")
     age = (visit - birth).days / 365.25
     bmi = rng.normal(27, 5, n).round(1)
-    logit = -3 + 0.04 * (age - 50) + 0.08 * (bmi - 27)
+    logit = -3 + 0.12 * (age - 50) + 0.25 * (bmi - 27)
     event = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     frame = pd.DataFrame({"visit_date": visit.strftime("%Y-%m-%d"), "birth_date": birth.strftime("%Y-%m-%d")})
     return frame.assign(bmi=bmi, event=event), "event", 1
@@ -106,7 +106,7 @@ def _ids_missing(rng: np.random.Generator) -> tuple[pd.DataFrame, str, Any]:
     creat[rng.random(n) < 0.15] = np.nan
     sbp = rng.normal(130, 15, n).round()
     sbp[rng.random(n) < 0.05] = np.nan
-    logit = -2 + 1.5 * (np.nan_to_num(creat, nan=1.0) - 1) + 0.03 * (np.nan_to_num(sbp, nan=130) - 130)
+    logit = -2 + 4.0 * (np.nan_to_num(creat, nan=1.0) - 1) + 0.08 * (np.nan_to_num(sbp, nan=130) - 130)
     result = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "positive", "negative")
     return (
         pd.DataFrame({"patient_id": patient, "clinic_name": clinic, "creatinine": creat, "sbp": sbp, "result": result}),

@@ -42,6 +42,7 @@ from .transform.categorical import (
     CODE_CANDIDATES,
     MAX_PLACEHOLDER_SHARE,
     SLOT_FALSE_POSITIVE,
+    VOCABULARY_Z,
 )
 from .transform.table import DPTableTransformer, mechanism_weights
 from .vocab import candidate_values
@@ -184,7 +185,10 @@ def _plan_column(
         cand = max(sd * NormalDist().inv_cdf(1 - CANDIDATE_FALSE_POSITIVE / n_cand), min_count) + _Z95 * sd
         keeps = (
             f"categories with at least {_share(survive, n_rows)} (95% chance; threshold {threshold:.0f}); "
-            f"small integer codes (-1..100) and public-vocabulary values from {_share(cand, n_rows)}"
+            f"small integer codes (-1..100) and public-vocabulary values from {_share(cand, n_rows)}; "
+            f"a column written in one public vocabulary (US states, ISO countries, sub-grades A1..G5, months, "
+            f"weekdays, ...) keeps all of it once the vocabulary holds half the rows and "
+            f"{VOCABULARY_Z:g} times the noise of its summed counts"
         )
         collapses = (
             "rarer categories: in a coded column they become the nearest discovered code; in a text column "

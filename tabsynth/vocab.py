@@ -49,8 +49,15 @@ _ISO_COUNTRIES = tuple(
     VE VG VI VN VU WF WS YE YT ZA ZM ZW""".split()
 )
 
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+    "November", "December",
+)  # fmt: skip
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
 #: Every named vocabulary (read-only). ``sex`` is the common text coding; ``sex_mf`` the one-letter
-#: coding; ``sex_12`` the numeric 1 = male, 2 = female coding of many surveys.
+#: coding; ``sex_12`` the numeric 1 = male, 2 = female coding of many surveys; ``sub_grades`` the
+#: A1..G5 scale of loan books (``letter_grades`` its letters).
 VOCABULARIES: Mapping[str, tuple[str | int, ...]] = MappingProxyType(
     {
         "us_states": _US_STATES,
@@ -60,6 +67,12 @@ VOCABULARIES: Mapping[str, tuple[str | int, ...]] = MappingProxyType(
         "sex": ("Female", "Male"),
         "sex_mf": ("F", "M"),
         "sex_12": (1, 2),
+        "letter_grades": tuple("ABCDEFG"),
+        "sub_grades": tuple(f"{letter}{digit}" for letter in "ABCDEFG" for digit in range(1, 6)),
+        "months": _MONTHS,
+        "month_abbr": tuple(m[:3] for m in _MONTHS),
+        "weekdays": _WEEKDAYS,
+        "weekday_abbr": tuple(d[:3] for d in _WEEKDAYS),
     }
 )
 
