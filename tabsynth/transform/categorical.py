@@ -244,10 +244,10 @@ def _adopted_vocabulary(
     when the sum ``T`` of its entries' noisy counts clears :data:`VOCABULARY_Z` times its noise
     (``sd * sqrt(|V|)``) and :data:`VOCABULARY_COVERAGE` of the DP row count; of those, the one
     with the largest lower bound ``T - VOCABULARY_Z * sd * sqrt(|V|)`` (the largest ``T`` would
-    favour big vocabularies, whose sums are noisier: ISO country codes, which share 30 codes with
-    the US states, won a state column in about 1 fit in 300). Every entry of it becomes a category, also those too rare to clear the
-    per-candidate bar (a 51-value state column with 65 rows a state, say): the domain is public,
-    and the frequencies are learnt by the DP generator.
+    favour big vocabularies, whose sums are noisier: ISO country codes, which share 26 codes with
+    the US states, won a state column in about 1 fit in 300). Every entry of it becomes a
+    category, also those too rare to clear the per-candidate bar (a 51-value state column with 65
+    rows a state, say): the domain is public, and the frequencies are learnt by the DP generator.
     """
     index = {c: i for i, c in enumerate(candidates)}
     best, best_lower = np.zeros(len(candidates), dtype=bool), -np.inf
