@@ -125,6 +125,34 @@ def _cli(args: list[str], cwd: Path) -> tuple[int, str]:
     return done.returncode, last[:300]
 
 
+def _typed_quality(name: str, synth: pd.DataFrame) -> dict[str, float]:
+    """The judge's quality with date columns read as dates (the judge scores date strings as categories).
+
+    Only for tables with date columns; the judge's own ``quality`` is kept beside it.
+    """
+    train, test, _ = judge.load(name)
+    dates = [c for c in train.columns if c.endswith("_date")]
+    if not dates:
+        return {}
+    from sdmetrics.reports.single_table import QualityReport
+
+    def typed(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(**{c: pd.to_datetime(frame[c], errors="coerce") for c in dates})
+
+    meta = {"columns": {}}
+    for c in train.columns:
+        numeric = pd.api.types.is_numeric_dtype(train[c]) and train[c].nunique() > 10
+        meta["columns"][c] = {"sdtype": "datetime" if c in dates else "numerical" if numeric else "categorical"}
+
+    def score(other: pd.DataFrame) -> float:
+        report = QualityReport()
+        report.generate(typed(train), typed(other[train.columns]), meta, verbose=False)
+        return round(float(report.get_score()), 4)
+
+    ceiling = test.sample(min(len(test), len(synth)), random_state=0)
+    return {"quality_dates_typed": score(synth), "quality_dates_typed_ceiling": score(ceiling)}
+
+
 def _run(name: str, folder: Path, epsilon: str) -> dict[str, Any]:
     train, test, spec = judge.load(name)
     work = folder / f"{name}-eps{epsilon}"
@@ -165,6 +193,7 @@ def _run(name: str, folder: Path, epsilon: str) -> dict[str, Any]:
     if (work / "synth.csv").exists() and record.get("sample_exit") == 0:
         synth = pd.read_csv(work / "synth.csv")
         record.update(judge.score(name, synth))
+        record.update(_typed_quality(name, synth))
         record["dtypes_kept"] = {c: str(synth[c].dtype) == str(train[c].dtype) for c in synth.columns if c in train}
         record["missing_share_where_real_has_none"] = {
             c: round(float(synth[c].isna().mean()), 4) for c in synth.columns if c in train and train[c].notna().all()
