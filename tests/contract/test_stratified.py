@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from tabsynth.privacy import ParallelEvent
+from tabsynth.schema import ColumnKind, ColumnSpec
 from tabsynth.synthesizers import MODELS, Synthesizer
 from tests.conftest import make_frame
 from tests.contract.test_synthesizer_contract import SCHEMA
@@ -45,18 +46,21 @@ def test_save_load_round_trip(stratified: Synthesizer, tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(stratified.sample(50, random_state=3), loaded.sample(50, random_state=3))
 
 
-def test_auto_stratifies_only_imbalanced_targets() -> None:
+def test_auto_stratifies_targets_of_two_to_ten_classes() -> None:
     frame = make_frame(1500, seed=3)
     balanced = Synthesizer(epsilon=5.0, random_state=0, epochs=1).fit(frame, SCHEMA)
-    assert balanced.stratify == "auto" and not balanced.stratified_  # "yes" is ~30% of the rows
+    assert balanced.stratify == "auto" and balanced.stratified_  # "yes" is ~30% of the rows
     rare = frame.copy()
     # 90 "yes" rows: 6%. The label's DP counts carry sigma 12.8 rows here (ledger "counts:label"),
-    # so 90 rows sit 4.5 sigma above the 32-row class floor and 4.7 sigma below the 10% share
-    # (150 rows): stratified but for ~7e-6 of fits. With 60 rows (2.2 sigma above the floor)
-    # 2 of 220 fits fell under the floor and stayed joint.
+    # so 90 rows sit 4.5 sigma above the 32-row class floor: stratified but for ~4e-6 of fits.
     rare.loc[rare.index[rare["label"] == "yes"][90:], "label"] = "no"
     imbalanced = Synthesizer(epsilon=5.0, random_state=0, epochs=1).fit(rare, SCHEMA)
     assert imbalanced.stratified_ and imbalanced.privacy_card()["stratified_by_target"]
+    # Twelve classes of 125 rows each (over 7 sigma above the floor): more than ten, so joint.
+    many = frame.assign(label=[f"c{i % 12:02d}" for i in range(len(frame))])
+    label = ColumnSpec(name="label", kind=ColumnKind.CATEGORICAL, categories=tuple(f"c{i:02d}" for i in range(12)))
+    schema = replace(SCHEMA, columns=tuple(label if c.name == "label" else c for c in SCHEMA.columns))
+    assert not Synthesizer(epsilon=5.0, random_state=0, epochs=1).fit(many, schema).stratified_
 
 
 def test_stratify_must_be_a_bool_or_auto() -> None:
@@ -80,22 +84,21 @@ def test_dp_ctgan_refuses_stratification_and_auto_keeps_it_joint() -> None:
 def test_auto_ignores_the_noise_in_other_and_missing_slots() -> None:
     from types import SimpleNamespace
 
-    from tabsynth.schema import ColumnKind
     from tabsynth.transform import CategoricalEncoder
 
-    # Adult's income after DP discovery: two categories, then "other" 0 and "missing" 0.45%
-    # (noise: the data has no missing label). 0.0045 * 32,000 = 144 rows would pass the
-    # 32-row floor and, at under 10%, would have stratified the table.
+    # A label with one category after DP discovery, then "other" 0.2% and "missing" 0.45% (noise:
+    # the data has neither). 0.0045 * 32,000 = 144 rows would pass the 32-row floor and, counted
+    # as a class, would stratify a one-class target.
     target = CategoricalEncoder(
         name="income",
         kind=ColumnKind.CATEGORICAL,
-        categories=("<=50K", ">50K"),
+        categories=("<=50K",),
         has_other=True,
         nullable=True,
-        marginal=(0.7527, 0.2428, 0.0, 0.0045),
+        marginal=(0.9933, 0.002, 0.0045),
     )
-    transformer = SimpleNamespace(encoders_=[target])
     synth = Synthesizer("dp-tvae")
-    assert not synth._decide_stratify(transformer, (0,), 32_000, None)  # type: ignore[arg-type]
-    rare = SimpleNamespace(encoders_=[replace(target, marginal=(0.93, 0.065, 0.0, 0.005))])
-    assert synth._decide_stratify(rare, (0,), 32_000, None)  # type: ignore[arg-type]
+    assert not synth._decide_stratify(SimpleNamespace(encoders_=[target]), (0,), 32_000, None)  # type: ignore[arg-type]
+    # Ten categories plus the two noise slots: ten classes, stratified (twelve would not be).
+    ten = replace(target, categories=tuple(f"c{i}" for i in range(10)), marginal=(*[0.0993] * 10, 0.002, 0.005))
+    assert synth._decide_stratify(SimpleNamespace(encoders_=[ten]), (0,), 32_000, None)  # type: ignore[arg-type]

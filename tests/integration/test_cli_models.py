@@ -78,7 +78,9 @@ def test_budget_json(model_dir: Path, capsys: pytest.CaptureFixture[str]) -> Non
     payload = json.loads(capsys.readouterr().out)
     assert set(payload) >= {"epsilon", "delta", "entries"}
     assert 0 < payload["epsilon"] <= 8.0 and payload["delta"] == 1e-6
-    assert payload["entries"][-1]["event"]["type"] == "dp_sgd"
+    # a binary target: stratify="auto" trains one model per class, one parallel composition of DP-SGD runs
+    last = payload["entries"][-1]["event"]
+    assert last["type"] == "parallel" and all(b[0]["type"] == "dp_sgd" for b in last["branches"])
 
 
 @pytest.mark.parametrize(
