@@ -98,7 +98,7 @@ class ReleaseConfig(BaseModel):
     )
     model: str = "dp-tvae"
     stratify: bool | Literal["auto"] = Field(
-        default="auto", description="one DP generator per target class (auto: when a class is under 10%)"
+        default="auto", description="one DP generator per target class (auto: a target of 2 to 10 classes of 32+ rows)"
     )
     epsilon: float | None = Field(default=1.0, gt=0)
     delta: float = Field(default=1e-6, gt=0, lt=1)

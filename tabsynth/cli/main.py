@@ -175,7 +175,7 @@ def fit(
         bool | None,
         typer.Option(
             "--stratify/--no-stratify",
-            help="One DP generator per target class, dp-tvae only (default: when the smallest class is under 10%).",
+            help="One DP generator per target class, dp-tvae only (default: a target of 2 to 10 classes of 32+ rows).",
         ),
     ] = None,
     entity: Annotated[
