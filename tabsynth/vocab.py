@@ -21,7 +21,7 @@ from types import MappingProxyType
 
 from .exceptions import SchemaError
 
-__all__ = ["VOCABULARIES", "candidate_values", "vocabulary"]
+__all__ = ["SPELLINGS", "VOCABULARIES", "candidate_values", "vocabulary"]
 
 _US_STATES = (
     "AK", "AL", "AR", "AZ", "CA", "CO", "CT", "DC", "DE", "FL", "GA", "HI", "IA", "ID", "IL", "IN", "KS",
@@ -91,6 +91,10 @@ def vocabulary(name: str) -> tuple[str | int, ...]:
         ) from None
 
 
+#: The spellings of a vocabulary entry tried in the data: as listed, lower, upper and title case.
+SPELLINGS = (str, str.lower, str.upper, str.title)
+
+
 @cache
 def candidate_values() -> tuple[str, ...]:
     """Public text values tried during DP category discovery (every vocabulary, usual spellings)."""
@@ -98,7 +102,7 @@ def candidate_values() -> tuple[str, ...]:
     for values in VOCABULARIES.values():
         for v in values:
             if isinstance(v, str):
-                words.update(dict.fromkeys((v, v.lower(), v.upper(), v.title())))
+                words.update(dict.fromkeys(spell(v) for spell in SPELLINGS))
     for extra in ("y", "n", "true", "false", "unknown", "other", "none", "male", "female", "m", "f"):
         words.update(dict.fromkeys((extra, extra.upper(), extra.title())))
     return tuple(words)

@@ -35,7 +35,7 @@ from ..privacy.calibration import threshold_for
 from ..privacy.ledger import PrivacyLedger
 from ..privacy.mechanisms import discover_categories, noisy_histogram
 from ..schema import ColumnKind, ColumnSpec, _category_key
-from ..vocab import VOCABULARIES, candidate_values
+from ..vocab import SPELLINGS, VOCABULARIES, candidate_values
 
 __all__ = ["MAX_PLACEHOLDER_SHARE", "OTHER", "CategoricalEncoder", "fit_categorical"]
 
@@ -53,7 +53,6 @@ CANDIDATE_FALSE_POSITIVE = 0.001
 VOCABULARY_Z = 4.5
 #: ... and holds at least this share of the DP row count.
 VOCABULARY_COVERAGE = 0.5
-_SPELLINGS = (str, str.upper, str.lower, str.title)
 
 
 def _is_number(value: Any) -> bool:
@@ -253,7 +252,7 @@ def _adopted_vocabulary(
     best, best_lower = np.zeros(len(candidates), dtype=bool), -np.inf
     for values in VOCABULARIES.values():
         words = [v for v in values if isinstance(v, str)]
-        for spell in _SPELLINGS:
+        for spell in SPELLINGS:
             idx = sorted({index[w] for w in map(spell, words) if w in index})
             if not idx:
                 continue

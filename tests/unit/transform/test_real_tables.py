@@ -252,9 +252,11 @@ def test_scores_and_ages_stay_inside_the_dp_supported_range() -> None:
     assert median["height min"] >= 120 and median["height max"] <= 220, ends  # the old bounds reached 256
 
 
-def _state_frame(values: list[str], n: int, seed: int = 0) -> tuple[pd.DataFrame, TableSchema]:
+def _state_frame(
+    values: list[str], n: int, seed: int = 0, p: np.ndarray | None = None
+) -> tuple[pd.DataFrame, TableSchema]:
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"state": rng.choice(values, n), "x": rng.normal(size=n)})
+    frame = pd.DataFrame({"state": rng.choice(values, n, p=p), "x": rng.normal(size=n)})
     schema = TableSchema(columns=(_spec("state", ColumnKind.CATEGORICAL), _spec("x", ColumnKind.CONTINUOUS)))
     return frame, schema
 
@@ -273,9 +275,7 @@ def test_a_column_written_in_a_public_vocabulary_keeps_every_entry(vocab: str) -
         p = None
     else:
         p = np.repeat(np.array([0.17, 0.29, 0.26, 0.15, 0.08, 0.035, 0.015]) / 5, 5)
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"state": rng.choice(words, 5000, p=p), "x": rng.normal(size=5000)})
-    schema = TableSchema(columns=(_spec("state", ColumnKind.CATEGORICAL), _spec("x", ColumnKind.CONTINUOUS)))
+    frame, schema = _state_frame(words, 5000, p=p)
     t = _fit(frame, schema, epsilon=0.1)
     enc = t.encoder("state")
     assert enc.categories == tuple(sorted(words))
