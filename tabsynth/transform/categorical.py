@@ -249,7 +249,8 @@ def _adopted_vocabulary(
     rows a state, say): the domain is public, and the frequencies are learnt by the DP generator.
     """
     index = {c: i for i, c in enumerate(candidates)}
-    best, best_lower = np.zeros(len(candidates), dtype=bool), -np.inf
+    best: list[int] = []
+    best_lower = -np.inf
     for values in VOCABULARIES.values():
         words = [v for v in values if isinstance(v, str)]
         for spell in SPELLINGS:
@@ -260,9 +261,10 @@ def _adopted_vocabulary(
             lower = total - VOCABULARY_Z * sd * np.sqrt(len(idx))  # a lower bound on its rows
             enough = n_rows is None or total >= VOCABULARY_COVERAGE * n_rows
             if lower >= 0 and enough and lower > best_lower:
-                best, best_lower = np.zeros(len(candidates), dtype=bool), lower
-                best[idx] = True
-    return best
+                best, best_lower = idx, lower
+    mask = np.zeros(len(candidates), dtype=bool)
+    mask[best] = True
+    return mask
 
 
 def _sort_key(value: Any) -> tuple[int, float, str]:
