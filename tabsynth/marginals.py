@@ -3,8 +3,16 @@
 ``measure_marginals`` releases, through the ledger, one noisy histogram per modelled column
 (over its public slots) and one per chosen pair of columns (over the public cells slots x
 slots). Every histogram has L2 sensitivity 1 under add/remove one row (a row falls in exactly
-one cell), and one noise level is calibrated up front for all of them. The pairs are chosen
-from public information only (the schema's roles, the column count and the DP row estimate).
+one cell), and one noise level is calibrated up front for all of them. Two sets of pairs are
+measured:
+
+* the target's and the sensitive columns' pairs, chosen from public information only (the
+  schema's roles, the column count and the DP row estimate, :func:`choose_pairs`);
+* up to :data:`N_SELECTED_PAIRS` more, chosen AIM-style by the exponential mechanism: the
+  score of a candidate pair is how far, in rows, its true 2-way table lies from the product of
+  the DP 1-way marginals just released (so the pairs the 1-way marginals explain worst win),
+  less the noise its own measurement would add. One row moves one cell of the true table, so a
+  score moves by at most the ledger's sensitivity; every round is a ``marginal:select`` entry.
 
 ``select_rows`` is post-processing of those releases and of the model's output: it rakes
 (iterative proportional fitting) weights on a pool of synthetic rows towards the DP
@@ -22,17 +30,29 @@ import numpy as np
 
 from .exceptions import ConfigError, IncompatibleModelError
 from .privacy.calibration import gaussian_noise_for
+from .privacy.events import PureDPEvent
 from .privacy.ledger import PrivacyLedger
 from .privacy.mechanisms import noisy_histogram
 from .transform import DPTableTransformer, EncodedTable
 
-__all__ = ["MarginalSet", "choose_pairs", "measure_marginals", "select_rows"]
+__all__ = [
+    "MarginalSet",
+    "association_scores",
+    "candidate_pairs",
+    "measure_marginals",
+    "select_pairs",
+    "select_rows",
+]
 
 #: The noisy count of a 2-way cell should stay above the noise: pairs are kept while the DP row
 #: estimate gives at least this many rows per cell on average.
 MIN_ROWS_PER_CELL = 2.0
 #: At most this many 2-way marginals (more would spread the share too thin).
 MAX_PAIRS = 24
+#: At most this many more pairs chosen by the exponential mechanism (beyond the role pairs).
+N_SELECTED_PAIRS = 8
+#: Share of the marginals stage's zCDP budget that pays for choosing them.
+SELECTION_SHARE = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +120,57 @@ def _cells(slots: np.ndarray, key: tuple[int, ...], shape: tuple[int, ...]) -> n
     return np.ravel_multi_index((slots[:, key[0]].astype(np.int64), slots[:, key[1]].astype(np.int64)), shape)
 
 
+def candidate_pairs(transformer: DPTableTransformer, exclude: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Every other pair of modelled columns whose table averages ``MIN_ROWS_PER_CELL`` DP rows a cell."""
+    n_rows = float(transformer.n_rows_estimate_)
+    sizes = [e.n_slots for e in transformer.encoders_]
+    taken = {frozenset(p) for p in exclude}
+    return [
+        (a, b)
+        for a in range(len(sizes))
+        for b in range(a + 1, len(sizes))
+        if frozenset((a, b)) not in taken and n_rows / (sizes[a] * sizes[b]) >= MIN_ROWS_PER_CELL
+    ]
+
+
+def association_scores(
+    slots: np.ndarray,
+    candidates: Sequence[tuple[int, int]],
+    one_way: Mapping[int, np.ndarray],
+    *,
+    n_rows: float,
+    noise_std: float,
+) -> np.ndarray:
+    """Per candidate pair: L1 distance in rows between its true table and ``n_rows`` times the
+    product of the (DP) 1-way marginals, less the expected L1 noise of measuring it (AIM's
+    penalty, ``sqrt(2/pi) * noise_std * cells``). Adding or removing one row moves a score by at
+    most 1 (by ``k`` for an entity of ``k`` rows): the 1-way marginals and ``n_rows`` are DP outputs.
+    """
+    shares = {j: np.clip(c, 0.0, None) / max(float(np.clip(c, 0.0, None).sum()), 1.0) for j, c in one_way.items()}
+    out = np.empty(len(candidates))
+    for i, (a, b) in enumerate(candidates):
+        shape = (len(shares[a]), len(shares[b]))
+        true = np.bincount(_cells(slots, (a, b), shape), minlength=shape[0] * shape[1]).reshape(shape)
+        expected = n_rows * np.outer(shares[a], shares[b])
+        out[i] = np.abs(true - expected).sum() - np.sqrt(2.0 / np.pi) * noise_std * shape[0] * shape[1]
+    return out
+
+
+def select_pairs(scores: np.ndarray, k: int, *, epsilon: float, ledger: PrivacyLedger) -> list[int]:
+    """Indices of ``k`` distinct candidates, one exponential mechanism round each (``epsilon``-DP,
+    score sensitivity = the ledger's), by the Gumbel-max trick on the ledger's secret uniforms."""
+    remaining = list(range(len(scores)))
+    chosen: list[int] = []
+    scale = epsilon / (2.0 * ledger.sensitivity)
+    for round_ in range(min(k, len(remaining))):
+        ledger.spend(f"marginal:select:{round_ + 1}", PureDPEvent(epsilon=epsilon))
+        uniforms = np.clip(ledger.noise.uniform(len(remaining)), 1e-300, None)
+        gumbel = -np.log(-np.log(uniforms))
+        pick = int(np.argmax(scale * scores[remaining] + gumbel))
+        chosen.append(remaining.pop(pick))
+    return chosen
+
+
 def measure_marginals(
     encoded: EncodedTable,
     transformer: DPTableTransformer,
@@ -107,36 +178,77 @@ def measure_marginals(
     ledger: PrivacyLedger,
     epsilon: float | None,
     pairs: Sequence[tuple[int, int]] | None = None,
+    n_selected: int = N_SELECTED_PAIRS,
 ) -> MarginalSet:
     """Release the 1-way marginal of every modelled column and the 2-way marginals of ``pairs``.
 
-    Spends ``marginal:<col>`` and ``marginal:<a>x<b>`` in ``ledger``, all at one noise level
-    calibrated so that together they cost ``epsilon``. Without DP the counts are exact.
+    Without explicit ``pairs``: the role pairs of :func:`choose_pairs`, then up to ``n_selected``
+    pairs chosen by the exponential mechanism (:func:`select_pairs`). Spends ``marginal:<col>``,
+    ``marginal:<a>x<b>`` and ``marginal:select:<i>`` in ``ledger``, calibrated up front so that
+    together they cost ``epsilon``. Without DP the counts are exact and nothing is selected.
     """
     names = tuple(e.name for e in transformer.encoders_)
     sizes = [e.n_slots for e in transformer.encoders_]
+    adaptive = pairs is None and ledger.is_dp and n_selected > 0
     pairs = choose_pairs(transformer) if pairs is None else [tuple(p) for p in pairs]  # type: ignore[misc]
     for a, b in pairs:
         if not (0 <= a < len(names) and 0 <= b < len(names)) or a == b:
             raise ConfigError(f"Invalid marginal pair {(a, b)!r} for {len(names)} modelled columns.")
     keys: list[tuple[int, ...]] = [(j,) for j in range(len(names))] + [(a, b) for a, b in pairs]
-    if ledger.is_dp:
-        if epsilon is None or not epsilon > 0:
-            raise ConfigError(f"measure_marginals needs epsilon > 0 under DP, got {epsilon!r}.")
-        sigma: float | None = gaussian_noise_for(epsilon, ledger.delta, n_mechanisms=len(keys))
-    else:
-        sigma = None
-    unused_rng = np.random.default_rng(0)  # the noise comes from the ledger's secret source, not from here
+    candidates = candidate_pairs(transformer, pairs) if adaptive else []
+    n_rounds = min(n_selected, len(candidates))
+    sigma, select_eps = _calibrate(epsilon, ledger, n_measured=len(keys) + n_rounds, n_rounds=n_rounds)
     counts: dict[tuple[int, ...], np.ndarray] = {}
-    slots = encoded.slots
     for key in keys:
-        shape = tuple(sizes[j] for j in key)
-        true = np.bincount(_cells(slots, key, shape), minlength=int(np.prod(shape))).reshape(shape)
-        label = "marginal:" + "x".join(names[j] for j in key)
-        counts[key] = noisy_histogram(
-            true, noise_multiplier=sigma or 1.0, ledger=ledger, label=label, rng=unused_rng
-        ).astype(float)
+        counts[key] = _measure(encoded.slots, key, sizes, names, sigma, ledger)
+    if n_rounds:
+        one_way = {j: counts[(j,)] for j in range(len(names))}
+        scores = association_scores(
+            encoded.slots,
+            candidates,
+            one_way,
+            n_rows=float(transformer.n_rows_estimate_),
+            noise_std=(sigma or 1.0) * ledger.sensitivity,
+        )
+        for i in select_pairs(scores, n_rounds, epsilon=select_eps, ledger=ledger):
+            counts[candidates[i]] = _measure(encoded.slots, candidates[i], sizes, names, sigma, ledger)
     return MarginalSet(names, sigma, counts)
+
+
+def _calibrate(
+    epsilon: float | None, ledger: PrivacyLedger, *, n_measured: int, n_rounds: int
+) -> tuple[float | None, float]:
+    """One noise multiplier for the measurements and one epsilon per selection round.
+
+    In zCDP terms the selection gets ``SELECTION_SHARE`` of the stage: ``n_rounds`` pure-DP rounds
+    of ``eps`` cost ``n_rounds * eps**2 / 2``, the Gaussians ``n_measured / (2 sigma**2)``. The
+    pure-DP curve is below that line at every order, so calibrating the Gaussians as if there
+    were ``n_measured / (1 - SELECTION_SHARE)`` of them covers both.
+    """
+    if not ledger.is_dp:
+        return None, 0.0
+    if epsilon is None or not epsilon > 0:
+        raise ConfigError(f"measure_marginals needs epsilon > 0 under DP, got {epsilon!r}.")
+    share = SELECTION_SHARE if n_rounds else 0.0
+    sigma = gaussian_noise_for(epsilon, ledger.delta, n_mechanisms=n_measured / (1.0 - share))
+    select_eps = float(np.sqrt(share / (1.0 - share) * n_measured / n_rounds) / sigma) if n_rounds else 0.0
+    return sigma, select_eps
+
+
+def _measure(
+    slots: np.ndarray,
+    key: tuple[int, ...],
+    sizes: Sequence[int],
+    names: Sequence[str],
+    sigma: float | None,
+    ledger: PrivacyLedger,
+) -> np.ndarray:
+    shape = tuple(sizes[j] for j in key)
+    true = np.bincount(_cells(slots, key, shape), minlength=int(np.prod(shape))).reshape(shape)
+    label = "marginal:" + "x".join(names[j] for j in key)
+    unused_rng = np.random.default_rng(0)  # the noise comes from the ledger's secret source, not from here
+    noisy = noisy_histogram(true, noise_multiplier=sigma or 1.0, ledger=ledger, label=label, rng=unused_rng)
+    return np.asarray(noisy, dtype=float)
 
 
 def _targets(marginals: MarginalSet, fixed: Mapping[int, int]) -> list[tuple[tuple[int, ...], np.ndarray]]:

@@ -9,7 +9,17 @@ import pandas as pd
 import pytest
 
 from tabsynth.exceptions import ConfigError
-from tabsynth.marginals import MarginalSet, choose_pairs, measure_marginals, rake, select_rows
+from tabsynth.marginals import (
+    N_SELECTED_PAIRS,
+    MarginalSet,
+    association_scores,
+    candidate_pairs,
+    choose_pairs,
+    measure_marginals,
+    rake,
+    select_pairs,
+    select_rows,
+)
 from tabsynth.privacy import PrivacyLedger
 from tabsynth.privacy.plan import plan_budget
 from tabsynth.schema import ColumnKind, ColumnSpec, TableSchema
@@ -66,11 +76,62 @@ def test_ledger_labels_and_budget(transformer: DPTableTransformer) -> None:
     marg = measure_marginals(transformer.transform(make_frame(300)), transformer, ledger=ledger, epsilon=0.5)
     names = [e.name for e in transformer.encoders_]
     labels = [e.label for e in ledger.entries]
+    role = len(names) + len(pairs)
     assert labels[: len(names)] == [f"marginal:{n}" for n in names]
-    assert labels[len(names) :] == [f"marginal:{names[a]}x{names[b]}" for a, b in pairs]
+    assert labels[len(names) : role] == [f"marginal:{names[a]}x{names[b]}" for a, b in pairs]
+    # then the rounds of the exponential mechanism, then the pairs they chose
+    rounds = min(N_SELECTED_PAIRS, len(candidate_pairs(transformer, pairs)))
+    assert rounds > 0
+    assert labels[role : role + rounds] == [f"marginal:select:{i + 1}" for i in range(rounds)]
+    chosen = [key for key in marg.counts if len(key) == 2][len(pairs) :]
+    assert len(chosen) == rounds
+    assert labels[role + rounds :] == [f"marginal:{names[a]}x{names[b]}" for a, b in chosen]
+    assert not {frozenset(k) for k in chosen} & {frozenset(p) for p in pairs}
     assert marg.noise_multiplier is not None and marg.noise_multiplier > 1
     assert ledger.spent()[0] <= 0.5 + 1e-9
     assert ledger.spent()[0] > 0.45  # the calibration uses the share, not a fraction of it
+
+
+def _one_way(frame: pd.DataFrame, transformer: DPTableTransformer) -> dict[int, np.ndarray]:
+    exact = _exact(frame, transformer, [])
+    return {key[0]: c for key, c in exact.counts.items()}
+
+
+def test_association_score_moves_by_at_most_one_when_a_row_is_added(transformer: DPTableTransformer) -> None:
+    # The 1-way marginals and the row estimate are DP outputs, fixed across the neighbours.
+    frame = make_frame(300)
+    one_way = _one_way(frame, transformer)
+    candidates = candidate_pairs(transformer, [])
+    for seed in range(5):
+        bigger = pd.concat([frame, make_frame(1, seed=20 + seed)], ignore_index=True)
+        before, after = (
+            association_scores(transformer.transform(f).slots, candidates, one_way, n_rows=300.0, noise_std=3.0)
+            for f in (frame, bigger)
+        )
+        assert np.max(np.abs(after - before)) <= 1.0 + 1e-9
+
+
+def test_association_score_is_zero_for_an_independent_table_measured_exactly() -> None:
+    slots = np.array([[0, 0], [0, 1], [1, 0], [1, 1]] * 5)
+    one_way = {0: np.array([10.0, 10.0]), 1: np.array([10.0, 10.0])}
+    assert association_scores(slots, [(0, 1)], one_way, n_rows=20.0, noise_std=0.0)[0] == pytest.approx(0.0)
+    copied = np.array([[0, 0], [1, 1]] * 10)  # b = a: the 2x2 table is diagonal
+    score = association_scores(copied, [(0, 1)], one_way, n_rows=20.0, noise_std=1.0)[0]
+    assert score == pytest.approx(20.0 - np.sqrt(2 / np.pi) * 4)  # |10-5| + |0-5| + |0-5| + |10-5|, less noise
+
+
+def test_exponential_mechanism_picks_the_dependent_pair_and_records_each_round() -> None:
+    ledger = PrivacyLedger(1.0, 1e-6)
+    scores = np.array([5.0, 4000.0, 12.0, 3900.0])  # a gap of 3900 rows at epsilon 0.01: exp(19.5) to 1
+    chosen = select_pairs(scores, 2, epsilon=0.01, ledger=ledger)
+    assert sorted(chosen) == [1, 3]
+    assert [e.label for e in ledger.entries] == ["marginal:select:1", "marginal:select:2"]
+    assert ledger.spent()[0] <= 0.02 + 1e-9  # at most the sum of the rounds
+
+
+def test_exponential_mechanism_is_random_between_equal_scores() -> None:
+    picks = {select_pairs(np.zeros(4), 1, epsilon=0.1, ledger=PrivacyLedger(100.0, 1e-6))[0] for _ in range(60)}
+    assert picks == {0, 1, 2, 3}  # fails with probability about 4 * 0.75**60 < 1e-7
 
 
 def test_measure_refuses_bad_pairs(transformer: DPTableTransformer) -> None:
