@@ -188,6 +188,13 @@ def fit(
             "--max-rows-per-entity", help="With --entity: rows kept per entity (public setting), or 'auto' (DP choice)."
         ),
     ] = str(DEFAULT_MAX_ROWS_PER_ENTITY),
+    quality_filter: Annotated[
+        bool,
+        typer.Option(
+            "--filter/--no-filter",
+            help="Under DP: measure DP 1- and 2-way marginals and keep the sampled rows that match them (default).",
+        ),
+    ] = True,
     sep: Sep = None,
     overwrite: Overwrite = False,
 ) -> None:
@@ -213,6 +220,7 @@ def fit(
             max_physical_batch_size=max_physical_batch_size,
             stratify="auto" if stratify is None else stratify,
             max_rows_per_entity=_parse_bound(max_rows_per_entity),
+            filter="marginals" if quality_filter else None,
         )
         declared = load_schema(schema) if schema is not None else None
         with warnings.catch_warnings():

@@ -36,7 +36,7 @@ from ..exceptions import ConfigError, DataError, NotFittedError, PrivacyWarning,
 from ..inference import DPInferenceNote, coerce_frame, infer_schema_dp
 from ..privacy import PrivacyLedger, RDPAccountant, check_budget
 from ..privacy.card import ClassTraining, PrivacyCard, TrainingSummary
-from ..privacy.plan import MARGINALS_SHARE, BudgetPlan, plan_budget
+from ..privacy.plan import MARGINALS_SHARE, SCHEMA_INFERENCE_SHARE, BudgetPlan, plan_budget
 from ..privacy.randomness import NoiseSource
 from ..schema import TableSchema, infer_schema
 from ..transform import CategoricalEncoder, DPTableTransformer, EncodedTable
@@ -119,10 +119,11 @@ class Synthesizer:
         model_options: generator-specific settings (e.g. ``{"hidden": 256}``).
         verbose: log each training epoch (``logging`` at INFO); pass ``fit(callback=...)`` to draw
             progress yourself (the library never prints).
-        filter: ``"marginals"``: spend ``MARGINALS_SHARE`` of epsilon (taken from training) on DP 1- and
-            2-way marginals, and at sampling time draw ``pool_factor * n_rows`` rows and keep the
+        filter: ``"marginals"`` (default): spend ``MARGINALS_SHARE`` of epsilon (taken from training) on
+            DP 1- and 2-way marginals (the target's and sensitive columns' pairs, and pairs chosen by the
+            exponential mechanism), and at sampling time draw ``pool_factor * n_rows`` rows and keep the
             ``n_rows`` whose marginals best match them (post-processing, see :mod:`tabsynth.marginals`).
-            ``None``: no filter.
+            ``None``: no filter. Without DP the filter is off (nothing is measured).
         pool_factor: size of the filter's pool, in multiples of the rows asked for.
         max_rows_per_entity: with ``fit(..., entity=COLUMN)``, the most rows one entity contributes
             (a public setting; entities with more keep a secret random subset). Every histogram's
@@ -154,7 +155,7 @@ class Synthesizer:
         stratify: bool | str = "auto",
         verbose: bool = False,
         deterministic: bool = False,
-        filter: str | None = None,  # noqa: A002  (the quality filter, issue 17)
+        filter: str | None = "marginals",  # noqa: A002  (the quality filter, issue 17)
         pool_factor: int = 4,
         max_rows_per_entity: int | str = DEFAULT_MAX_ROWS_PER_ENTITY,
     ) -> None:
@@ -218,6 +219,14 @@ class Synthesizer:
         if isinstance(self.pool_factor, bool) or not isinstance(self.pool_factor, int) or self.pool_factor < 1:
             raise ConfigError(f"pool_factor must be an integer >= 1, got {self.pool_factor!r}.")
 
+    def _marginals_share(self, *, infer_schema: bool) -> float:
+        """The filter's share of epsilon: ``MARGINALS_SHARE``, or half of what a large
+        ``preprocessing_share`` leaves, so that training keeps at least as much (public settings only)."""
+        if self.filter != "marginals" or self.epsilon is None:
+            return 0.0
+        left = 1.0 - self.preprocessing_share - (SCHEMA_INFERENCE_SHARE if infer_schema else 0.0)
+        return min(MARGINALS_SHARE, 0.5 * left)
+
     # ---- fit ---------------------------------------------------------------------------
     def fit(
         self,
@@ -265,7 +274,7 @@ class Synthesizer:
             self.delta,
             preprocessing_share=self.preprocessing_share,
             infer_schema=schema is None,
-            marginals_share=MARGINALS_SHARE if self.filter == "marginals" and self.epsilon is not None else 0.0,
+            marginals_share=self._marginals_share(infer_schema=schema is None),
         )
         schema, frame = self._resolve_schema(frame, schema, target, sensitive, ledger=ledger, plan=plan)
         frame, schema = apply_constraints(frame, schema)  # constraints hook: reversible transforms, no budget
