@@ -8,7 +8,8 @@ measured:
 
 * the target's and the sensitive columns' pairs, chosen from public information only (the
   schema's roles, the column count and the DP row estimate, :func:`choose_pairs`);
-* up to :data:`N_SELECTED_PAIRS` more, chosen AIM-style by the exponential mechanism: the
+* up to :data:`N_SELECTED_PAIRS` more, chosen AIM-style by permute-and-flip (an exponential
+  mechanism that is never worse than the usual one, with exact draws): the
   score of a candidate pair is how far, in rows, its true 2-way table lies from the product of
   the DP 1-way marginals just released (so the pairs the 1-way marginals explain worst win),
   less the noise its own measurement would add. One row moves one cell of the true table, so a
@@ -30,9 +31,8 @@ import numpy as np
 
 from .exceptions import ConfigError, IncompatibleModelError
 from .privacy.calibration import gaussian_noise_for
-from .privacy.events import PureDPEvent
 from .privacy.ledger import PrivacyLedger
-from .privacy.mechanisms import noisy_histogram
+from .privacy.mechanisms import noisy_histogram, permute_and_flip
 from .transform import DPTableTransformer, EncodedTable
 
 __all__ = [
@@ -49,7 +49,7 @@ __all__ = [
 MIN_ROWS_PER_CELL = 2.0
 #: At most this many 2-way marginals (more would spread the share too thin).
 MAX_PAIRS = 24
-#: At most this many more pairs chosen by the exponential mechanism (beyond the role pairs).
+#: At most this many more pairs chosen by permute-and-flip (beyond the role pairs).
 N_SELECTED_PAIRS = 8
 #: Share of the marginals stage's zCDP budget that pays for choosing them.
 SELECTION_SHARE = 0.1
@@ -157,16 +157,14 @@ def association_scores(
 
 
 def select_pairs(scores: np.ndarray, k: int, *, epsilon: float, ledger: PrivacyLedger) -> list[int]:
-    """Indices of ``k`` distinct candidates, one exponential mechanism round each (``epsilon``-DP,
-    score sensitivity = the ledger's), by the Gumbel-max trick on the ledger's secret uniforms."""
+    """Indices of ``k`` distinct candidates, one ``epsilon``-DP round of permute-and-flip each
+    (score sensitivity = the ledger's; exact draws from the ledger's secret source)."""
     remaining = list(range(len(scores)))
     chosen: list[int] = []
-    scale = epsilon / (2.0 * ledger.sensitivity)
     for round_ in range(min(k, len(remaining))):
-        ledger.spend(f"marginal:select:{round_ + 1}", PureDPEvent(epsilon=epsilon))
-        uniforms = np.clip(ledger.noise.uniform(len(remaining)), 1e-300, None)
-        gumbel = -np.log(-np.log(uniforms))
-        pick = int(np.argmax(scale * scores[remaining] + gumbel))
+        pick = permute_and_flip(
+            [float(scores[i]) for i in remaining], epsilon=epsilon, ledger=ledger, label=f"marginal:select:{round_ + 1}"
+        )
         chosen.append(remaining.pop(pick))
     return chosen
 
@@ -183,7 +181,7 @@ def measure_marginals(
     """Release the 1-way marginal of every modelled column and the 2-way marginals of ``pairs``.
 
     Without explicit ``pairs``: the role pairs of :func:`choose_pairs`, then up to ``n_selected``
-    pairs chosen by the exponential mechanism (:func:`select_pairs`). Spends ``marginal:<col>``,
+    pairs chosen by permute-and-flip (:func:`select_pairs`). Spends ``marginal:<col>``,
     ``marginal:<a>x<b>`` and ``marginal:select:<i>`` in ``ledger``, calibrated up front so that
     together they cost ``epsilon``. Without DP the counts are exact and nothing is selected.
     """

@@ -1,9 +1,10 @@
 """The DP mechanisms the data transformer needs, each spending through a ledger first.
 
-All of them are Gaussian mechanisms on histograms, so they compose tightly with DP-SGD under
-RDP. Under add/remove one *row* a histogram of rows has L2 sensitivity 1 (one row falls in
-exactly one cell). Under add/remove one *entity* with at most k rows (issue 18) it is k: all k
-rows may fall in the same cell. Each function reads that sensitivity from the ledger
+All but one are Gaussian mechanisms on histograms, so they compose tightly with DP-SGD under
+RDP; :func:`permute_and_flip` chooses one candidate by score (pure epsilon-DP). Under
+add/remove one *row* a histogram of rows has L2 sensitivity 1 (one row falls in exactly one
+cell). Under add/remove one *entity* with at most k rows (issue 18) it is k: all k rows may fall
+in the same cell. Each function reads that sensitivity from the ledger
 (:attr:`PrivacyLedger.sensitivity`) unless told otherwise (``sensitivity=1`` for a histogram of
 entities, where each entity lies in one cell), draws noise of std ``noise_multiplier *
 sensitivity`` and records ``noise_multiplier`` (std / sensitivity) in the event. Thresholds are
@@ -25,11 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from statistics import NormalDist
 
 import numpy as np
 
-from .events import GaussianEvent, ThresholdedGaussianEvent
+from .events import GaussianEvent, PureDPEvent, ThresholdedGaussianEvent
 from .ledger import PrivacyLedger
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "noisy_categories",
     "noisy_histogram",
     "noisy_range",
+    "permute_and_flip",
 ]
 
 
@@ -68,6 +71,33 @@ def noisy_histogram(
     ledger.spend(label, GaussianEvent(noise_multiplier=noise_multiplier))
     noisy: np.ndarray = _integer_counts(counts) + ledger.noise.discrete_gaussian(noise_multiplier * scale, counts.shape)
     return noisy
+
+
+def permute_and_flip(scores: Sequence[float], *, epsilon: float, ledger: PrivacyLedger, label: str) -> int:
+    """Index of one candidate, higher scores likelier: the permute-and-flip mechanism (McKenna
+    and Sheldon 2020), epsilon-DP when one row (one entity) moves each score by at most the
+    ledger's sensitivity, and never worse than the exponential mechanism in expected score.
+
+    Candidates are visited in a secret random order; candidate ``r`` is taken with probability
+    ``exp(-epsilon (max - score_r) / (2 sensitivity))``, drawn exactly (rational ``gamma``, the
+    ledger's secret source), so the best one always stops the walk. Without DP: the best score.
+    """
+    values = [float(v) for v in scores]
+    if not values or not all(np.isfinite(values)):
+        raise ValueError("permute_and_flip needs at least one finite score.")
+    best = max(values)
+    if not ledger.is_dp:
+        return values.index(best)
+    ledger.spend(label, PureDPEvent(epsilon=epsilon))
+    scale = Fraction(epsilon) / (2 * ledger.sensitivity)
+    order = list(range(len(values)))
+    for i in range(len(order) - 1, 0, -1):  # Fisher-Yates on secret integers
+        j = ledger.noise.randbelow(i + 1)
+        order[i], order[j] = order[j], order[i]
+    while True:  # one pass always ends at the best candidate (probability 1); the loop is a guard
+        for r in order:
+            if ledger.noise.bernoulli_exp(scale * (Fraction(best) - Fraction(values[r]))):
+                return r
 
 
 def _sensitivity(ledger: PrivacyLedger, sensitivity: int | None) -> int:

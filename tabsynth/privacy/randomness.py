@@ -121,6 +121,12 @@ class NoiseSource:
         raw = np.frombuffer(self._bytes(8 * int(size)), dtype=">u8").astype(np.uint64)
         return (raw >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
+    def bernoulli_exp(self, gamma: Fraction) -> bool:
+        """An exact Bernoulli(exp(-gamma)) draw for a rational ``gamma >= 0``."""
+        if gamma < 0:
+            raise ValueError(f"bernoulli_exp needs gamma >= 0, got {gamma}.")
+        return self._bernoulli_exp(Fraction(gamma))
+
     # ---- exact samplers (Canonne, Kamath, Steinke 2020) -------------------------------
     def _bernoulli(self, p: Fraction) -> bool:
         return self.randbelow(p.denominator) < p.numerator

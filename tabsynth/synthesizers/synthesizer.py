@@ -59,6 +59,8 @@ logger = logging.getLogger(__name__)
 
 _SAMPLE_CHUNK = 65_536
 AUTO = "auto"
+#: The filter never takes so much of epsilon that DP-SGD is left with less than this share.
+MIN_TRAINING_SHARE = 0.2
 #: ``stratify="auto"`` trains per class when the target has from 2 to this many classes of at least
 #: ``MIN_CLASS_ROWS`` rows (by their DP counts). Measured at epsilon 1 on five tables, 2 seeds each
 #: (docs/benchmarks.md): TSTR up in 9 of 10 pairs (0.66 -> 0.76 with a 21% class), Adult even.
@@ -121,7 +123,7 @@ class Synthesizer:
             progress yourself (the library never prints).
         filter: ``"marginals"`` (default): spend ``MARGINALS_SHARE`` of epsilon (taken from training) on
             DP 1- and 2-way marginals (the target's and sensitive columns' pairs, and pairs chosen by the
-            exponential mechanism), and at sampling time draw ``pool_factor * n_rows`` rows and keep the
+            permute-and-flip selection), and at sampling time draw ``pool_factor * n_rows`` rows and keep the
             ``n_rows`` whose marginals best match them (post-processing, see :mod:`tabsynth.marginals`).
             ``None``: no filter. Without DP the filter is off (nothing is measured).
         pool_factor: size of the filter's pool, in multiples of the rows asked for.
@@ -220,12 +222,12 @@ class Synthesizer:
             raise ConfigError(f"pool_factor must be an integer >= 1, got {self.pool_factor!r}.")
 
     def _marginals_share(self, *, infer_schema: bool) -> float:
-        """The filter's share of epsilon: ``MARGINALS_SHARE``, or half of what a large
-        ``preprocessing_share`` leaves, so that training keeps at least as much (public settings only)."""
+        """The filter's share of epsilon: ``MARGINALS_SHARE``, less when a large ``preprocessing_share``
+        would leave training under ``MIN_TRAINING_SHARE`` (public settings only; 0 turns it off)."""
         if self.filter != "marginals" or self.epsilon is None:
             return 0.0
         left = 1.0 - self.preprocessing_share - (SCHEMA_INFERENCE_SHARE if infer_schema else 0.0)
-        return min(MARGINALS_SHARE, 0.5 * left)
+        return min(MARGINALS_SHARE, max(0.0, left - MIN_TRAINING_SHARE))
 
     # ---- fit ---------------------------------------------------------------------------
     def fit(
@@ -285,7 +287,7 @@ class Synthesizer:
         encoded = transformer.transform(frame)
         # --- quality filter hook (issue 17): DP marginals on the transformer's bins ---
         marginals = None
-        if self.filter == "marginals" and ledger.is_dp:  # without DP the filter is off (nothing to match)
+        if plan.marginals:  # without DP the filter is off (nothing to match)
             from ..marginals import measure_marginals
 
             marginals = measure_marginals(encoded, transformer, ledger=ledger, epsilon=plan.marginals)

@@ -155,6 +155,7 @@ def test_torchrun_fit_matches_the_single_process_ledger_and_samples(tmp_path: Pa
 
     one = json.loads((tmp_path / "one" / "manifest.json").read_text())
     two = json.loads((tmp_path / "two" / "manifest.json").read_text())
+
     # The DP noise is secret, so two fits never release the same numbers; they spend the same
     # mechanisms in the same order within the same budget. (Inside one torchrun job every rank
     # shares rank 0's secret key: fit refuses when the ranks' DP statistics differ.)

@@ -10,6 +10,7 @@ from tabsynth.privacy.mechanisms import (
     noisy_bounds,
     noisy_categories,
     noisy_histogram,
+    permute_and_flip,
 )
 from tabsynth.privacy.randomness import NoiseSource
 
@@ -207,3 +208,34 @@ def test_discover_categories_without_dp_is_exact(rng: np.random.Generator) -> No
         rng=rng,
     )
     assert out.private == ("a",) and out.null_count == 2.0 and ledger.entries == ()
+
+
+# ---- permute-and-flip ------------------------------------------------------------------------
+def test_permute_and_flip_picks_the_better_of_two_three_times_in_four() -> None:
+    # Two candidates, gap g with epsilon g / 2 = ln 2: the worse one is visited first half the time
+    # and then taken with probability exp(-ln 2) = 1/2, so P(best) = 1/2 + 1/2 * 1/2 = 3/4.
+    ledger = PrivacyLedger(1e6, 1e-6)
+    eps = 0.01
+    gap = 2 * np.log(2) / eps
+    picks = [permute_and_flip([10.0, 10.0 - gap], epsilon=eps, ledger=ledger, label="t") for _ in range(2000)]
+    share = picks.count(0) / len(picks)
+    assert abs(share - 0.75) < 4 * np.sqrt(0.75 * 0.25 / 2000)  # fails with probability < 1e-4
+
+
+def test_permute_and_flip_spends_pure_dp_and_scales_with_the_entity_bound() -> None:
+    ledger = PrivacyLedger(1.0, 1e-6)
+    pick = permute_and_flip([0.0, 5000.0, 1.0], epsilon=0.01, ledger=ledger, label="marginal:select:1")
+    assert pick == 1  # the others are taken with probability exp(-25) at most
+    assert [(e.label, e.event.type) for e in ledger.entries] == [("marginal:select:1", "pure_dp")]
+    # With entities of up to 100 rows the same gap is worth 100 times less: nearly a uniform choice.
+    wide = PrivacyLedger(1e6, 1e-6, max_rows_per_entity=100)
+    picks = {permute_and_flip([0.0, 50.0], epsilon=0.01, ledger=wide, label="t") for _ in range(200)}
+    assert picks == {0, 1}  # each index is missed with probability below 0.51**200
+
+
+def test_permute_and_flip_without_dp_is_the_argmax_and_refuses_no_scores() -> None:
+    ledger = PrivacyLedger(None, 1e-6)
+    assert permute_and_flip([3.0, 9.0, 1.0], epsilon=1.0, ledger=ledger, label="t") == 1
+    assert ledger.entries == ()
+    with pytest.raises(ValueError, match="at least one finite score"):
+        permute_and_flip([], epsilon=1.0, ledger=ledger, label="t")
