@@ -103,6 +103,8 @@ class PrivacyLedger:
         self._secure = self.noise.is_secure
         self._entries: list[LedgerEntry] = []
         self._accountant = RDPAccountant()
+        #: The planned split of the budget between stages (public settings only), if one was made.
+        self.plan: dict[str, float | None] | None = None
 
     @property
     def is_dp(self) -> bool:
@@ -161,6 +163,7 @@ class PrivacyLedger:
         """
         child = PrivacyLedger(epsilon, self.delta, noise=self.noise, max_rows_per_entity=self.max_rows_per_entity)
         child._secure = self._secure
+        child.plan = self.plan
         for entry in self._entries:
             child._entries.append(entry)
             child._accountant.compose(entry.event)
@@ -235,6 +238,7 @@ class PrivacyLedger:
             "is_dp": self.guarantees_dp,
             "secure_randomness": self._secure,
             "entries": [e.to_dict() for e in self._entries],
+            **({"plan": dict(self.plan)} if self.plan is not None else {}),
         }
 
     def to_json(self) -> str:
@@ -257,6 +261,8 @@ class PrivacyLedger:
             raise PrivacyError(f"Not a tabsynth privacy ledger: missing {exc}.") from None
         if data.get("format", 0) > LEDGER_FORMAT:
             raise PrivacyError(f"Ledger format {data['format']} is newer than this tabsynth understands.")
+        plan = data.get("plan")
+        ledger.plan = {str(k): (None if v is None else float(v)) for k, v in plan.items()} if plan else None
         for item in entries:
             event = event_from_dict(item["event"])
             ledger._entries.append(LedgerEntry(str(item["label"]), event))

@@ -278,6 +278,7 @@ class Synthesizer:
             infer_schema=schema is None,
             marginals_share=self._marginals_share(infer_schema=schema is None),
         )
+        ledger.plan = plan.to_dict()  # the planned split travels with the ledger (public settings only)
         schema, frame = self._resolve_schema(frame, schema, target, sensitive, ledger=ledger, plan=plan)
         frame, schema = apply_constraints(frame, schema)  # constraints hook: reversible transforms, no budget
         transformer = DPTableTransformer(n_bins=self.n_bins).fit(

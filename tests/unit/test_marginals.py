@@ -200,6 +200,23 @@ def test_fit_records_marginals_in_the_ledger(filtered: Synthesizer) -> None:
     assert filtered.ledger_.spent()[0] <= 5.0 + 1e-9
 
 
+def test_the_planned_split_travels_with_the_ledger(filtered: Synthesizer) -> None:
+    plan = filtered.ledger_.to_dict()["plan"]
+    # declared schema: no inference; 20% preprocessing, 30% marginals, the rest planned for training
+    assert plan == pytest.approx(
+        {"epsilon": 5.0, "delta": 1e-6, "schema": 0.0, "preprocessing": 1.0, "marginals": 1.5, "training": 2.5}
+    )
+    assert PrivacyLedger.from_dict(filtered.ledger_.to_dict()).plan == plan
+
+
+def test_a_large_preprocessing_share_shrinks_the_filter_so_training_keeps_a_fifth() -> None:
+    assert Synthesizer(preprocessing_share=0.7)._marginals_share(infer_schema=True) == pytest.approx(0.0)
+    assert Synthesizer(preprocessing_share=0.5)._marginals_share(infer_schema=False) == pytest.approx(0.3)
+    assert Synthesizer(preprocessing_share=0.5)._marginals_share(infer_schema=True) == pytest.approx(0.2)
+    assert Synthesizer(filter=None)._marginals_share(infer_schema=True) == 0.0
+    assert Synthesizer(epsilon=None)._marginals_share(infer_schema=True) == 0.0
+
+
 def test_conditions_keep_exact_counts_through_the_filter(filtered: Synthesizer) -> None:
     out = filtered.sample(57, conditions={"label": "yes"}, random_state=1)
     assert len(out) == 57 and (out["label"] == "yes").all()
