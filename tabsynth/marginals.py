@@ -62,20 +62,11 @@ class MarginalSet:
     columns: tuple[str, ...]  # names of the modelled columns, in encoder order
     noise_multiplier: float | None  # None without DP (exact counts)
     counts: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
-    noise_std: float | None = None  # the noise std in counts (the multiplier times the unit's sensitivity)
-
-    @property
-    def std(self) -> float:
-        """The noise std of every released count (0 without DP)."""
-        if self.noise_multiplier is None:
-            return 0.0
-        return float(self.noise_std if self.noise_std is not None else self.noise_multiplier)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "columns": list(self.columns),
             "noise_multiplier": self.noise_multiplier,
-            "noise_std": self.noise_std,
             "marginals": [
                 {"columns": [self.columns[j] for j in key], "counts": np.asarray(c).tolist()}
                 for key, c in self.counts.items()
@@ -91,10 +82,9 @@ class MarginalSet:
                 tuple(index[c] for c in m["columns"]): np.asarray(m["counts"], dtype=float) for m in data["marginals"]
             }
             sigma = data["noise_multiplier"]
-            std = data.get("noise_std")
         except (KeyError, TypeError, ValueError) as exc:
             raise IncompatibleModelError(f"The stored marginals are inconsistent ({exc}).") from None
-        return cls(columns, None if sigma is None else float(sigma), counts, None if std is None else float(std))
+        return cls(columns, None if sigma is None else float(sigma), counts)
 
 
 def choose_pairs(transformer: DPTableTransformer, *, max_pairs: int = MAX_PAIRS) -> list[tuple[int, int]]:
@@ -220,7 +210,7 @@ def measure_marginals(
         )
         for i in select_pairs(scores, n_rounds, epsilon=select_eps, ledger=ledger):
             counts[candidates[i]] = _measure(encoded.slots, candidates[i], sizes, names, sigma, ledger)
-    return MarginalSet(names, sigma, counts, None if sigma is None else sigma * ledger.sensitivity)
+    return MarginalSet(names, sigma, counts)
 
 
 def _calibrate(
@@ -259,38 +249,9 @@ def _measure(
     return np.asarray(noisy, dtype=float)
 
 
-def _clears_noise(rows: np.ndarray, std: float) -> np.ndarray:
-    """Per row of a noisy table: does its signal clear the noise? ``||noisy||^2 - m std^2``
-    estimates the true row's squared norm (m cells, each with noise variance ``std^2``); a row
-    is kept when that estimate is at least the noise's own ``m std^2`` (signal-to-noise >= 1).
-    A few hundred rows spread over twenty bins do not clear a noise of 60 a cell; one code
-    holding a thousand rows does."""
-    m = rows.shape[1]
-    return np.asarray((rows.astype(float) ** 2).sum(axis=1) >= 2.0 * m * std**2)
-
-
-def _pair_groups(noisy: np.ndarray, std: float) -> tuple[np.ndarray, np.ndarray]:
-    """A partition of a 2-way table's cells and the (clipped) noisy total of each part.
-
-    Cells in a row (a column) whose conditional is lost in the noise are merged into one part
-    per row (per column), so the filter matches that row's total but leaves the shape within it
-    to the model: raking to noise-dominated cells, clipped at 0, gave a 3% class twenty cells
-    of positive noise and moved its rows to where it has none. Post-processing of the DP counts.
-    """
-    r, c = noisy.shape
-    row_ok, col_ok = _clears_noise(noisy, std), _clears_noise(noisy.T, std)
-    ids = np.arange(r * c).reshape(r, c)
-    ids = np.where(col_ok[None, :], ids, r * c + r + np.arange(c)[None, :])
-    ids = np.where(row_ok[:, None], ids, r * c + np.arange(r)[:, None])
-    _, groups = np.unique(ids.ravel(), return_inverse=True)
-    totals = np.clip(np.bincount(groups, weights=noisy.ravel().astype(float)), 0.0, None)
-    return groups, totals
-
-
-def _targets(marginals: MarginalSet, fixed: Mapping[int, int]) -> list[tuple[tuple[int, ...], np.ndarray, np.ndarray]]:
-    """The (key, cell -> part, target per part) triples the filter rakes to, given fixed condition slots."""
-    out: list[tuple[tuple[int, ...], np.ndarray, np.ndarray]] = []
-    std = marginals.std
+def _targets(marginals: MarginalSet, fixed: Mapping[int, int]) -> list[tuple[tuple[int, ...], np.ndarray]]:
+    """The (key, target distribution) pairs the filter rakes to, given fixed condition slots."""
+    out: list[tuple[tuple[int, ...], np.ndarray]] = []
     for key, noisy in marginals.counts.items():
         free = [j for j in key if j not in fixed]
         if not free:
@@ -298,16 +259,13 @@ def _targets(marginals: MarginalSet, fixed: Mapping[int, int]) -> list[tuple[tup
         if len(free) == len(key):
             if fixed:
                 continue  # an unconditional marginal does not describe the conditioned rows
-            if len(key) == 1:
-                out.append((key, np.arange(noisy.size), np.clip(noisy, 0.0, None).ravel()))
-            else:
-                groups, totals = _pair_groups(np.asarray(noisy), std)
-                out.append((key, groups, totals))
-        else:  # one column fixed: the conditional marginal of the other one, when it clears the noise
+            table = np.clip(noisy, 0.0, None)
+            out.append((key, table.ravel()))
+        else:  # one column fixed: the conditional marginal of the other one
             a, b = key
-            row = np.asarray(noisy[fixed[a], :] if a in fixed else noisy[:, fixed[b]], dtype=float)
-            if _clears_noise(row[None, :], std)[0]:
-                out.append(((free[0],), np.arange(row.size), np.clip(row, 0.0, None)))
+            table = np.clip(noisy, 0.0, None)
+            row = table[fixed[a], :] if a in fixed else table[:, fixed[b]]
+            out.append(((free[0],), np.asarray(row, dtype=float)))
     return out
 
 
@@ -325,12 +283,12 @@ def rake(
     targets = _targets(marginals, fixed or {})
     sizes = {j: len(c) for (j, *_), c in ((k, v) for k, v in marginals.counts.items() if len(k) == 1)}
     cells_of = []
-    for key, groups, dist in targets:
+    for key, dist in targets:
         shape = tuple(sizes[j] for j in key)
         total = dist.sum()
         if total <= 0:
             continue
-        cells_of.append((groups[_cells(slots, key, shape)], dist / total, len(dist)))
+        cells_of.append((_cells(slots, key, shape), dist / total, int(np.prod(shape))))
     for _ in range(iterations):
         for cells, share, n_cells in cells_of:
             current = np.bincount(cells, weights=weights, minlength=n_cells).astype(float)

@@ -12,8 +12,6 @@ from tabsynth.exceptions import ConfigError
 from tabsynth.marginals import (
     N_SELECTED_PAIRS,
     MarginalSet,
-    _pair_groups,
-    _targets,
     association_scores,
     candidate_pairs,
     choose_pairs,
@@ -183,24 +181,6 @@ def test_selection_within_a_condition_uses_the_conditional_marginal() -> None:
     idx = select_rows(pool, _hand_set(), 100, rng=np.random.default_rng(1), fixed={0: 1})
     share_b1 = pool[idx, 1].mean()
     assert share_b1 == pytest.approx(30 / 70, abs=0.02)
-
-
-def test_rows_lost_in_the_noise_are_raked_as_one_part() -> None:
-    # std 60: row 0 (about 1,000 rows a cell) clears the noise; row 1, 40 rows over 4 cells with
-    # noise of up to 90, does not (its squared norm, 10,000, is under 2 * 4 cells * 60^2 = 28,800).
-    noisy = np.array([[900.0, 1100.0, 1000.0, 950.0], [-30.0, 90.0, 10.0, -30.0]])
-    groups, totals = _pair_groups(noisy, 60.0)
-    assert groups.tolist() == [0, 1, 2, 3, 4, 4, 4, 4]
-    assert totals.tolist() == [900.0, 1100.0, 1000.0, 950.0, 40.0]  # the row's unclipped sum
-    exact = _pair_groups(noisy, 0.0)[0]  # without noise every cell is its own part
-    assert exact.tolist() == list(range(8))
-
-
-def test_a_conditional_lost_in_the_noise_is_not_a_target() -> None:
-    noisy = np.array([[900.0, 1100.0], [-30.0, 70.0]])
-    marginals = MarginalSet(("a", "b"), 60.0, {(0,): noisy.sum(axis=1), (1,): noisy.sum(axis=0), (0, 1): noisy}, 60.0)
-    assert [key for key, *_ in _targets(marginals, {0: 0})] == [(1,)]  # row 0 clears the noise
-    assert _targets(marginals, {0: 1}) == []  # row 1 does not: the model's own conditional stays
 
 
 def test_selection_refuses_a_small_pool() -> None:
