@@ -39,6 +39,7 @@ __all__ = [
     "MarginalSet",
     "association_scores",
     "candidate_pairs",
+    "choose_pairs",
     "measure_marginals",
     "select_pairs",
     "select_rows",
