@@ -192,9 +192,10 @@ def fit(
         bool,
         typer.Option(
             "--filter/--no-filter",
-            help="Under DP: measure DP 1- and 2-way marginals and keep the sampled rows that match them (default).",
+            help="Under DP: measure DP 1- and 2-way marginals and keep the sampled rows that match them "
+            "(off by default: it can inflate small groups of the sensitive columns).",
         ),
-    ] = True,
+    ] = False,
     sep: Sep = None,
     overwrite: Overwrite = False,
 ) -> None:

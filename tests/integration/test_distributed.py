@@ -146,7 +146,7 @@ def test_torchrun_fit_matches_the_single_process_ledger_and_samples(tmp_path: Pa
     frame.to_csv(tmp_path / "t.csv", index=False)
     SCHEMA.save(tmp_path / "s.yaml")  # declared bounds and categories: 400 rows are too few to estimate them
     common = ["fit", "t.csv", "--schema", "s.yaml", "--epsilon", "4", "--target", "label", "--epochs", "2"]
-    common += ["--seed", "11", "--device", "cpu", "--no-stratify"]  # torchrun trains one joint model
+    common += ["--seed", "11", "--device", "cpu", "--no-stratify", "--filter"]  # torchrun trains one joint model
     single = _fit([*common, "--out", "one"], tmp_path, world=1)
     assert single.returncode == 0, single.stderr
     multi = _fit([*common, "--out", "two"], tmp_path, world=WORLD)

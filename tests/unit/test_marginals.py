@@ -210,11 +210,12 @@ def test_the_planned_split_travels_with_the_ledger(filtered: Synthesizer) -> Non
 
 
 def test_a_large_preprocessing_share_shrinks_the_filter_so_training_keeps_a_fifth() -> None:
-    assert Synthesizer(preprocessing_share=0.7)._marginals_share(infer_schema=True) == pytest.approx(0.0)
-    assert Synthesizer(preprocessing_share=0.5)._marginals_share(infer_schema=False) == pytest.approx(0.3)
-    assert Synthesizer(preprocessing_share=0.5)._marginals_share(infer_schema=True) == pytest.approx(0.2)
-    assert Synthesizer(filter=None)._marginals_share(infer_schema=True) == 0.0
-    assert Synthesizer(epsilon=None)._marginals_share(infer_schema=True) == 0.0
+    on = {"filter": "marginals"}
+    assert Synthesizer(preprocessing_share=0.7, **on)._marginals_share(infer_schema=True) == pytest.approx(0.0)
+    assert Synthesizer(preprocessing_share=0.5, **on)._marginals_share(infer_schema=False) == pytest.approx(0.3)
+    assert Synthesizer(preprocessing_share=0.5, **on)._marginals_share(infer_schema=True) == pytest.approx(0.2)
+    assert Synthesizer()._marginals_share(infer_schema=True) == 0.0  # off by default
+    assert Synthesizer(epsilon=None, **on)._marginals_share(infer_schema=True) == 0.0
 
 
 def test_conditions_keep_exact_counts_through_the_filter(filtered: Synthesizer) -> None:
