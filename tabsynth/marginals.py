@@ -98,20 +98,27 @@ def choose_pairs(transformer: DPTableTransformer, *, max_pairs: int = MAX_PAIRS)
     schema = transformer.schema_
     names = [e.name for e in transformer.encoders_]
     anchors = [names.index(c) for c in dict.fromkeys([schema.target, *schema.sensitive]) if c in names]
-    n_rows = float(transformer.n_rows_estimate_)
     pairs: list[tuple[int, int]] = []
     seen: set[frozenset[int]] = set()
     for a in anchors:
         for b in range(len(names)):
             key = frozenset((a, b))
-            if b == a or key in seen:
-                continue
-            cells = transformer.encoders_[a].n_slots * transformer.encoders_[b].n_slots
-            if n_rows / cells < MIN_ROWS_PER_CELL:
+            if b == a or key in seen or not _dense_enough(transformer, a, b):
                 continue
             seen.add(key)
             pairs.append((a, b))
     return pairs[:max_pairs]
+
+
+def _dense_enough(transformer: DPTableTransformer, a: int, b: int) -> bool:
+    """Does the (a, b) table average ``MIN_ROWS_PER_CELL`` DP-estimated rows a cell? (public inputs only)"""
+    cells = transformer.encoders_[a].n_slots * transformer.encoders_[b].n_slots
+    return float(transformer.n_rows_estimate_) / cells >= MIN_ROWS_PER_CELL
+
+
+def _true_table(slots: np.ndarray, key: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
+    """The exact counts of the rows over the cells of ``key`` (1- or 2-way), shaped ``shape``."""
+    return np.bincount(_cells(slots, key, shape), minlength=int(np.prod(shape))).reshape(shape)
 
 
 def _cells(slots: np.ndarray, key: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
@@ -123,14 +130,13 @@ def _cells(slots: np.ndarray, key: tuple[int, ...], shape: tuple[int, ...]) -> n
 
 def candidate_pairs(transformer: DPTableTransformer, exclude: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     """Every other pair of modelled columns whose table averages ``MIN_ROWS_PER_CELL`` DP rows a cell."""
-    n_rows = float(transformer.n_rows_estimate_)
-    sizes = [e.n_slots for e in transformer.encoders_]
+    n_cols = len(transformer.encoders_)
     taken = {frozenset(p) for p in exclude}
     return [
         (a, b)
-        for a in range(len(sizes))
-        for b in range(a + 1, len(sizes))
-        if frozenset((a, b)) not in taken and n_rows / (sizes[a] * sizes[b]) >= MIN_ROWS_PER_CELL
+        for a in range(n_cols)
+        for b in range(a + 1, n_cols)
+        if frozenset((a, b)) not in taken and _dense_enough(transformer, a, b)
     ]
 
 
@@ -151,7 +157,7 @@ def association_scores(
     out = np.empty(len(candidates))
     for i, (a, b) in enumerate(candidates):
         shape = (len(shares[a]), len(shares[b]))
-        true = np.bincount(_cells(slots, (a, b), shape), minlength=shape[0] * shape[1]).reshape(shape)
+        true = _true_table(slots, (a, b), shape)
         expected = n_rows * np.outer(shares[a], shares[b])
         out[i] = np.abs(true - expected).sum() - np.sqrt(2.0 / np.pi) * noise_std * shape[0] * shape[1]
     return out
@@ -242,8 +248,7 @@ def _measure(
     sigma: float | None,
     ledger: PrivacyLedger,
 ) -> np.ndarray:
-    shape = tuple(sizes[j] for j in key)
-    true = np.bincount(_cells(slots, key, shape), minlength=int(np.prod(shape))).reshape(shape)
+    true = _true_table(slots, key, tuple(sizes[j] for j in key))
     label = "marginal:" + "x".join(names[j] for j in key)
     unused_rng = np.random.default_rng(0)  # the noise comes from the ledger's secret source, not from here
     noisy = noisy_histogram(true, noise_multiplier=sigma or 1.0, ledger=ledger, label=label, rng=unused_rng)
