@@ -43,6 +43,7 @@ __all__ = [
     "measure_marginals",
     "select_pairs",
     "select_rows",
+    "shrink_to_pool",
 ]
 
 #: The noisy count of a 2-way cell should stay above the noise: pairs are kept while the DP row
@@ -54,6 +55,10 @@ MAX_PAIRS = 24
 N_SELECTED_PAIRS = 8
 #: Share of the marginals stage's zCDP budget that pays for choosing them.
 SELECTION_SHARE = 0.1
+#: The raking targets keep a noisy count's deviation from the pool beyond this many noise stds.
+GARROTE_Z = 1.0
+#: Shrink the 1-way targets too (the 2-way ones always are).
+SHRINK_ONE_WAY = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +68,13 @@ class MarginalSet:
     columns: tuple[str, ...]  # names of the modelled columns, in encoder order
     noise_multiplier: float | None  # None without DP (exact counts)
     counts: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
+    noise_std: float = 0.0  # the noise std of every count, in rows (noise multiplier x sensitivity)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "columns": list(self.columns),
             "noise_multiplier": self.noise_multiplier,
+            "noise_std": self.noise_std,
             "marginals": [
                 {"columns": [self.columns[j] for j in key], "counts": np.asarray(c).tolist()}
                 for key, c in self.counts.items()
@@ -83,9 +90,10 @@ class MarginalSet:
                 tuple(index[c] for c in m["columns"]): np.asarray(m["counts"], dtype=float) for m in data["marginals"]
             }
             sigma = data["noise_multiplier"]
+            noise_std = float(data.get("noise_std", sigma or 0.0))
         except (KeyError, TypeError, ValueError) as exc:
             raise IncompatibleModelError(f"The stored marginals are inconsistent ({exc}).") from None
-        return cls(columns, None if sigma is None else float(sigma), counts)
+        return cls(columns, None if sigma is None else float(sigma), counts, noise_std)
 
 
 def choose_pairs(transformer: DPTableTransformer, *, max_pairs: int = MAX_PAIRS) -> list[tuple[int, int]]:
@@ -217,7 +225,7 @@ def measure_marginals(
         )
         for i in select_pairs(scores, n_rounds, epsilon=select_eps, ledger=ledger):
             counts[candidates[i]] = _measure(encoded.slots, candidates[i], sizes, names, sigma, ledger)
-    return MarginalSet(names, sigma, counts)
+    return MarginalSet(names, sigma, counts, noise_std=float(sigma or 0.0) * ledger.sensitivity)
 
 
 def _calibrate(
@@ -256,7 +264,7 @@ def _measure(
 
 
 def _targets(marginals: MarginalSet, fixed: Mapping[int, int]) -> list[tuple[tuple[int, ...], np.ndarray]]:
-    """The (key, target distribution) pairs the filter rakes to, given fixed condition slots."""
+    """The (key, noisy counts) pairs the filter rakes to, given fixed condition slots."""
     out: list[tuple[tuple[int, ...], np.ndarray]] = []
     for key, noisy in marginals.counts.items():
         free = [j for j in key if j not in fixed]
@@ -265,13 +273,81 @@ def _targets(marginals: MarginalSet, fixed: Mapping[int, int]) -> list[tuple[tup
         if len(free) == len(key):
             if fixed:
                 continue  # an unconditional marginal does not describe the conditioned rows
-            table = np.clip(noisy, 0.0, None)
-            out.append((key, table.ravel()))
+            out.append((key, np.asarray(noisy, dtype=float).ravel()))
         else:  # one column fixed: the conditional marginal of the other one
             a, b = key
-            table = np.clip(noisy, 0.0, None)
-            row = table[fixed[a], :] if a in fixed else table[:, fixed[b]]
+            row = noisy[fixed[a], :] if a in fixed else noisy[:, fixed[b]]
             out.append(((free[0],), np.asarray(row, dtype=float)))
+    return out
+
+
+def shrink_to_pool(noisy: np.ndarray, expected: np.ndarray, noise_std: float) -> np.ndarray:
+    """Raking targets: each noisy count moved towards the pool's ``expected`` count by a non-negative garrote.
+
+    ``d = noisy - expected`` is kept as ``d (1 - s**2 / d**2)`` when ``|d| > s`` (``s`` the noise
+    std) and dropped otherwise, then the target is clipped at 0. A deviation the noise explains
+    does not move the pool: raking to every clipped noisy cell gave a small group (about 270 of
+    32,000 rows, in a dozen cells of each of its pair tables, at a noise std of 110) twice its
+    share, because ``max(0, count + noise)`` adds about ``0.4 s`` to each near-empty cell. The
+    shrinkage is odd in ``d``, so pure noise adds no mass on average. Post-processing of DP
+    counts and of the synthetic pool only; exact counts (``s = 0``) are kept as they are.
+    """
+    noisy = np.asarray(noisy, dtype=float)
+    if noise_std <= 0:
+        return np.clip(noisy, 0.0, None)
+    d = noisy - expected
+    bar = GARROTE_Z * noise_std
+    keep = np.where(np.abs(d) > bar, 1.0 - bar**2 / np.where(d == 0, 1.0, d) ** 2, 0.0)
+    out: np.ndarray = np.clip(expected + keep * d, 0.0, None)
+    return out
+
+
+def _fit_margins(table: np.ndarray, rows: np.ndarray, cols: np.ndarray, iterations: int = 20) -> np.ndarray:
+    """``table`` scaled (iterative proportional fitting) to row sums ``rows`` and column sums ``cols``."""
+    total = float(rows.sum())
+    cols = cols * total / max(float(cols.sum()), 1e-12)
+    out = np.asarray(table, dtype=float).copy()
+    for _ in range(iterations):
+        r = out.sum(axis=1)
+        out *= np.where(r > 0, rows / np.where(r > 0, r, 1.0), 1.0)[:, None]
+        c = out.sum(axis=0)
+        out *= np.where(c > 0, cols / np.where(c > 0, c, 1.0), 1.0)[None, :]
+    return out
+
+
+def _raking_targets(
+    slots: np.ndarray, marginals: MarginalSet, fixed: Mapping[int, int]
+) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """(cells of each pool row, target shares, number of cells) for every table the pool is raked to.
+
+    The 1-way targets come first (:func:`shrink_to_pool` around the pool's counts); each 2-way
+    table is then shrunk around the pool's table fitted to those 1-way targets, and fitted to
+    them again, so a pair table only adds the interaction its noisy counts show. Its margins
+    are sums of many noisy cells (a row of ``k`` cells carries ``sqrt(k)`` times the noise of
+    the 1-way count): shrinking each table around the raw pool let a dozen pair tables outvote
+    the 1-way correction of a small group, and without the second fit one pair table doubled
+    a 0.8% race group.
+    """
+    sizes = {k[0]: len(c) for k, c in marginals.counts.items() if len(k) == 1}
+    one_way: dict[int, np.ndarray] = {}
+    out: list[tuple[np.ndarray, np.ndarray, int]] = []
+    for key, noisy in sorted(_targets(marginals, fixed), key=lambda t: len(t[0])):
+        shape = tuple(sizes[j] for j in key)
+        cells = _cells(slots, key, shape)
+        n_cells = int(np.prod(shape))
+        pool = np.bincount(cells, minlength=n_cells).astype(float)
+        expected = pool * max(float(noisy.sum()), 1.0) / max(float(pool.sum()), 1.0)
+        pinned = len(key) == 2 and key[0] in one_way and key[1] in one_way
+        if pinned:
+            expected = _fit_margins(expected.reshape(shape), one_way[key[0]], one_way[key[1]]).ravel()
+        shrink = len(key) == 2 or SHRINK_ONE_WAY or fixed
+        target = shrink_to_pool(noisy, expected, marginals.noise_std if shrink else 0.0)
+        if pinned:  # its margins are sums of many noisy cells: the 1-way targets are better estimates
+            target = _fit_margins(target.reshape(shape), one_way[key[0]], one_way[key[1]]).ravel()
+        if len(key) == 1 and not fixed:
+            one_way[key[0]] = target
+        if target.sum() > 0:
+            out.append((cells, target / target.sum(), n_cells))
     return out
 
 
@@ -284,17 +360,8 @@ def rake(
     max_weight: float = 20.0,
 ) -> np.ndarray:
     """Raking weights (mean 1) on the pool so that its weighted marginals approach the targets."""
-    n = slots.shape[0]
-    weights = np.ones(n)
-    targets = _targets(marginals, fixed or {})
-    sizes = {j: len(c) for (j, *_), c in ((k, v) for k, v in marginals.counts.items() if len(k) == 1)}
-    cells_of = []
-    for key, dist in targets:
-        shape = tuple(sizes[j] for j in key)
-        total = dist.sum()
-        if total <= 0:
-            continue
-        cells_of.append((_cells(slots, key, shape), dist / total, int(np.prod(shape))))
+    weights = np.ones(slots.shape[0])
+    cells_of = _raking_targets(slots, marginals, fixed or {})
     for _ in range(iterations):
         for cells, share, n_cells in cells_of:
             current = np.bincount(cells, weights=weights, minlength=n_cells).astype(float)

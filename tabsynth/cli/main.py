@@ -193,9 +193,9 @@ def fit(
         typer.Option(
             "--filter/--no-filter",
             help="Under DP: measure DP 1- and 2-way marginals and keep the sampled rows that match them "
-            "(off by default: it can inflate small groups of the sensitive columns).",
+            "(on by default; --no-filter spends that share of the budget on training instead).",
         ),
-    ] = False,
+    ] = True,
     sep: Sep = None,
     overwrite: Overwrite = False,
 ) -> None:

@@ -160,7 +160,7 @@ class Synthesizer:
         stratify: bool | str = "auto",
         verbose: bool = False,
         deterministic: bool = False,
-        filter: str | None = None,  # noqa: A002  (the quality filter, issue 17)
+        filter: str | None = "marginals",  # noqa: A002  (the quality filter, issue 17)
         pool_factor: int = 4,
         max_rows_per_entity: int | str = DEFAULT_MAX_ROWS_PER_ENTITY,
     ) -> None:
