@@ -237,6 +237,17 @@ def test_pair_targets_keep_the_one_way_margins() -> None:
     np.testing.assert_allclose(table.sum(axis=0), one_b, atol=1e-6)
 
 
+def test_selection_meets_the_targets_when_rows_hit_the_draw_once_cap() -> None:
+    # b = 1 is rare where a = 0: meeting both 50% targets needs weights above the cap (a row is
+    # drawn at most once, so weight <= pool / n = 2). Capping only after raking left a at 0.524.
+    cells = [(0, 1)] * 100 + [(0, 0)] * 1900 + [(1, 0)] * 1000 + [(1, 1)] * 1000
+    pool = np.array(cells, dtype=np.int32)
+    joint = np.full((2, 2), 500.0)
+    marginals = MarginalSet(("a", "b"), None, {(0,): joint.sum(axis=1), (1,): joint.sum(axis=0)})
+    idx = select_rows(pool, marginals, 2000, rng=np.random.default_rng(0))
+    assert abs(pool[idx, 0].mean() - 0.5) < 0.01 and abs(pool[idx, 1].mean() - 0.5) < 0.01
+
+
 def test_selection_refuses_a_small_pool() -> None:
     with pytest.raises(ConfigError, match="pool"):
         select_rows(_hand_pool(), _hand_set(), 101, rng=np.random.default_rng(0))
