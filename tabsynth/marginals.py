@@ -16,9 +16,11 @@ measured:
   score moves by at most the ledger's sensitivity; every round is a ``marginal:select`` entry.
 
 ``select_rows`` is post-processing of those releases and of the model's output: it rakes
-(iterative proportional fitting) weights on a pool of synthetic rows towards the DP
-marginals, then draws exactly ``n_rows`` of them without replacement (systematic sampling
-on capped inclusion probabilities). It never sees a real row.
+(iterative proportional fitting) weights on a pool of synthetic rows towards targets made from
+the DP marginals (each noisy count shrunk towards the pool's where the noise explains the gap,
+pair tables fitted to the 1-way targets: :func:`shrink_to_pool`), then draws exactly ``n_rows``
+of them without replacement (systematic sampling on capped inclusion probabilities). It never
+sees a real row.
 """
 
 from __future__ import annotations
@@ -294,7 +296,8 @@ def shrink_to_pool(noisy: np.ndarray, expected: np.ndarray, noise_std: float) ->
     """
     noisy = np.asarray(noisy, dtype=float)
     if noise_std <= 0:
-        return np.clip(noisy, 0.0, None)
+        exact: np.ndarray = np.clip(noisy, 0.0, None)
+        return exact
     d = noisy - expected
     bar = GARROTE_Z * noise_std
     keep = np.where(np.abs(d) > bar, 1.0 - bar**2 / np.where(d == 0, 1.0, d) ** 2, 0.0)
@@ -340,7 +343,7 @@ def _raking_targets(
         pinned = len(key) == 2 and key[0] in one_way and key[1] in one_way
         if pinned:
             expected = _fit_margins(expected.reshape(shape), one_way[key[0]], one_way[key[1]]).ravel()
-        shrink = len(key) == 2 or SHRINK_ONE_WAY or fixed
+        shrink = len(key) == 2 or SHRINK_ONE_WAY or bool(fixed)
         target = shrink_to_pool(noisy, expected, marginals.noise_std if shrink else 0.0)
         if pinned:  # its margins are sums of many noisy cells: the 1-way targets are better estimates
             target = _fit_margins(target.reshape(shape), one_way[key[0]], one_way[key[1]]).ravel()
