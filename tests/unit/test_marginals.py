@@ -185,11 +185,27 @@ def test_selection_within_a_condition_uses_the_conditional_marginal() -> None:
 
 
 def test_shrinkage_keeps_what_the_noise_explains_and_most_of_what_it_does_not() -> None:
-    # d = noisy - expected = [10, -30] at std 20: the first is dropped, the second kept at 1 - 400/900
+    # d = noisy - expected = [10, -30] at std 20: the garrote drops the first and keeps the second
+    # at 1 - 400/900; the table's excess deviation is mean(d**2) - 400 = 100, so lam = 100 / 500
     out = shrink_to_pool(np.array([100.0, 50.0]), np.array([90.0, 80.0]), 20.0)
-    np.testing.assert_allclose(out, [90.0, 80.0 - 30.0 * (1 - 400 / 900)])
+    np.testing.assert_allclose(out, [90.0, 80.0 - 0.2 * 30.0 * (1 - 400 / 900)])
     assert shrink_to_pool(np.array([-5.0, 3.0]), np.array([1.0, 1.0]), 0.0).tolist() == [0.0, 3.0]  # exact counts
     assert shrink_to_pool(np.array([-500.0]), np.array([10.0]), 20.0).tolist() == [0.0]  # clipped at zero
+
+
+def test_a_table_the_pool_matches_within_the_noise_stays_close_to_the_pool() -> None:
+    rng = np.random.default_rng(3)
+    expected = np.full(51, 50.0)  # 51 states of 50 rows, noise std 50 (the wide_cats shape)
+    out = shrink_to_pool(expected + rng.normal(0.0, 50.0, 51), expected, 50.0)
+    # the garrote alone keeps a third of the cells' noise (mean |shift| about 12 rows here)
+    assert np.abs(out - expected).mean() < 6.0
+
+
+def test_a_real_deviation_is_kept_when_the_table_shows_it() -> None:
+    expected = np.array([500.0, 500.0, 500.0, 500.0])
+    noisy = np.array([900.0, 100.0, 510.0, 490.0])  # two cells 400 rows off at noise std 20
+    out = shrink_to_pool(noisy, expected, 20.0)
+    assert abs(out[0] - 900.0) < 5.0 and abs(out[1] - 100.0) < 5.0 and out[2] == out[3] == 500.0
 
 
 def test_shrinkage_adds_no_mass_to_pure_noise_on_average() -> None:
