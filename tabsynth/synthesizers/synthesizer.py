@@ -126,8 +126,8 @@ class Synthesizer:
             permute-and-flip selection), and at sampling time draw ``pool_factor * n_rows`` rows and keep the
             ``n_rows`` whose marginals best match them (post-processing, see :mod:`tabsynth.marginals`).
             The default. ``None``: no filter, training keeps that share. Without DP the filter is off
-            (nothing is measured). It raises fidelity (credit_default at epsilon 1: quality 0.80 -> 0.86,
-            TSTR 0.80 -> 0.84, 3 seeds); its raking targets move a small group only as far as its noise
+            (nothing is measured). It raises fidelity (credit_default at epsilon 1: quality 0.80 -> 0.85,
+            TSTR 0.80 -> 0.82, 3 seeds); its raking targets move a small group only as far as its noise
             supports (see docs/benchmarks.md).
         pool_factor: size of the filter's pool, in multiples of the rows asked for.
         max_rows_per_entity: with ``fit(..., entity=COLUMN)``, the most rows one entity contributes
