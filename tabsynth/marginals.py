@@ -59,8 +59,6 @@ N_SELECTED_PAIRS = 8
 SELECTION_SHARE = 0.1
 #: The raking targets keep a noisy count's deviation from the pool beyond this many noise stds.
 GARROTE_Z = 1.0
-#: Shrink the 1-way targets too (the 2-way ones always are).
-SHRINK_ONE_WAY = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,8 +349,7 @@ def _raking_targets(
         pinned = len(key) == 2 and key[0] in one_way and key[1] in one_way
         if pinned:
             expected = _fit_margins(expected.reshape(shape), one_way[key[0]], one_way[key[1]]).ravel()
-        shrink = len(key) == 2 or SHRINK_ONE_WAY or bool(fixed)
-        target = shrink_to_pool(noisy, expected, marginals.noise_std if shrink else 0.0)
+        target = shrink_to_pool(noisy, expected, marginals.noise_std)
         if pinned:  # its margins are sums of many noisy cells: the 1-way targets are better estimates
             target = _fit_margins(target.reshape(shape), one_way[key[0]], one_way[key[1]]).ravel()
         if len(key) == 1 and not fixed:
