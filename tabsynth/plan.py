@@ -35,7 +35,11 @@ from .entity import (
     suggest_contribution_bound,
 )
 from .exceptions import ConfigError
-from .privacy.calibration import split_budget, threshold_for
+from .inference import MIN_ROWS_PER_SIGMA
+from .marginals import MAX_PAIRS, MIN_ROWS_PER_CELL, N_SELECTED_PAIRS, SELECTION_SHARE
+from .privacy.calibration import gaussian_noise_for, split_budget, threshold_for
+from .privacy.mechanisms import range_bar
+from .privacy.plan import SCHEMA_INFERENCE_SHARE, marginals_share_for
 from .schema import ColumnKind, ColumnSpec, TableSchema
 from .transform.categorical import (
     CANDIDATE_FALSE_POSITIVE,
@@ -55,7 +59,7 @@ _VOCAB_HINTS = {"state": "us_states", "country": "iso_countries", "sex": "sex", 
 PUBLIC_INPUTS = (
     "schema (kinds, bounds, categories, frequencies, nullable) or the file's header and declared storage types",
     "column roles (target, sensitive)",
-    "epsilon, delta, preprocessing share",
+    "epsilon, delta, preprocessing share, whether a schema is declared, whether the quality filter is on",
     "transformer settings (n_bins, min_category_count)",
     "the row count, only when the user declares it (n_rows)",
 )
@@ -76,6 +80,21 @@ class ColumnPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class StagePlan:
+    """A stage of the fit outside per-column preprocessing (DP schema inference, the filter's marginals).
+
+    ``min_rows``: below this many rows the stage refuses the table (the fit exits with a clear
+    error before anything else is spent); ``None`` when it never refuses.
+    """
+
+    stage: str
+    epsilon: float
+    noise_sd_rows: float
+    text: str
+    min_rows: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TablePlan:
     """Per-column plan plus what it was computed from."""
 
@@ -85,6 +104,13 @@ class TablePlan:
     columns: tuple[ColumnPlan, ...]
     public_inputs: tuple[str, ...] = PUBLIC_INPUTS
     assumptions: tuple[str, ...] = field(default_factory=tuple)
+    stages: tuple[StagePlan, ...] = field(default_factory=tuple)
+
+    @property
+    def min_rows(self) -> float | None:
+        """The fewest rows the planned fit accepts (``None``: no stage refuses small tables)."""
+        bars = [st.min_rows for st in self.stages if st.min_rows is not None]
+        return max(bars) if bars else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +119,17 @@ class TablePlan:
             "preprocessing_epsilon": self.preprocessing_epsilon,
             "public_inputs": list(self.public_inputs),
             "assumptions": list(self.assumptions),
+            "min_rows": None if self.min_rows is None else math.ceil(self.min_rows),
+            "stages": [
+                {
+                    "stage": st.stage,
+                    "epsilon": st.epsilon,
+                    "noise_sd_rows": round(st.noise_sd_rows, 1),
+                    "min_rows": None if st.min_rows is None else math.ceil(st.min_rows),
+                    "text": st.text,
+                }
+                for st in self.stages
+            ],
             "columns": [
                 {
                     "column": c.column,
@@ -115,6 +152,7 @@ class TablePlan:
             "nothing is spent:",
             *(f"  - {p}" for p in self.public_inputs),
             *(f"Assumption: {a}" for a in self.assumptions),
+            *(f"Stage {st.stage} (epsilon {st.epsilon:.3g}): {st.text}" for st in self.stages),
             "",
         ]
         for c in self.columns:
@@ -169,7 +207,10 @@ def _plan_column(
                 f"a DP range ending at the outermost half power of two holding about {_share(2 * bounds, n_rows)} "
                 f"or more; {keeps}"
             )
-            collapses = "sparser tails are clipped to the range's ends"
+            collapses = (
+                "sparser tails are clipped to the range's ends; no range at all (the fit is refused) unless one "
+                f"power of two of its magnitudes holds about {_share(range_bar(bounds), n_rows)}"
+            )
             advice = "bounds: [lower, upper] (public limits of the column) saves a mechanism and keeps the tails"
         else:
             collapses, advice = "", ""
@@ -242,6 +283,43 @@ def public_schema_of(
     return schema, tuple(notes)
 
 
+def _schema_stage(n_columns: int, epsilon: float, delta: float, k: int) -> StagePlan:
+    """DP schema inference (no schema declared): one histogram and one distinct count per column."""
+    eps = epsilon * SCHEMA_INFERENCE_SHARE
+    sd = gaussian_noise_for(eps, delta, n_mechanisms=2 * n_columns) * k
+    need = MIN_ROWS_PER_SIGMA * sd
+    text = (
+        f"no schema is declared, so column kinds are decided from DP counts of value classes, ±{sd:.0f} rows "
+        f"per count; the fit refuses tables under about {need:.0f} rows (noisy row count under "
+        f"{MIN_ROWS_PER_SIGMA:g} times the noise) and leaves out columns with fewer than about {need:.0f} "
+        "values present. Declaring a reviewed schema (tabsynth schema infer DATA --out schema.yaml) removes "
+        "this stage and its limit and gives its share to training"
+    )
+    return StagePlan("schema-inference", eps, sd, text, min_rows=need)
+
+
+def _marginals_stage(schema: TableSchema, epsilon: float, delta: float, k: int) -> StagePlan | None:
+    """The quality filter's DP marginals: the noise per cell when every candidate table is measured
+    (an upper bound: a table averaging under ``MIN_ROWS_PER_CELL`` DP rows a cell is skipped)."""
+    n = len(schema.modelled)
+    if n == 0 or epsilon <= 0:
+        return None
+    names = {c.name for c in schema.modelled}
+    anchors = [c for c in dict.fromkeys([schema.target, *schema.sensitive]) if c in names]
+    a = len(anchors)
+    role_pairs = min(MAX_PAIRS, a * (n - 1) - a * (a - 1) // 2)
+    rounds = min(N_SELECTED_PAIRS, n * (n - 1) // 2 - role_pairs)
+    share = SELECTION_SHARE if rounds else 0.0
+    sd = gaussian_noise_for(epsilon, delta, n_mechanisms=(n + role_pairs + rounds) / (1 - share)) * k
+    text = (
+        f"the quality filter measures the 1-way table of every modelled column, up to {role_pairs} 2-way tables "
+        f"of the target and sensitive columns and up to {rounds} more chosen by DP selection, ±{sd:.0f} rows per "
+        f"cell at most (a 2-way table is measured only where it averages {MIN_ROWS_PER_CELL:g} DP rows a cell); "
+        "then rakes a pool of synthetic rows to them (post-processing). --no-filter gives its share to training"
+    )
+    return StagePlan("marginals", epsilon, sd, text)
+
+
 def plan_table(
     schema: TableSchema,
     *,
@@ -254,12 +332,20 @@ def plan_table(
     n_rows: int | None = None,
     assumptions: Sequence[str] = (),
     max_rows_per_entity: int | None = None,
+    infer_schema: bool = False,
+    filter_on: bool = False,
+    n_columns: int | None = None,
 ) -> TablePlan:
     """Plan the DP preprocessing of ``schema`` at ``epsilon`` (public inputs only; see the module doc).
 
     With ``max_rows_per_entity`` (entity-level DP, issue 18) every histogram's noise and every
     discovery threshold, in rows, is that many times the row-level one (one entity can move one
     cell by k rows).
+
+    With ``infer_schema`` (no schema declared: ``schema`` is the planning schema of the file's
+    header) the plan adds the DP schema-inference stage over ``n_columns`` columns (all of the
+    file's, by default ``schema``'s), with the row count under which the fit refuses the table;
+    with ``filter_on`` the quality filter's marginals stage. Both use the fit's own budget split.
 
     Example:
         >>> print(plan_table(schema, epsilon=1.0, target="income").to_text())  # doctest: +SKIP
@@ -279,6 +365,19 @@ def plan_table(
         for spec in schema.modelled
     ]
     notes = [*assumptions, f"the row count is released with noise ±{base:.0f} rows (1 sd)"]
+    stages = []
+    if infer_schema:
+        stages.append(_schema_stage(n_columns or len(schema.names), epsilon, delta, k))
+    marginals = marginals_share_for(preprocessing_share, infer_schema=infer_schema, filter_on=filter_on)
+    if marginals:
+        stage = _marginals_stage(schema, epsilon * marginals, delta, k)
+        stages += [stage] if stage is not None else []
+    need = max((st.min_rows for st in stages if st.min_rows is not None), default=None)
+    if need is not None and n_rows is not None and n_rows < need:
+        notes.append(
+            f"the declared {n_rows} rows are under the {need:.0f} the fit needs at this budget: it will be refused; "
+            "declare a schema or raise epsilon"
+        )
     if max_rows_per_entity is not None:
         notes.append(
             f"entity-level DP: at most {k} rows per entity, so every count's noise and threshold above is {k}x "
@@ -286,7 +385,7 @@ def plan_table(
         )
     if not mechanism_weights(schema):
         notes.append("no modelled column")
-    return TablePlan(float(epsilon), float(delta), pre, tuple(columns), assumptions=tuple(notes))
+    return TablePlan(float(epsilon), float(delta), pre, tuple(columns), assumptions=tuple(notes), stages=tuple(stages))
 
 
 def plan_command_text(
@@ -299,6 +398,7 @@ def plan_command_text(
     entity: str | None = None,
     max_rows_per_entity: int | str = DEFAULT_MAX_ROWS_PER_ENTITY,
     suggest_bound_epsilon: float | None = None,
+    filter_on: bool = True,
 ) -> str:
     """The text ``tabsynth plan`` prints (the CLI stays a thin wrapper).
 
@@ -353,6 +453,8 @@ def plan_command_text(
         sensitive=tuple(sensitive) or None,
         assumptions=notes,
         max_rows_per_entity=None if entity is None else _planned_bound(max_rows_per_entity),
+        infer_schema=schema_path is None,
+        filter_on=filter_on,
     )
     text = plan.to_text()
     if suggest_bound_epsilon is not None:

@@ -264,6 +264,10 @@ def plan_command(
             "and suggest --max-rows-per-entity. Reads the entity column.",
         ),
     ] = None,
+    quality_filter: Annotated[
+        bool,
+        typer.Option("--filter/--no-filter", help="Plan the quality filter's DP marginals (on by default, as in fit)."),
+    ] = True,
 ) -> None:
     """Before spending anything: what DP preprocessing at this epsilon keeps or collapses, per column.
 
@@ -272,7 +276,9 @@ def plan_command(
     from ..plan import plan_command_text
 
     bound = _parse_bound(max_rows_per_entity)
-    text = plan_command_text(data, schema, epsilon, delta, target, sensitive or (), entity, bound, suggest_bound)
+    text = plan_command_text(
+        data, schema, epsilon, delta, target, sensitive or (), entity, bound, suggest_bound, filter_on=quality_filter
+    )
     console.print(escape(text), soft_wrap=True)
 
 

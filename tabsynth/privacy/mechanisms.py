@@ -24,6 +24,7 @@ Pure numpy; depends on nothing else in tabsynth.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -47,6 +48,7 @@ __all__ = [
     "noisy_histogram",
     "noisy_range",
     "permute_and_flip",
+    "range_bar",
 ]
 
 
@@ -321,6 +323,16 @@ def fine_buckets(values: np.ndarray, sub_cells: int) -> np.ndarray:
     return np.where(coarse == n_exp, n_exp * sub_cells, base + np.where(coarse == n_exp, 0, sub))
 
 
+def range_bar(noise_sd: float, sub_cells: int = 2) -> float:
+    """Rows one power of two (both signs summed) must hold for :func:`noisy_range` to find a range.
+
+    ``noise_sd`` is the noise of one fine cell in rows (the noise multiplier times the ledger's
+    sensitivity); public inputs only, so ``tabsynth plan`` can say it before anything is spent.
+    """
+    n_exp = _MAX_EXP - _MIN_EXP + 1
+    return float(noise_sd * math.sqrt(2 * sub_cells) * NormalDist().inv_cdf(1 - 0.01 / n_exp))
+
+
 def noisy_range(
     values: np.ndarray,
     *,
@@ -362,7 +374,7 @@ def noisy_range(
     neg = (zero - 1 - np.arange(zero)).reshape(n_exp, sub_cells)
     mags = noisy[pos].sum(axis=1) + noisy[neg].sum(axis=1)
     group_sigma = sigma * np.sqrt(2 * sub_cells)
-    high = group_sigma * NormalDist().inv_cdf(1 - 0.01 / n_exp)
+    high = range_bar(sigma, sub_cells)
     zero_strong = bool(noisy[zero] >= sigma * NormalDist().inv_cdf(1 - 0.01 / n_exp))
     anchor = int(np.argmax(mags))
     if mags[anchor] < high:

@@ -21,9 +21,11 @@ __all__ = [
     "DEFAULT_DELTA",
     "DEFAULT_PREPROCESSING_SHARE",
     "MARGINALS_SHARE",
+    "MIN_TRAINING_SHARE",
     "SCHEMA_INFERENCE_SHARE",
     "BudgetPlan",
     "PrivacyConfig",
+    "marginals_share_for",
     "parse_epsilon",
     "plan_budget",
 ]
@@ -39,6 +41,22 @@ SCHEMA_INFERENCE_SHARE = 0.1
 #: Under RDP composition 0.3 of epsilon is about 10% of the budget in zCDP terms at epsilon 1
 #: (0.1 of epsilon, about 1%, left each 2-way cell with about 280 rows of noise on Adult).
 MARGINALS_SHARE = 0.3
+#: The quality filter never leaves DP-SGD training less than this share of epsilon.
+MIN_TRAINING_SHARE = 0.2
+
+
+def marginals_share_for(preprocessing_share: float, *, infer_schema: bool, filter_on: bool = True) -> float:
+    """The quality filter's share of epsilon: ``MARGINALS_SHARE``, less when a large preprocessing
+    share would leave training under ``MIN_TRAINING_SHARE`` (public settings only; 0 when off).
+
+    Example:
+        >>> marginals_share_for(0.5, infer_schema=True)
+        0.2
+    """
+    if not filter_on:
+        return 0.0
+    left = 1.0 - preprocessing_share - (SCHEMA_INFERENCE_SHARE if infer_schema else 0.0)
+    return round(min(MARGINALS_SHARE, max(0.0, left - MIN_TRAINING_SHARE)), 12)
 
 
 def parse_epsilon(raw: str | float | None) -> float | None:

@@ -36,7 +36,7 @@ from ..exceptions import ConfigError, DataError, NotFittedError, PrivacyWarning,
 from ..inference import DPInferenceNote, coerce_frame, infer_schema_dp
 from ..privacy import PrivacyLedger, RDPAccountant, check_budget
 from ..privacy.card import ClassTraining, PrivacyCard, TrainingSummary
-from ..privacy.plan import MARGINALS_SHARE, SCHEMA_INFERENCE_SHARE, BudgetPlan, plan_budget
+from ..privacy.plan import BudgetPlan, marginals_share_for, plan_budget
 from ..privacy.randomness import NoiseSource
 from ..schema import TableSchema, infer_schema
 from ..transform import CategoricalEncoder, DPTableTransformer, EncodedTable
@@ -59,8 +59,6 @@ logger = logging.getLogger(__name__)
 
 _SAMPLE_CHUNK = 65_536
 AUTO = "auto"
-#: The filter never takes so much of epsilon that DP-SGD is left with less than this share.
-MIN_TRAINING_SHARE = 0.2
 #: ``stratify="auto"`` trains per class when the target has from 2 to this many classes of at least
 #: ``MIN_CLASS_ROWS`` rows (by their DP counts). Measured at epsilon 1 on five tables, 2 seeds each
 #: (docs/benchmarks.md): TSTR up in 9 of 10 pairs (0.66 -> 0.76 with a 21% class), Adult even.
@@ -227,10 +225,8 @@ class Synthesizer:
     def _marginals_share(self, *, infer_schema: bool) -> float:
         """The filter's share of epsilon: ``MARGINALS_SHARE``, less when a large ``preprocessing_share``
         would leave training under ``MIN_TRAINING_SHARE`` (public settings only; 0 turns it off)."""
-        if self.filter != "marginals" or self.epsilon is None:
-            return 0.0
-        left = 1.0 - self.preprocessing_share - (SCHEMA_INFERENCE_SHARE if infer_schema else 0.0)
-        return min(MARGINALS_SHARE, max(0.0, left - MIN_TRAINING_SHARE))
+        on = self.filter == "marginals" and self.epsilon is not None
+        return marginals_share_for(self.preprocessing_share, infer_schema=infer_schema, filter_on=on)
 
     # ---- fit ---------------------------------------------------------------------------
     def fit(
@@ -747,6 +743,7 @@ class Synthesizer:
             preprocessing_share=self.preprocessing_share,
             target=target,
             sensitive=tuple(sensitive) or None,
+            filter_on=self.filter == "marginals" and self.epsilon is not None,
         )
 
     def privacy_spent(self) -> dict[str, Any]:
