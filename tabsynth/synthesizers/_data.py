@@ -39,6 +39,19 @@ class Layout:
     def dense_dim(self) -> int:
         return self.onehot_dim + self.n_numeric
 
+    def unsupported(self, j: int) -> tuple[int, ...]:
+        """Slots of column ``j`` whose DP (or public) share is zero, when another slot has mass.
+
+        Sampling never draws them: the DP evidence shows no row there (e.g. the letters F and G
+        of an adopted ``letter_grades`` vocabulary in a column that holds A to E only).
+        """
+        if j >= len(self.marginals):
+            return ()
+        shares = self.marginals[j]
+        if not any(m > 0 for m in shares):
+            return ()
+        return tuple(i for i, m in enumerate(shares) if not m > 0)
+
     @classmethod
     def from_transformer(cls, transformer: DPTableTransformer) -> Layout:
         n_slots = tuple(e.n_slots for e in transformer.encoders_)

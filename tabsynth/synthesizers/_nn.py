@@ -18,6 +18,15 @@ def init_linear_layers(module: nn.Module, generator: torch.Generator) -> None:
                 layer.bias.uniform_(-bound, bound, generator=generator)
 
 
+def without_slots(logits: torch.Tensor, slots: tuple[int, ...]) -> torch.Tensor:
+    """``logits`` with the given slots (columns) made impossible (-inf), for sampling only."""
+    if not slots:
+        return logits
+    out = logits.clone()
+    out[:, list(slots)] = float("-inf")
+    return out
+
+
 def gumbel_argmax(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """One category per row, sampled from softmax(logits) by the Gumbel-max trick."""
     u = torch.rand(logits.shape, generator=generator, device=logits.device).clamp_min(1e-20)

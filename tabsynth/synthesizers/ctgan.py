@@ -46,7 +46,7 @@ from ..distributed import DistributedInfo
 from ..exceptions import ConfigError
 from ..privacy import PrivacyLedger
 from ._data import Layout, TensorTable
-from ._nn import gumbel_argmax, init_linear_layers
+from ._nn import gumbel_argmax, init_linear_layers, without_slots
 from ._trainer import EpochInfo, TrainingConfig, TrainResult, train
 
 __all__ = ["CTGANConfig", "CTGANModel"]
@@ -191,10 +191,11 @@ class CTGANModel:
         z = torch.randn((len(cond), self.config.embedding), generator=gen, device=cond.device)
         raw = self.generator_net(torch.cat([z, cond], dim=1))
         blocks = []
-        for start, width in zip(self.layout.offsets, self.layout.n_slots, strict=True):
+        for j, (start, width) in enumerate(zip(self.layout.offsets, self.layout.n_slots, strict=True)):
             logits = raw[:, start : start + width]
-            if hard:
-                blocks.append(F.one_hot(gumbel_argmax(logits, gen), width).float())
+            if hard:  # sampling: never a slot without DP mass
+                drawn = gumbel_argmax(without_slots(logits, self.layout.unsupported(j)), gen)
+                blocks.append(F.one_hot(drawn, width).float())
             else:
                 u = torch.rand(logits.shape, generator=gen, device=cond.device).clamp_min(1e-20)
                 soft = F.softmax((logits - torch.log(-torch.log(u))) / self.config.tau, dim=1)

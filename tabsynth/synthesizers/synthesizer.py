@@ -558,9 +558,11 @@ class Synthesizer:
         # --- quality filter hook (issue 17): a larger pool, then the rows that match the DP marginals ---
         marginals = getattr(self, "marginals_", None)
         if self.filter == "marginals" and marginals is not None and not fair:
-            from ..marginals import select_rows
+            from ..marginals import repair_pairs, select_rows
 
             pool = self._generate(int(n_rows) * self.pool_factor, fixed, fair, gen)
+            slots, _ = repair_pairs(pool.slots, marginals, rng=rng, locked=self._locked_columns(fixed))
+            pool = EncodedTable(slots, pool.positions)
             keep = select_rows(pool.slots, marginals, int(n_rows), rng=rng, fixed=fixed)
             encoded = pool.take(np.sort(keep))
         else:
@@ -569,6 +571,12 @@ class Synthesizer:
         frame = self.transformer_.inverse_transform(encoded, random_state=int(rng.integers(2**62)))
         frame = restore_constraints(self.transformer_.schema_, frame)  # constraints hook: invert the transforms
         return self._with_entities(frame, rng)
+
+    def _locked_columns(self, fixed: dict[int, int]) -> list[int]:
+        """Columns the filter's pair repair never redraws: the conditions and the target (drawn first)."""
+        names = [e.name for e in self.transformer_.encoders_]
+        target = self.transformer_.schema_.target
+        return [*fixed, *([names.index(target)] if target in names else [])]
 
     def _with_entities(self, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         """Fake entity ids (1..E) in front, in groups sized by the DP rows-per-entity distribution."""

@@ -26,7 +26,7 @@ from torch import nn
 from ..distributed import DistributedInfo
 from ..privacy import PrivacyLedger
 from ._data import Layout, TensorTable
-from ._nn import gumbel_argmax, init_linear_layers
+from ._nn import gumbel_argmax, init_linear_layers, without_slots
 from ._trainer import EpochInfo, TrainingConfig, TrainResult, train
 
 __all__ = ["TVAEConfig", "TVAEModel"]
@@ -234,7 +234,7 @@ class TVAEModel:
                 logits = heads[:, start : start + width]
                 if ar is not None:
                     logits = logits + ar.column_shift(j, inputs)
-                slots[:, j] = gumbel_argmax(logits, generator)
+                slots[:, j] = gumbel_argmax(without_slots(logits, layout.unsupported(j)), generator)
             inputs[rows, d_cond + start + slots[:, j]] = 1.0
         k, base = layout.n_numeric, layout.onehot_dim
         mean, log_scale = heads[:, base : base + k], heads[:, base + k : base + 2 * k].clamp(-6.0, 2.0)

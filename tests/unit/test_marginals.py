@@ -317,3 +317,85 @@ def test_save_load_round_trip_keeps_marginals(filtered: Synthesizer, tmp_path: P
 def test_bad_filter_is_refused() -> None:
     with pytest.raises(ConfigError, match="filter"):
         Synthesizer(filter="best").fit(make_frame(50), SCHEMA)
+
+
+# ---- the pair repair: structural zeros of the DP 2-way tables ----------------------------
+
+
+def _pair_set(table: list[list[float]]) -> MarginalSet:
+    return MarginalSet(("a", "b"), 1.0, {(0, 1): np.asarray(table, dtype=float)}, noise_std=1.0)
+
+
+def test_repair_moves_rows_out_of_empty_cells_along_the_predictable_direction() -> None:
+    from tabsynth.marginals import repair_pairs
+
+    # a = 0 -> b = 0 only; a = 1 -> b in {1, 2}. b fixes a (lambda 1) while a leaves b open (0.6):
+    # the child redrawn is a, and each answer is forced.
+    marginals = _pair_set([[100, 0, 0], [0, 60, 40]])
+    pool = np.array([[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]])
+    out, redrawn = repair_pairs(pool, marginals, rng=np.random.default_rng(0))
+    assert out.tolist() == [[0, 0], [1, 1], [1, 2], [0, 0], [1, 1], [1, 2]]
+    assert redrawn == {"a": 3}
+    assert pool[1].tolist() == [0, 1]  # the input is not modified
+
+
+def test_repair_draws_the_child_in_proportion_to_the_dp_conditional() -> None:
+    from tabsynth.marginals import repair_pairs
+
+    # a fixes b for a = 0, 1, 2; a = 3 leaves b in {1, 2} at 60 : 40. lambda(b | a) = 200 / 240 = 0.83
+    # (over the 0.8 bar), lambda(a | b) = 200 / 300 = 0.67: the child is b.
+    table = [[100, 0, 0], [0, 100, 0], [0, 0, 100], [0, 60, 40]]
+    marginals = MarginalSet(("a", "b"), 1.0, {(0, 1): np.asarray(table, dtype=float)}, noise_std=1.0)
+    pool = np.array([[0, 2]] * 10 + [[3, 0]] * 10_000)
+    out, redrawn = repair_pairs(pool, marginals, rng=np.random.default_rng(1))
+    assert (out[:, 0] == pool[:, 0]).all()  # the parent never changes
+    assert (out[:10, 1] == 0).all()  # a = 0 only ever has b = 0
+    drawn = out[10:, 1]
+    assert set(np.unique(drawn)) == {1, 2}
+    assert abs(float((drawn == 1).mean()) - 0.6) < 0.02  # in proportion to the noisy counts 60 : 40
+    assert redrawn == {"b": 10_010}
+
+
+def test_repair_leaves_rows_alone_without_a_near_functional_pair_or_when_locked() -> None:
+    from tabsynth.marginals import repair_pairs
+
+    pool = np.array([[0, 0], [0, 1], [0, 2], [1, 0], [1, 2]])
+    same = pool.tolist()
+    dense = _pair_set([[50, 50, 50], [50, 50, 50]])  # no empty cell
+    assert repair_pairs(pool, dense, rng=np.random.default_rng(0))[0].tolist() == same
+    loose = _pair_set([[60, 40, 0], [0, 40, 60]])  # empty cells, but lambda 0.33 / 0.6 < 0.8
+    assert repair_pairs(pool, loose, rng=np.random.default_rng(0))[0].tolist() == same
+    functional = _pair_set([[100, 0, 0], [0, 60, 40]])
+    for locked in ([0], [1]):  # a condition or the target: the pair is left to the raking
+        assert repair_pairs(pool, functional, rng=np.random.default_rng(0), locked=locked)[0].tolist() == same
+    no_evidence = _pair_set([[100, 0, 0], [0, 100, 0], [0, 0, 0.5]])  # a = 2: no cell above the noise
+    out, _ = repair_pairs(np.array([[2, 0], [0, 1]]), no_evidence, rng=np.random.default_rng(0))
+    assert out.tolist() == [[2, 0], [0, 0]]  # the a = 2 row has nothing to be drawn from: it stays
+    exact = MarginalSet(("a", "b"), None, {(0, 1): np.asarray([[100.0, 0, 0], [0, 60, 40]])})
+    assert repair_pairs(pool, exact, rng=np.random.default_rng(0))[0].tolist() == same  # no DP: no filter
+
+
+def test_sampling_keeps_a_code_and_its_label_together() -> None:
+    """A grade and its numeric code (one-to-one) come back consistent: the repair's end-to-end effect.
+
+    One epoch of DP-SGD learns the pair as almost independent (about half the rows inconsistent
+    without the repair); the DP 2-way table shows the off-diagonal cells empty.
+    """
+    rng = np.random.default_rng(0)
+    n = 2000
+    grade = rng.choice(list("ABCDE"), n, p=[0.3, 0.25, 0.2, 0.15, 0.1])
+    code = {"A": 1, "B": 2, "C": 3, "D": 4, "E": 5}
+    frame = pd.DataFrame({"grade": grade, "grade_num": [code[g] for g in grade], "x": rng.normal(size=n)})
+    frame["y"] = np.where(frame.x + rng.normal(size=n) > 0, "yes", "no")
+    schema = TableSchema(
+        columns=(
+            ColumnSpec(name="grade", kind=ColumnKind.CATEGORICAL, categories=tuple("ABCDE")),
+            ColumnSpec(name="grade_num", kind=ColumnKind.INTEGER, bounds=(1, 5)),
+            ColumnSpec(name="x", kind=ColumnKind.CONTINUOUS, bounds=(-5, 5)),
+            ColumnSpec(name="y", kind=ColumnKind.CATEGORICAL, categories=("no", "yes")),
+        ),
+        target="y",
+    )
+    synth = Synthesizer(epsilon=5.0, random_state=0, epochs=1, batch_size=64).fit(frame, schema)
+    out = synth.sample(1000, random_state=0)
+    assert float((out.grade.map(code) == out.grade_num).mean()) >= 0.95

@@ -297,3 +297,30 @@ def test_no_vocabulary_for_codes_outside_every_vocabulary_or_a_minority_in_one()
     # Adopted, it would hold all 51 codes; about 30 rows a state, each clears the per-candidate bar
     # in about a third of fits (9 to 20 of 51 in 40 fits).
     assert len(cats) < 45
+
+
+def test_sampling_never_draws_a_slot_the_marginals_show_empty() -> None:
+    """A declared category without rows (exact share 0 here; a DP share 0 alike) is never generated,
+    although a one-epoch generator spreads mass over every slot it has."""
+    from tabsynth.synthesizers import Synthesizer
+    from tabsynth.synthesizers._data import Layout
+
+    rng = np.random.default_rng(0)
+    n = 600
+    frame = pd.DataFrame({"grade": rng.choice(["A", "B"], n), "x": rng.normal(size=n), "y": rng.choice(["n", "p"], n)})
+    schema = TableSchema(
+        columns=(
+            ColumnSpec(name="grade", kind=ColumnKind.CATEGORICAL, categories=tuple("ABCDEFG")),
+            ColumnSpec(name="x", kind=ColumnKind.CONTINUOUS, bounds=(-5, 5)),
+            ColumnSpec(name="y", kind=ColumnKind.CATEGORICAL, categories=("n", "p")),
+        ),
+        target="y",
+    )
+    for model in ("dp-tvae", "dp-ctgan"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PrivacyWarning)
+            synth = Synthesizer(model, epsilon=None, random_state=0, epochs=1, batch_size=64).fit(frame, schema)
+        layout = Layout.from_transformer(synth.transformer_)
+        assert layout.unsupported(0) == (2, 3, 4, 5, 6)  # C..G hold no row
+        out = synth.sample(3000, random_state=1)
+        assert set(out.grade) == {"A", "B"}, model
